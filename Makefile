@@ -1,0 +1,33 @@
+# `make run` and `make test` do all set-up themselves: each creates .venv when needed.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test demo poll serve cog clean
+
+$(BIN)/tracker: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(BIN)/tracker
+
+# The main job, offline: serve the bundled sample feeds locally, poll them, open the workspace.
+run: $(BIN)/tracker
+	$(BIN)/tracker demo
+
+test: $(BIN)/tracker
+	$(BIN)/cog --check README.md
+	$(BIN)/pytest -q
+
+# Poll the real publishers once (needs internet).
+poll: $(BIN)/tracker
+	$(BIN)/tracker poll
+
+serve: $(BIN)/tracker
+	$(BIN)/tracker serve
+
+cog: $(BIN)/tracker
+	$(BIN)/cog -r README.md
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,242 @@
+"""Read and validate sources.yaml into plain dataclasses.
+
+Validation is strict on purpose: a typo in a key would otherwise silently disable a selector or
+a filter, and the editors would only notice weeks later that a publisher had gone quiet.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import yaml
+
+from . import TrackerError
+
+SOURCE_TYPES = ("feed", "govuk-search", "html")
+HTML_SELECTORS = ("item", "title", "link", "date", "summary")
+SOURCE_KEYS = {
+    "id", "publisher", "type", "url", "params", "interval", "enabled", "themes",
+    "confidence", "date_order", *HTML_SELECTORS,
+}
+SETTINGS_KEYS = {
+    "contact", "interval", "timeout", "connect_timeout", "max_bytes", "per_host",
+    "concurrency", "issue_day", "fetch_log_days",
+}
+CONFIDENCE = ("verified", "probable", "guessed", "local")
+ID_PATTERN = re.compile(r"^[a-z0-9-]+$")
+DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+DEFAULT_CONTACT = "https://github.com/seslip/tracker"
+
+
+class ConfigError(TrackerError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    contact: str = DEFAULT_CONTACT
+    interval: int = 3600  # seconds between scheduled polls of one source
+    timeout: float = 30.0  # whole request, headers and body
+    connect_timeout: float = 10.0
+    max_bytes: int = 5 * 1024 * 1024  # decompressed body cap
+    per_host: int = 2  # simultaneous requests to one host
+    concurrency: int = 32  # simultaneous requests in all
+    issue_day: str = "friday"
+    fetch_log_days: int = 30
+
+    @property
+    def user_agent(self) -> str:
+        from . import __version__
+
+        return f"tracker/{__version__} (children's services publication tracker; +{self.contact})"
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    publisher: str
+    type: str
+    url: str
+    params: dict = field(default_factory=dict)
+    interval: int | None = None
+    enabled: bool = True
+    themes: tuple[str, ...] = ()
+    confidence: str | None = None
+    date_order: str = "DMY"
+    item: str | None = None
+    title: str | None = None
+    link: str | None = None
+    date: str | None = None
+    summary: str | None = None
+
+    @property
+    def request_url(self) -> str:
+        """The configured URL with ``params`` added to its query string."""
+        if not self.params:
+            return self.url
+        pairs = []
+        for key, value in self.params.items():
+            for item in value if isinstance(value, list) else [value]:
+                pairs.append((key, item))
+        joiner = "&" if urlsplit(self.url).query else "?"
+        return self.url + joiner + urlencode(pairs)
+
+
+@dataclass(frozen=True)
+class Config:
+    settings: Settings
+    sources: tuple[Source, ...]
+    path: Path | None = None
+
+    def select(self, ids: list[str] | tuple[str, ...] = ()) -> list[Source]:
+        """The enabled sources, or exactly the named ones (enabled or not)."""
+        if not ids:
+            return [s for s in self.sources if s.enabled]
+        known = {s.id: s for s in self.sources}
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise ConfigError(f"unknown source id: {', '.join(unknown)}")
+        return [known[i] for i in ids]
+
+
+def parse_duration(value, what: str) -> int:
+    """Seconds from ``90`` (minutes), ``"30m"``, ``"6h"`` or ``"1d"``."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{what}: expected a duration such as 30m, 6h or 1d, got {value!r}")
+    match = DURATION.match(str(value))
+    if not match:
+        raise ConfigError(f"{what}: expected a duration such as 30m, 6h or 1d, got {value!r}")
+    number, unit = int(match.group(1)), match.group(2) or "m"
+    seconds = number * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    if seconds < 60:
+        raise ConfigError(f"{what}: at least one minute, got {value!r}")
+    return seconds
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"sources file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as ex:
+        raise ConfigError(f"cannot read sources file {path}: {ex}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as ex:
+        mark = getattr(ex, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    return parse_config(data, path)
+
+
+def parse_config(data, path: Path | None = None) -> Config:
+    name = path or "sources"
+    if not isinstance(data, dict) or not isinstance(data.get("sources"), list):
+        raise ConfigError(f"{name}: expected a mapping with a 'sources' list")
+    unknown = set(data) - {"sources", "settings"}
+    if unknown:
+        raise ConfigError(f"{name}: unknown top-level key: {', '.join(sorted(unknown))}")
+    settings = _parse_settings(data.get("settings") or {}, name)
+    sources, seen = [], set()
+    for index, raw in enumerate(data["sources"], start=1):
+        source = _parse_source(raw, index)
+        if source.id in seen:
+            raise ConfigError(f"source {source.id}: duplicate id")
+        seen.add(source.id)
+        sources.append(source)
+    return Config(settings=settings, sources=tuple(sources), path=path)
+
+
+def _parse_settings(raw, name) -> Settings:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{name}: 'settings' must be a mapping")
+    unknown = set(raw) - SETTINGS_KEYS
+    if unknown:
+        raise ConfigError(f"settings: unknown key: {', '.join(sorted(unknown))}")
+    values = dict(raw)
+    if "interval" in values:
+        values["interval"] = parse_duration(values["interval"], "settings.interval")
+    for key in ("timeout", "connect_timeout"):
+        if key in values and not (isinstance(values[key], (int, float)) and values[key] > 0):
+            raise ConfigError(f"settings.{key}: expected a positive number of seconds")
+    for key in ("max_bytes", "per_host", "concurrency", "fetch_log_days"):
+        if key in values and not (isinstance(values[key], int) and values[key] > 0):
+            raise ConfigError(f"settings.{key}: expected a positive whole number")
+    if "issue_day" in values:
+        day = str(values["issue_day"]).lower()
+        if day not in WEEKDAYS:
+            raise ConfigError(f"settings.issue_day: expected a weekday, got {values['issue_day']!r}")
+        values["issue_day"] = day
+    if "contact" in values and not _is_http_url(str(values["contact"])):
+        raise ConfigError("settings.contact: expected an http(s) URL people can reach you at")
+    return Settings(**values)
+
+
+def _parse_source(raw, index: int) -> Source:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"source #{index}: expected a mapping")
+    ident = raw.get("id")
+    label = f"source {ident}" if isinstance(ident, str) and ident else f"source #{index}"
+    if not isinstance(ident, str) or not ID_PATTERN.match(ident):
+        raise ConfigError(f"{label}: 'id' must match [a-z0-9-]+")
+    unknown = set(raw) - SOURCE_KEYS
+    if unknown:
+        raise ConfigError(f"{label}: unknown key: {', '.join(sorted(unknown))}")
+    for key in ("publisher", "type", "url"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise ConfigError(f"{label}: '{key}' is required")
+    if raw["type"] not in SOURCE_TYPES:
+        raise ConfigError(
+            f"{label}: type must be one of {', '.join(SOURCE_TYPES)}, got {raw['type']!r}"
+        )
+    if not _is_http_url(raw["url"]):
+        raise ConfigError(f"{label}: url must be an http(s) URL, got {raw['url']!r}")
+    params = raw.get("params") or {}
+    if not isinstance(params, dict):
+        raise ConfigError(f"{label}: 'params' must be a mapping")
+    if raw["type"] == "html":
+        missing = [key for key in ("item", "title", "link") if not raw.get(key)]
+        if missing:
+            raise ConfigError(f"{label}: an html source needs selectors for {', '.join(missing)}")
+    else:
+        stray = [key for key in HTML_SELECTORS if key in raw]
+        if stray:
+            raise ConfigError(f"{label}: {', '.join(stray)} only apply to html sources")
+    for key in HTML_SELECTORS:
+        if key in raw and not isinstance(raw[key], str):
+            raise ConfigError(f"{label}: '{key}' must be a CSS selector string")
+    themes = raw.get("themes") or []
+    if not isinstance(themes, list) or not all(isinstance(t, str) for t in themes):
+        raise ConfigError(f"{label}: 'themes' must be a list of theme slugs")
+    if raw.get("confidence") is not None and raw["confidence"] not in CONFIDENCE:
+        raise ConfigError(f"{label}: confidence must be one of {', '.join(CONFIDENCE)}")
+    if raw.get("date_order", "DMY") not in ("DMY", "MDY"):
+        raise ConfigError(f"{label}: date_order must be DMY or MDY")
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{label}: 'enabled' must be true or false")
+    interval = raw.get("interval")
+    return Source(
+        id=ident,
+        publisher=raw["publisher"].strip(),
+        type=raw["type"],
+        url=raw["url"].strip(),
+        params=params,
+        interval=parse_duration(interval, f"{label}: interval") if interval is not None else None,
+        enabled=enabled,
+        themes=tuple(themes),
+        confidence=raw.get("confidence"),
+        date_order=raw.get("date_order", "DMY"),
+        **{key: raw.get(key) for key in HTML_SELECTORS},
+    )
+
+
+def _is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
