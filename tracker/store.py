@@ -64,7 +64,7 @@ def m001_initial(db: Database):
             "first_seen": str, "last_seen": str, "updated": str, "document_type": str,
             "status": str, "themes": str, "themes_by_editor": int,
             "candidate_score": float, "model_version": str, "why": str,
-            "reviewed_by": str, "reviewed_at": str, "title_key": str,
+            "reviewed_at": str, "title_key": str,
         },
         pk="id",
         not_null={"url", "url_key", "title", "status", "themes", "first_seen"},
