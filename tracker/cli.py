@@ -1,0 +1,105 @@
+"""The ``tracker`` command: each subcommand is a thin wrapper over one library function.
+
+Heavy imports (scikit-learn, Datasette) happen inside the commands that need them, so that
+``tracker poll`` from cron starts fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+
+from . import TrackerError, __version__
+
+DEFAULT_DB = "db/tracker.db"
+DEFAULT_SOURCES = "sources.yaml"
+
+
+class UsageError(click.ClickException):
+    """CONTRACT: a user-caused error is one line on stderr and exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file=None):
+        click.echo(f"Error: {self.format_message()}", err=True)
+
+
+def user_errors(fn):
+    """Turn the package's known errors into a one-line message and exit 2, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except TrackerError as ex:
+            raise UsageError(str(ex)) from None
+
+    return wrapper
+
+
+def db_option(fn):
+    return click.option(
+        "--db",
+        "db_path",
+        default=DEFAULT_DB,
+        show_default=True,
+        type=click.Path(dir_okay=False),
+        help="SQLite database file",
+    )(fn)
+
+
+def sources_option(fn):
+    return click.option(
+        "--sources",
+        "sources_path",
+        default=DEFAULT_SOURCES,
+        show_default=True,
+        type=click.Path(dir_okay=False),
+        help="Sources file (YAML)",
+    )(fn)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tracker")
+def cli():
+    """Track what children's-services publishers publish, and draft the newsletter's list.
+
+    \b
+    tracker poll                  fetch every source once into db/tracker.db
+    tracker serve                 browse and triage in Datasette, polling on a schedule
+    tracker digest --week DATE    the Tools & Templates list for the issue dated DATE
+    """
+
+
+@cli.command()
+@sources_option
+@db_option
+@click.option("--source", "source_ids", multiple=True, metavar="ID", help="Poll only this source (repeatable)")
+@click.option("--due", is_flag=True, help="Skip sources whose next scheduled poll has not come yet")
+@user_errors
+def poll(sources_path, db_path, source_ids, due):
+    """Fetch, parse, store and classify what is new, once, for every source.
+
+    Exits 0 when the pass completed, even if some sources failed: each failure is recorded on
+    its source (see the sources table) and shown in the summary.
+
+    \b
+    Example:
+        tracker poll --source dfe-activity --source ofsted-search
+    """
+    from .config import load_config
+    from .poll import poll_sources, render_summary
+    from .store import PollRunning, open_database
+
+    config = load_config(sources_path)
+    sources = config.select(source_ids)
+    db = open_database(db_path)
+    try:
+        summary = poll_sources(db, config, sources, db_path=db_path, due_only=due,
+                               progress=sys.stderr.isatty())
+    except PollRunning as ex:
+        click.echo(f"{ex}: nothing to do", err=True)
+        return
+    render_summary(summary)
