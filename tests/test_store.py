@@ -1,0 +1,229 @@
+import json
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tracker import TrackerError
+from tracker.normalise import Entry, title_key, url_key
+from tracker.store import (
+    FetchRecord,
+    NotATrackerDatabase,
+    PollRunning,
+    open_database,
+    poll_lock,
+    prune_fetch_log,
+    save_fetch,
+    sync_sources,
+)
+
+NOW = datetime(2025, 4, 10, 9, 0, tzinfo=timezone.utc)
+
+
+def entry(url="https://www.gov.uk/government/statistics/family-court-statistics-quarterly",
+          title="Family Court Statistics Quarterly: October to December 2024",
+          published="2025-04-03", summary="Quarterly data on family courts.", updated=None):
+    return Entry(url=url, url_key=url_key(url), title=title, summary=summary, published=published,
+                 date_source="feed" if published else "first_seen", updated=updated)
+
+
+def ok(at=NOW, status=200, **kwargs):
+    return FetchRecord(started=at, duration_ms=12, status=status, **kwargs)
+
+
+@pytest.fixture
+def moj(db, make_source):
+    source = make_source(id="moj-stats", publisher="MoJ")
+    sync_sources(db, [source])
+    return source
+
+
+def publication(db, url_key_value=None):
+    rows = list(db["publications"].rows)
+    if url_key_value:
+        rows = [r for r in rows if r["url_key"] == url_key_value]
+    assert len(rows) == 1
+    return rows[0]
+
+
+def test_open_creates_schema_and_is_idempotent(db_path):
+    db = open_database(db_path)
+    tables = set(db.table_names())
+    assert {"publications", "sources", "publication_sources", "fetch_log", "audit_log",
+            "publications_fts"} <= tables
+    assert db.execute("pragma journal_mode").fetchone()[0] == "wal"
+    db.close()
+    again = open_database(db_path)
+    assert set(again.table_names()) == tables
+
+
+def test_must_exist_says_how_to_create(tmp_path):
+    with pytest.raises(TrackerError, match="tracker poll"):
+        open_database(tmp_path / "missing.db", must_exist=True)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_refuses_other_databases(tmp_path):
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("create table customers (id integer primary key)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(NotATrackerDatabase, match="not a tracker database"):
+        open_database(other)
+    text = tmp_path / "notes.db"
+    text.write_text("this is not sqlite at all" * 100)
+    with pytest.raises(NotATrackerDatabase):
+        open_database(text)
+
+
+def test_new_then_unchanged(db, moj):
+    first = save_fetch(db, moj, ok(), [entry()])
+    assert len(first.new_ids) == 1
+    row = publication(db)
+    assert (row["status"], row["themes"], row["publisher"], row["published"]) == (
+        "new", "[]", "MoJ", "2025-04-03")
+    assert row["first_seen"] == "2025-04-10T09:00:00Z"
+    second = save_fetch(db, moj, ok(NOW + timedelta(hours=1)), [entry()])
+    assert (second.new_ids, second.updated, second.unchanged) == ([], 0, 1)
+    assert db["publications"].count == 1
+
+
+def test_fts_follows_writes(db, moj):
+    save_fetch(db, moj, ok(), [entry()])
+    hits = db.execute(
+        "select title from publications_fts where publications_fts match 'statistic'"
+    ).fetchall()
+    assert hits == [("Family Court Statistics Quarterly: October to December 2024",)]
+
+
+def test_later_poll_never_overwrites_editor_decisions(db, moj):
+    save_fetch(db, moj, ok(), [entry()])
+    db.execute("update publications set status = 'accepted', themes = ?, themes_by_editor = 1",
+               [json.dumps(["family_justice"])])
+    # GOV.UK re-dates an updated page and may change its wording: neither is a new publication.
+    redated = entry(published="2025-05-01", title="Family Court Statistics Quarterly (revised)",
+                    updated="2025-05-01T08:30:00Z")
+    result = save_fetch(db, moj, ok(NOW + timedelta(days=21)), [redated])
+    assert (result.new_ids, result.updated) == ([], 1)
+    row = publication(db)
+    assert row["status"] == "accepted"
+    assert json.loads(row["themes"]) == ["family_justice"]
+    assert row["published"] == "2025-04-03"
+    assert row["title"] == "Family Court Statistics Quarterly (revised)"
+    assert row["updated"] == "2025-05-01T08:30:00Z"
+
+
+def test_earliest_date_from_another_source_wins(db, moj, make_source):
+    finder = make_source(id="moj-finder", publisher="MoJ")
+    sync_sources(db, [moj, finder])
+    save_fetch(db, moj, ok(), [entry(published="2025-04-07")])
+    save_fetch(db, finder, ok(), [entry(url="https://gov.uk/government/statistics/family-court-statistics-quarterly/",
+                                       published="2025-04-03")])
+    row = publication(db)
+    assert row["published"] == "2025-04-03"
+    sources = {r["source_id"] for r in db["publication_sources"].rows}
+    assert sources == {"moj-stats", "moj-finder"}
+    # and a later date from a third announcement changes nothing
+    save_fetch(db, finder, ok(NOW + timedelta(days=1)), [entry(published="2025-04-20")])
+    assert publication(db)["published"] == "2025-04-03"
+
+
+def test_undated_row_takes_a_date_another_source_gives(db, moj, make_source):
+    listing = make_source(id="moj-page", publisher="MoJ", type="html", url="https://example.org/list",
+                          item="li", title="a", link="a")
+    sync_sources(db, [moj, listing])
+    save_fetch(db, listing, ok(), [entry(published=None)])
+    assert publication(db)["date_source"] == "first_seen"
+    save_fetch(db, moj, ok(), [entry(published="2025-04-03")])
+    row = publication(db)
+    assert (row["published"], row["date_source"]) == ("2025-04-03", "feed")
+
+
+def test_same_report_from_two_publishers_is_one_row(db, make_source):
+    table = make_source(id="children-at-the-table", publisher="Children at the Table")
+    nspcc = make_source(id="nspcc", publisher="NSPCC")
+    sync_sources(db, [table, nspcc])
+    title = "Children’s services spending report: A long road to recovery"
+    save_fetch(db, table, ok(), [entry(url="https://childrenatthetable.org.uk/?p=1066", title=title,
+                                       published="2025-04-07")])
+    result = save_fetch(db, nspcc, ok(), [entry(url="https://www.nspcc.org.uk/spending-report",
+                                                title="Children's Services Spending Report - a long road to recovery",
+                                                published="2025-04-08")])
+    assert result.new_ids == []
+    assert db["publications"].count == 1
+    assert publication(db)["publisher"] == "Children at the Table"
+    urls = {r["url"] for r in db["publication_sources"].rows}
+    assert urls == {"https://childrenatthetable.org.uk/?p=1066", "https://www.nspcc.org.uk/spending-report"}
+
+
+@pytest.mark.parametrize("second_source", [False, True])
+def test_generic_or_same_source_titles_are_not_merged(db, make_source, second_source):
+    first = make_source(id="lga-news", publisher="LGA")
+    other = make_source(id="ccn", publisher="County Councils Network")
+    sync_sources(db, [first, other])
+    title = "Annual report" if second_source else "Towards an effective and financially sustainable approach to SEND"
+    save_fetch(db, first, ok(), [entry(url="https://www.local.gov.uk/a", title=title)])
+    save_fetch(db, other if second_source else first, ok(),
+               [entry(url="https://www.local.gov.uk/b", title=title)])
+    assert db["publications"].count == 2
+
+
+def test_failed_fetch_records_error_and_keeps_state(db, moj):
+    save_fetch(db, moj, ok(etag='"v1"', last_modified="Thu, 10 Apr 2025 08:00:00 GMT"), [entry()])
+    later = NOW + timedelta(hours=1)
+    for attempt in (1, 2):
+        result = save_fetch(db, moj, FetchRecord(started=later, duration_ms=30000,
+                                                 error="no answer within 30 seconds"), [entry(title="X")])
+        assert result.new_ids == []
+        state = db["sources"].get("moj-stats")
+        assert state["consecutive_errors"] == attempt
+    assert state["last_error"] == "no answer within 30 seconds"
+    assert state["last_success"] == "2025-04-10T09:00:00Z"
+    assert state["etag"] == '"v1"'
+    assert publication(db)["title"].startswith("Family Court")
+    save_fetch(db, moj, ok(later, not_modified=True, status=304), [])
+    state = db["sources"].get("moj-stats")
+    assert (state["last_error"], state["consecutive_errors"], state["etag"]) == (None, 0, '"v1"')
+    log = list(db["fetch_log"].rows)
+    assert [r["error"] for r in log] == [None, "no answer within 30 seconds",
+                                         "no answer within 30 seconds", None]
+
+
+def test_permanent_redirect_updates_fetch_url(db, moj):
+    save_fetch(db, moj, ok(fetch_url="https://example.org/new-feed"), [])
+    assert db["sources"].get("moj-stats")["fetch_url"] == "https://example.org/new-feed"
+
+
+def test_changing_configured_url_forgets_validators(db, moj, make_source):
+    save_fetch(db, moj, ok(etag='"v1"', fetch_url="https://example.org/moved"), [])
+    sync_sources(db, [make_source(id="moj-stats", publisher="MoJ", url="https://example.org/other")])
+    state = db["sources"].get("moj-stats")
+    assert (state["etag"], state["fetch_url"], state["url"]) == (None, None, "https://example.org/other")
+
+
+def test_sync_marks_removed_sources(db, moj, make_source):
+    sync_sources(db, [make_source(id="ofsted", publisher="Ofsted")])
+    assert db["sources"].get("moj-stats")["configured"] == 0
+    assert db["sources"].get("ofsted")["configured"] == 1
+
+
+def test_prune_fetch_log(db, moj):
+    save_fetch(db, moj, ok(NOW - timedelta(days=40)), [])
+    save_fetch(db, moj, ok(NOW), [])
+    assert prune_fetch_log(db, 30, now=NOW) == 1
+    assert db["fetch_log"].count == 1
+
+
+def test_poll_lock_is_exclusive(db_path):
+    with poll_lock(db_path):
+        with pytest.raises(PollRunning, match="already running"):
+            with poll_lock(db_path):
+                pass
+    with poll_lock(db_path):
+        pass
+
+
+def test_title_key_folds_quotes_and_punctuation():
+    assert title_key("Children’s services: “spending” & more") == title_key(
+        "children's services - \"spending\" and more")
