@@ -102,6 +102,30 @@ def m001_initial(db: Database):
     db["audit_log"].create_index(["publication_id"])
 
 
+@migrations()
+def m005_digest(db: Database):
+    # One row per issue date: regenerating a week replaces that week and nothing else.
+    db["digests"].create(
+        {
+            "week": str, "generated_at": str, "weeks": int, "markdown": str, "html": str,
+            "text": str, "counts": str,
+        },
+        pk="week",
+        if_not_exists=True,
+    )
+    # The document behind a publication (GOV.UK attachment or the publisher's PDF), looked up
+    # once: a row, even one with an error, means "do not fetch again".
+    db["documents"].create(
+        {
+            "publication_id": int, "url": str, "content_type": str, "pages": int,
+            "bytes": int, "checked_at": str, "error": str,
+        },
+        pk="publication_id",
+        foreign_keys=[("publication_id", "publications", "id")],
+        if_not_exists=True,
+    )
+
+
 def open_database(path: str | Path, *, must_exist: bool = False) -> Database:
     """Open (creating if allowed) the tracker database, migrated to the current schema.
 
