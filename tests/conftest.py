@@ -32,3 +32,13 @@ def make_source():
         return parse_config({"sources": [raw]}).sources[0]
 
     return make
+
+
+@pytest.fixture
+def feed_server():
+    """A real HTTP server on 127.0.0.1 (see tests/feedserver.py), closed after the test."""
+    from feedserver import FeedServer
+
+    server = FeedServer()
+    yield server
+    server.close()
