@@ -90,11 +90,13 @@ def poll(sources_path, db_path, source_ids, due):
         tracker poll --source dfe-activity --source ofsted-search
     """
     from .config import load_config
+
+    # Validate first: a mistake in sources.yaml is reported before anything heavier loads.
+    config = load_config(sources_path)
+    sources = config.select(source_ids)
     from .poll import poll_sources, render_summary
     from .store import PollRunning, open_database
 
-    config = load_config(sources_path)
-    sources = config.select(source_ids)
     db = open_database(db_path)
     try:
         summary = poll_sources(db, config, sources, db_path=db_path, due_only=due,

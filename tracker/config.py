@@ -131,7 +131,8 @@ def load_config(path: str | Path) -> Config:
     except yaml.YAMLError as ex:
         mark = getattr(ex, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
+        problem = f": {ex.problem}" if getattr(ex, "problem", None) else ""
+        raise ConfigError(f"{path}: not valid YAML{where}{problem}") from None
     return parse_config(data, path)
 
 
@@ -162,11 +163,12 @@ def _parse_settings(raw, name) -> Settings:
     values = dict(raw)
     if "interval" in values:
         values["interval"] = parse_duration(values["interval"], "settings.interval")
+    # bool is an int to Python, but `timeout: yes` is a mistake, not one second
     for key in ("timeout", "connect_timeout"):
-        if key in values and not (isinstance(values[key], (int, float)) and values[key] > 0):
+        if key in values and not (_is_number(values[key], (int, float)) and values[key] > 0):
             raise ConfigError(f"settings.{key}: expected a positive number of seconds")
     for key in ("max_bytes", "per_host", "concurrency", "fetch_log_days"):
-        if key in values and not (isinstance(values[key], int) and values[key] > 0):
+        if key in values and not (_is_number(values[key], int) and values[key] > 0):
             raise ConfigError(f"settings.{key}: expected a positive whole number")
     if "issue_day" in values:
         day = str(values["issue_day"]).lower()
@@ -183,6 +185,9 @@ def _parse_source(raw, index: int) -> Source:
         raise ConfigError(f"source #{index}: expected a mapping")
     ident = raw.get("id")
     label = f"source {ident}" if isinstance(ident, str) and ident else f"source #{index}"
+    if isinstance(ident, bool):
+        # YAML 1.1 reads a bare yes/no/on/off as a boolean
+        raise ConfigError(f"{label}: 'id' must be text: put it in quotes")
     if not isinstance(ident, str) or not ID_PATTERN.match(ident):
         raise ConfigError(f"{label}: 'id' must match [a-z0-9-]+")
     unknown = set(raw) - SOURCE_KEYS
@@ -200,6 +205,10 @@ def _parse_source(raw, index: int) -> Source:
     params = raw.get("params") or {}
     if not isinstance(params, dict):
         raise ConfigError(f"{label}: 'params' must be a mapping")
+    for key, value in params.items():
+        # A nested mapping would reach the query string as its Python repr.
+        if not all(_is_scalar(v) for v in (value if isinstance(value, list) else [value])):
+            raise ConfigError(f"{label}: params.{key} must be a value or a list of values")
     if raw["type"] == "html":
         missing = [key for key in ("item", "title", "link") if not raw.get(key)]
         if missing:
@@ -209,8 +218,8 @@ def _parse_source(raw, index: int) -> Source:
         if stray:
             raise ConfigError(f"{label}: {', '.join(stray)} only apply to html sources")
     for key in HTML_SELECTORS:
-        if key in raw and not isinstance(raw[key], str):
-            raise ConfigError(f"{label}: '{key}' must be a CSS selector string")
+        if key in raw and not _is_selector(raw[key]):
+            raise ConfigError(f"{label}: '{key}' is not a valid CSS selector: {raw[key]!r}")
     themes = raw.get("themes") or []
     if not isinstance(themes, list) or not all(isinstance(t, str) for t in themes):
         raise ConfigError(f"{label}: 'themes' must be a list of theme slugs")
@@ -238,5 +247,33 @@ def _parse_source(raw, index: int) -> Source:
 
 
 def _is_http_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    value = value.strip()
+    if any(ch.isspace() for ch in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # raises on a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _is_number(value, kinds) -> bool:
+    return isinstance(value, kinds) and not isinstance(value, bool)
+
+
+def _is_scalar(value) -> bool:
+    return isinstance(value, (str, int, float, bool))
+
+
+def _is_selector(value) -> bool:
+    """Compile the selector once now: a typo would otherwise fail every poll of the source."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    from selectolax.lexbor import LexborHTMLParser, SelectolaxError
+
+    try:
+        LexborHTMLParser("<p></p>").css_first(value)
+    except SelectolaxError:
+        return False
+    return True

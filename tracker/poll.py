@@ -23,6 +23,7 @@ from .parse import ParseError, parse_body
 from .store import FetchRecord, poll_lock, prune_fetch_log, save_fetch, source_states, sync_sources
 
 MAX_BACKOFF = timedelta(hours=24)
+MAX_DOUBLINGS = 16
 JITTER = 0.1
 
 
@@ -171,7 +172,9 @@ def _next_poll(settings, source, state, result: FetchResult, error, now) -> date
     interval = timedelta(seconds=source.interval or settings.interval)
     if error:
         failures = (state.get("consecutive_errors") or 0) + 1
-        interval = min(interval * 2 ** (failures - 1), max(MAX_BACKOFF, interval))
+        # The exponent is capped: 2**40 intervals overflow timedelta after a long outage.
+        doublings = min(failures - 1, MAX_DOUBLINGS)
+        interval = min(interval * 2**doublings, max(MAX_BACKOFF, interval))
     elif result.max_age:
         interval = max(interval, timedelta(seconds=result.max_age))
     interval *= 1 + random.uniform(-JITTER, JITTER)
