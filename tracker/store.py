@@ -126,6 +126,65 @@ def m005_digest(db: Database):
     )
 
 
+@migrations()
+def m004_web(db: Database):
+    # The theme slugs editors may use; `tracker serve` refreshes them from themes.yaml.
+    db["themes"].create(
+        {"slug": str, "label": str, "description": str, "network": str},
+        pk="slug",
+        if_not_exists=True,
+    )
+    # Datasette's canned queries run one statement each, so an editor's edit is an INSERT into
+    # this view: the trigger validates it, applies it and audits it in that one statement's
+    # transaction; RAISE(ABORT) undoes everything and its text becomes the editor's message.
+    db.execute(
+        """create view if not exists publication_edits as
+          select editor, time, publication_id, action, new_value as value from audit_log where 0"""
+    )
+    db.execute(
+        """
+        create trigger if not exists publication_edits_insert
+        instead of insert on publication_edits
+        begin
+          select raise(abort, 'Only a logged-in editor can change publications')
+            where coalesce(new.editor, '') = '';
+          select raise(abort, 'No publication with that id')
+            where not exists (select 1 from publications where id = new.publication_id);
+          select raise(abort, 'Status must be one of: new, accepted, rejected')
+            where new.action = 'set_status'
+              and coalesce(new.value, '') not in ('new', 'accepted', 'rejected');
+          select raise(abort, 'Unknown theme: use a slug listed in the themes table')
+            where new.action in ('add_theme', 'remove_theme')
+              and not exists (select 1 from themes where slug = new.value);
+          select raise(abort, 'Unknown action')
+            where new.action not in ('set_status', 'add_theme', 'remove_theme');
+          insert into audit_log (editor, time, publication_id, action, old_value, new_value)
+            select new.editor, coalesce(new.time, strftime('%Y-%m-%dT%H:%M:%SZ', 'now')), p.id,
+              new.action,
+              case new.action when 'set_status' then p.status else p.themes end,
+              case
+                when new.action = 'set_status' then new.value
+                when new.action = 'add_theme' then
+                  case when exists (select 1 from json_each(p.themes) where value = new.value)
+                    then p.themes else json_insert(p.themes, '$[#]', new.value) end
+                else (select json_group_array(value) from json_each(p.themes)
+                      where value != new.value)
+              end
+            from publications p where p.id = new.publication_id;
+          update publications set
+            status = case when new.action = 'set_status' then new.value else status end,
+            reviewed_at = case when new.action = 'set_status'
+              then (select time from audit_log where id = last_insert_rowid())
+              else reviewed_at end,
+            themes = case when new.action = 'set_status' then themes
+              else (select new_value from audit_log where id = last_insert_rowid()) end,
+            themes_by_editor = case when new.action = 'set_status' then themes_by_editor else 1 end
+          where id = new.publication_id;
+        end
+        """
+    )
+
+
 def open_database(path: str | Path, *, must_exist: bool = False) -> Database:
     """Open (creating if allowed) the tracker database, migrated to the current schema.
 
