@@ -105,3 +105,56 @@ def poll(sources_path, db_path, source_ids, due):
         click.echo(f"{ex}: nothing to do", err=True)
         return
     render_summary(summary)
+
+
+@cli.command()
+@click.argument("dest", type=click.Path())
+@db_option
+@user_errors
+def backup(dest, db_path):
+    """Copy the database consistently while tracker serve and polls keep running.
+
+    DEST is a new file, or a folder to put a time-stamped copy in. Restore by stopping
+    tracker serve and copying the file back (see the README).
+
+    \b
+    Example:
+        tracker backup /var/backups/tracker/
+    """
+    from .backup import backup_database
+
+    result = backup_database(db_path, dest)
+    click.echo(f"Backed up {db_path} to {result.path}: {result.publications} publications, "
+               f"{result.nbytes / 1e6:.1f} MB in {result.seconds:.1f}s")
+
+
+@cli.command()
+@click.option("--week", metavar="YYYY-MM-DD",
+              help="Issue date the list is for  [default: the coming issue day]")
+@click.option("--weeks", default="12", show_default=True, metavar="N",
+              help="Weeks of accepted publications, ending on the issue date")
+@db_option
+@click.option("--format", "fmt", default="text", show_default=True, metavar="text|markdown|html",
+              help="Output format; markdown and html link each title")
+@click.option("--by-network", is_flag=True, help="Group the lines under each theme's regional network")
+@click.option("--save", is_flag=True, help="Also store the digest in the digests table (replacing that week)")
+@click.option("--documents", is_flag=True,
+              help="First look up page counts of the listed publications' PDFs (once each)")
+@sources_option
+@user_errors
+def digest(week, weeks, db_path, fmt, by_network, save, documents, sources_path):
+    """The Tools & Templates list for the issue dated --week, in the newsletter's house style.
+
+    Accepted publications of the last N weeks, newest first, then this week's new candidates
+    for the editors, best first. Rejected publications never appear. The issue day (default
+    Friday) comes from sources.yaml settings.issue_day.
+
+    \b
+    Examples:
+        tracker digest --week 2025-04-18
+        tracker digest --save --documents      # from cron: the coming issue, stored
+    """
+    from .digest import digest_report
+
+    click.echo(digest_report(db_path, week, weeks=weeks, fmt=fmt, by_network=by_network,
+                             save=save, documents=documents, sources_path=sources_path), nl=False)
