@@ -67,11 +67,12 @@ def poll_sources(
     with poll_lock(db_path):
         sync_sources(db, config.sources)
         states = source_states(db)
+        clock = now  # injected by the soak test to run a month in seconds; else the real time
         now = now or datetime.now(timezone.utc)
         if due_only:
             sources = [s for s in sources if _is_due(states[s.id], now)]
-        summary = asyncio.run(_poll(db, config.settings, sources, states, client, progress))
-        prune_fetch_log(db, config.settings.fetch_log_days)
+        summary = asyncio.run(_poll(db, config.settings, sources, states, client, progress, clock))
+        prune_fetch_log(db, config.settings.fetch_log_days, now=now)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -80,7 +81,7 @@ def _is_due(state: dict, now: datetime) -> bool:
     return not state.get("next_poll") or _parse_utc(state["next_poll"]) <= now
 
 
-async def _poll(db, settings: Settings, sources, states, client, progress) -> PollSummary:
+async def _poll(db, settings: Settings, sources, states, client, progress, clock) -> PollSummary:
     summary = PollSummary()
     own_client = client is None
     client = client or make_client(settings)
@@ -88,7 +89,8 @@ async def _poll(db, settings: Settings, sources, states, client, progress) -> Po
     # Parsing is CPU work: a small pool keeps it off the event loop while fetches wait on I/O.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse") as parser_pool:
         tasks = [
-            _poll_one_safely(db, settings, source, states[source.id], client, limiter, parser_pool)
+            _poll_one_safely(db, settings, source, states[source.id], client, limiter, parser_pool,
+                             clock)
             for source in sources
         ]
         try:
@@ -115,8 +117,9 @@ async def _poll_one_safely(db, settings, source: Source, *args):
         return SourceOutcome(source.id, source.publisher, "error", error=error), []
 
 
-async def _poll_one(db, settings, source: Source, state: dict, client, limiter, parser_pool):
-    now = datetime.now(timezone.utc)
+async def _poll_one(db, settings, source: Source, state: dict, client, limiter, parser_pool,
+                    clock=None):
+    now = clock or datetime.now(timezone.utc)
     if state.get("retry_after") and _parse_utc(state["retry_after"]) > now:
         until = _parse_utc(state["retry_after"]).strftime("%H:%M UTC on %d %b")
         return SourceOutcome(source.id, source.publisher, "deferred",
