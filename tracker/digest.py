@@ -1,0 +1,369 @@
+"""The newsletter's Tools & Templates list, written in its own house style.
+
+    On 7 April MoJ published Family Court Statistics Quarterly: October to December 2024
+
+The digest only reads the store: an editor's ``status`` (set in Datasette or straight in SQL) is
+read afresh on every run, so it is always respected. Document suffixes ("(pdf, 36 pages)") come
+from the ``documents`` cache that ``tracker.documents`` fills.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+
+from . import TrackerError
+from .config import WEEKDAYS, Settings
+from .normalise import LONDON, london_date, utc_iso
+from .store import open_database, write_transaction
+
+DEFAULT_WEEKS = 12
+FORMATS = ("text", "markdown", "html")
+MONTHS = (
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+)
+HEADING = "Tools & Templates"
+OTHER_NETWORK = "Other"
+PDF = "application/pdf"
+WEEK = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Markdown would read these as syntax inside a link text; "&" only where it starts an entity.
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~]|&(?=#?\w+;))")
+
+
+class DigestError(TrackerError):
+    pass
+
+
+def parse_week(value: str) -> date:
+    """The issue date from ``--week``: strictly YYYY-MM-DD, so "4/7/2025" is never guessed at."""
+    if not WEEK.match(value or ""):
+        raise DigestError(f"--week: expected an issue date as YYYY-MM-DD, got {value!r}")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise DigestError(f"--week: {value} is not a real date") from None
+
+
+def parse_weeks(value) -> int:
+    try:
+        weeks = int(value)
+    except (TypeError, ValueError):
+        raise DigestError(f"--weeks: expected a whole number of weeks, got {value!r}") from None
+    if weeks < 1:
+        raise DigestError(f"--weeks: at least 1, got {weeks}")
+    return weeks
+
+
+def next_issue_date(today: date, issue_day: str = "friday") -> date:
+    """The coming issue day: today when today is the issue day (the issue is still to go out)."""
+    target = WEEKDAYS.index(issue_day.lower())
+    return today + timedelta(days=(target - today.weekday()) % 7)
+
+
+def day_month(day: date) -> str:
+    return f"{day.day} {MONTHS[day.month - 1]}"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One publication as the list shows it."""
+
+    id: int
+    url: str
+    title: str
+    publisher: str
+    day: date
+    month_only: bool
+    verb: str
+    themes: tuple[str, ...]
+    content_type: str | None = None
+    pages: int | None = None
+    nbytes: int | None = None
+
+    @property
+    def when(self) -> str:
+        return f"In {MONTHS[self.day.month - 1]}" if self.month_only else f"On {day_month(self.day)}"
+
+    @property
+    def lead(self) -> str:
+        """Everything before the title: "On 7 April MoJ published"."""
+        return " ".join(part for part in (self.when, self.publisher, self.verb) if part)
+
+    @property
+    def suffix(self) -> str:
+        """The newsletter's note for documents: "(pdf, 36 pages)", or the size without pages."""
+        if self.content_type != PDF:
+            return ""
+        if self.pages:
+            return f"(pdf, {self.pages} page{'s' if self.pages != 1 else ''})"
+        if self.nbytes:
+            return f"(pdf, {_size(self.nbytes)})"
+        return "(pdf)"
+
+    @property
+    def linkable(self) -> bool:
+        # Newsletter history is stored under urn:tracker:... and must not become a link.
+        return self.url.lower().startswith(("http://", "https://"))
+
+
+def _size(nbytes: int) -> str:
+    if nbytes >= 1_000_000:
+        return f"{nbytes / 1_000_000:.1f} MB"
+    return f"{max(1, round(nbytes / 1000))} KB"
+
+
+@dataclass(frozen=True)
+class Digest:
+    week: date
+    weeks: int
+    accepted: list[Item]
+    candidates: list[Item]
+
+    @property
+    def start(self) -> date:
+        return self.week - timedelta(days=7 * self.weeks - 1)
+
+    @property
+    def counts(self) -> dict:
+        return {"accepted": len(self.accepted), "candidates": len(self.candidates)}
+
+
+def collect(db, week: date, weeks: int = DEFAULT_WEEKS) -> Digest:
+    """The accepted list for the window ending on ``week`` and that week's new candidates."""
+    start = week - timedelta(days=7 * weeks - 1)
+    accepted = [
+        item for item in _items(db, "accepted", start, week, by_first_seen=False)
+        if start <= item.day <= week
+    ]
+    # Newest first; within a day, the order the publications arrived in (for newsletter
+    # history that is the order the issue listed them).
+    accepted.sort(key=lambda item: (-item.day.toordinal(), item.id))
+    candidates = _items(db, "new", week - timedelta(days=6), week, by_first_seen=True)
+    return Digest(week=week, weeks=weeks, accepted=accepted, candidates=candidates)
+
+
+def _items(db, status: str, start: date, end: date, *, by_first_seen: bool) -> list[Item]:
+    # first_seen is UTC: select a day wider on each side, then keep the exact London dates.
+    lo = utc_iso(datetime.combine(start - timedelta(days=1), time(), timezone.utc))
+    hi = utc_iso(datetime.combine(end + timedelta(days=2), time(), timezone.utc))
+    verb = "p.verb" if "verb" in db["publications"].columns_dict else "null"
+    if by_first_seen:
+        where = "p.first_seen >= :lo and p.first_seen < :hi"
+        order = "p.candidate_score is null, p.candidate_score desc, p.first_seen desc, p.id"
+    else:
+        where = ("(p.published between :start and :end"
+                 " or (p.published is null and p.first_seen >= :lo and p.first_seen < :hi))")
+        order = "p.id"
+    rows = db.execute_returning_dicts(
+        f"""select p.id, p.url, p.title, p.publisher, p.published, p.date_source, p.first_seen,
+                   p.themes, {verb} as verb, d.content_type, d.pages, d.bytes
+            from publications p left join documents d on d.publication_id = p.id
+            where p.status = :status and {where} order by {order}""",
+        {"status": status, "start": start.isoformat(), "end": end.isoformat(), "lo": lo, "hi": hi},
+    )
+    items = []
+    for row in rows:
+        seen = london_date(row["first_seen"])
+        if by_first_seen and not (seen and start <= seen <= end):
+            continue
+        day = date.fromisoformat(row["published"]) if row["published"] else seen
+        if day is None:
+            continue
+        items.append(Item(
+            id=row["id"], url=row["url"], title=" ".join((row["title"] or "").split()),
+            publisher=(row["publisher"] or "").strip(), day=day,
+            month_only=row["date_source"] == "month" and row["published"] is not None,
+            verb=row["verb"] or "published", themes=tuple(_themes(row["themes"])),
+            content_type=row["content_type"], pages=row["pages"], nbytes=row["bytes"],
+        ))
+    return items
+
+
+def _themes(value) -> list[str]:
+    try:
+        themes = json.loads(value or "[]")
+    except ValueError:
+        return []
+    return [t for t in themes if isinstance(t, str)] if isinstance(themes, list) else []
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str
+    level: int
+    items: list[Item]
+    empty: str = ""  # said in words when there are no items
+
+
+def sections(digest: Digest, networks: dict[str, str] | None = None) -> list[Section]:
+    """The digest's headings and lines, before any format; ``networks`` maps theme -> network."""
+    window = f"between {day_month(digest.start)} {digest.start.year} and {day_month(digest.week)} {digest.week.year}"
+    first = digest.week - timedelta(days=6)
+    since = str(first.day) if first.month == digest.week.month else day_month(first)
+    candidates_heading = (
+        f"New this week, for the editors to review (first seen {since} to {day_month(digest.week)})"
+    )
+    nothing_new = "No new candidates were first seen this week."
+    if networks is None:
+        return [
+            Section(HEADING, 1, digest.accepted, f"Nothing was accepted {window}."),
+            Section(candidates_heading, 2, digest.candidates, nothing_new),
+        ]
+    result = [Section(HEADING, 1, [], f"Nothing was accepted {window}." if not digest.accepted else "")]
+    accepted, candidates = _by_network(digest.accepted, networks), _by_network(digest.candidates, networks)
+    names = sorted(set(accepted) | set(candidates), key=lambda name: (name == OTHER_NETWORK, name.lower()))
+    for name in names:
+        result.append(Section(name, 2, accepted.get(name, []), f"Nothing accepted {window}."))
+        if candidates.get(name):
+            result.append(Section(candidates_heading, 3, candidates[name]))
+    if not candidates:
+        result.append(Section(candidates_heading, 2, [], nothing_new))
+    return result
+
+
+def _by_network(items: list[Item], networks: dict[str, str]) -> dict[str, list[Item]]:
+    groups: dict[str, list[Item]] = {}
+    for item in items:
+        for name in sorted({networks[t] for t in item.themes if networks.get(t)}) or [OTHER_NETWORK]:
+            groups.setdefault(name, []).append(item)
+    return groups
+
+
+def render(digest: Digest, fmt: str = "text", networks: dict[str, str] | None = None) -> str:
+    if fmt not in FORMATS:
+        raise DigestError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    blocks = []
+    for section in sections(digest, networks):
+        blocks.append(_heading(section, fmt))
+        lines = [_line(item, fmt) for item in section.items]
+        if not lines and section.empty:
+            lines = [_words(section.empty, fmt)]
+        blocks.extend(lines)
+    return "\n\n".join(blocks) + "\n"
+
+
+def _heading(section: Section, fmt: str) -> str:
+    if fmt == "markdown":
+        return "#" * (section.level + 1) + " " + _markdown(section.heading)
+    if fmt == "html":
+        tag = f"h{section.level + 1}"
+        return f"<{tag}>{html.escape(section.heading)}</{tag}>"
+    return f"{section.heading}\n" + "=-~"[section.level - 1] * len(section.heading)
+
+
+def _words(text: str, fmt: str) -> str:
+    if fmt == "markdown":
+        return _markdown(text)
+    if fmt == "html":
+        return f"<p>{html.escape(text)}</p>"
+    return text
+
+
+def line(item: Item) -> str:
+    """The plain house-style line, as the newsletter prints it."""
+    return " ".join(part for part in (item.lead, item.title, item.suffix) if part)
+
+
+def _line(item: Item, fmt: str) -> str:
+    if fmt == "text":
+        return line(item)
+    if fmt == "markdown":
+        title = _markdown(item.title)
+        if item.linkable:
+            title = f"[{title}](<{_link_url(item.url)}>)"
+        return " ".join(part for part in (_markdown(item.lead), title, item.suffix) if part)
+    title = html.escape(item.title)
+    if item.linkable:
+        title = f'<a href="{html.escape(item.url)}">{title}</a>'
+    parts = (html.escape(item.lead), title, html.escape(item.suffix))
+    return "<p>" + " ".join(part for part in parts if part) + "</p>"
+
+
+def _markdown(text: str) -> str:
+    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def _link_url(url: str) -> str:
+    # Inside <...> a destination may hold anything but angle brackets and line breaks.
+    return url.replace("<", "%3C").replace(">", "%3E").replace(" ", "%20").replace("\n", "")
+
+
+def theme_networks() -> dict[str, str]:
+    """Theme slug -> the regional network that follows it, from themes.yaml."""
+    from .classify import load_themes
+
+    return {theme.slug: theme.network for theme in load_themes() if getattr(theme, "network", None)}
+
+
+def save_digest(
+    db, week: date | str, *, weeks: int = DEFAULT_WEEKS,
+    networks: dict[str, str] | None = None, now: datetime | None = None,
+) -> dict:
+    """Generate and store the digest for one issue date, replacing that week's row only.
+
+    Rendering happens first and the write is a single statement in one transaction, so a crash
+    leaves either the previous row or the new one, never a half-written digest.
+    """
+    week = parse_week(week) if isinstance(week, str) else week
+    digest = collect(db, week, weeks)
+    row = {
+        "week": week.isoformat(),
+        "generated_at": utc_iso(now or datetime.now(timezone.utc)),
+        "weeks": weeks,
+        "markdown": render(digest, "markdown", networks),
+        "html": render(digest, "html", networks),
+        "text": render(digest, "text", networks),
+        "counts": json.dumps(digest.counts),
+    }
+    with write_transaction(db):
+        db.execute(
+            f"insert or replace into digests ({', '.join(row)}) values ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
+    return row
+
+
+def load_settings(sources_path: str | Path | None) -> Settings:
+    """Settings from sources.yaml when there is one; the defaults (Friday issues) otherwise."""
+    if sources_path is None or not Path(sources_path).exists():
+        return Settings()
+    from .config import load_config
+
+    return load_config(sources_path).settings
+
+
+def digest_report(
+    db_path: str | Path, week: str | None = None, *, weeks=DEFAULT_WEEKS, fmt: str = "text",
+    by_network: bool = False, save: bool = False, documents: bool = False,
+    sources_path: str | Path | None = None, today: date | None = None,
+) -> str:
+    """What ``tracker digest`` prints: the list for ``week``, or for the coming issue day."""
+    if fmt not in FORMATS:
+        raise DigestError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    weeks = parse_weeks(weeks)
+    settings = load_settings(sources_path)
+    if week is None:
+        today = today or datetime.now(LONDON).date()
+        issue = next_issue_date(today, settings.issue_day)
+    else:
+        issue = parse_week(week)
+    db = open_database(db_path, must_exist=True)
+    try:
+        networks = theme_networks() if by_network else None
+        digest = collect(db, issue, weeks)
+        if documents:
+            from .documents import check_documents_now
+
+            ids = [item.id for item in digest.accepted + digest.candidates]
+            if check_documents_now(db, ids, settings):
+                digest = collect(db, issue, weeks)
+        if save:
+            save_digest(db, issue, weeks=weeks, networks=networks)
+        return render(digest, fmt, networks)
+    finally:
+        db.close()

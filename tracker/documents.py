@@ -1,0 +1,212 @@
+"""The document behind a publication, for the newsletter's suffix "(pdf, 36 pages)".
+
+GOV.UK publications describe their attachments in the Content API (``details.attachments``:
+``content_type``, ``number_of_pages``, ``file_size``), so one JSON request answers. Other
+publishers either link a PDF directly or put one on the publication's page; that PDF is fetched
+with ``tracker.fetch.fetch`` under the polling limits and its pages counted with pypdf.
+
+Each publication is looked up once: the result, an error included, is cached in ``documents``.
+Only accepted publications and candidates (status ``new``) are looked up: rejected ones are
+never shown, so fetching their PDFs would only cost the publishers bandwidth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urljoin, urlsplit
+
+from .normalise import utc_iso
+from .store import write_transaction
+
+CONTENT_API = "https://www.gov.uk/api/content"
+GOVUK_HOSTS = ("www.gov.uk", "gov.uk")
+PDF = "application/pdf"
+# Where a publisher's page keeps its main content: the first PDF linked there is the report.
+MAIN_CONTENT = ("main", "article", "[role=main]", "#content", "body")
+
+
+@dataclass(frozen=True)
+class Document:
+    url: str | None = None
+    content_type: str | None = None
+    pages: int | None = None
+    nbytes: int | None = None
+    error: str | None = None
+
+
+def check_documents_now(db, ids, settings, *, content_api: str = CONTENT_API) -> int:
+    """Synchronous entry point for the CLI: look up the given publications' documents."""
+    from .fetch import make_client
+
+    async def run() -> int:
+        async with make_client(settings) as client:
+            return await check_documents(db, client, ids, settings=settings, content_api=content_api)
+
+    return asyncio.run(run())
+
+
+async def check_documents(db, client, ids, *, settings, content_api: str = CONTENT_API) -> int:
+    """Look up each given accepted or candidate publication not looked up before.
+
+    Returns how many were looked up. Failures are stored as the row's ``error`` and never
+    raised: a missing page count must not stop the digest.
+    """
+    from .fetch import HostLimiter
+
+    rows = _pending(db, ids)
+    if not rows:
+        return 0
+    limiter = HostLimiter(settings.per_host, settings.concurrency)
+    found = await asyncio.gather(*(
+        _look_up(client, limiter, row["url"], settings.max_bytes, content_api) for row in rows
+    ))
+    now = utc_iso(datetime.now(timezone.utc))
+    with write_transaction(db):
+        for row, document in zip(rows, found):
+            db.execute(
+                """insert or replace into documents
+                   (publication_id, url, content_type, pages, bytes, checked_at, error)
+                   values (?, ?, ?, ?, ?, ?, ?)""",
+                [row["id"], document.url, document.content_type, document.pages,
+                 document.nbytes, now, document.error],
+            )
+    return len(rows)
+
+
+def _pending(db, ids) -> list[dict]:
+    ids = [int(i) for i in ids]
+    if not ids:
+        return []
+    marks = ", ".join("?" * len(ids))
+    return db.execute_returning_dicts(
+        f"""select id, url from publications
+            where id in ({marks}) and status in ('accepted', 'new')
+              and (url like 'http://%' or url like 'https://%')
+              and id not in (select publication_id from documents)
+            order by id""",
+        ids,
+    )
+
+
+async def _look_up(client, limiter, url: str, max_bytes: int, content_api: str) -> Document:
+    try:
+        if urlsplit(url).hostname in GOVUK_HOSTS:
+            return await _govuk(client, limiter, url, max_bytes, content_api)
+        return await _publisher(client, limiter, url, max_bytes)
+    except Exception as ex:  # noqa: BLE001 - one odd document never stops the others
+        return Document(error=f"{type(ex).__name__}: {ex}")
+
+
+async def _get(client, limiter, url: str, max_bytes: int):
+    from .fetch import fetch
+
+    async with limiter.slot(url):
+        return await fetch(client, url, max_bytes=max_bytes)
+
+
+def _failure(result) -> str | None:
+    if result.error:
+        return result.error
+    if result.status != 200 or result.body is None:
+        return f"HTTP {result.status}"
+    return None
+
+
+async def _govuk(client, limiter, url: str, max_bytes: int, content_api: str) -> Document:
+    api_url = content_api.rstrip("/") + urlsplit(url).path
+    result = await _get(client, limiter, api_url, max_bytes)
+    if error := _failure(result):
+        return Document(error=f"Content API: {error}")
+    attachment = featured_pdf(json.loads(result.body))
+    if attachment is None:
+        return Document()
+    document = Document(
+        url=attachment.get("url"), content_type=PDF,
+        pages=_whole(attachment.get("number_of_pages")), nbytes=_whole(attachment.get("file_size")),
+    )
+    if document.pages is None and document.url:
+        # Older attachments lack number_of_pages: count them from the file itself.
+        counted = await _pdf(client, limiter, document.url, max_bytes)
+        return Document(url=document.url, content_type=PDF, pages=counted.pages,
+                        nbytes=document.nbytes or counted.nbytes, error=counted.error)
+    return document
+
+
+def featured_pdf(content: dict) -> dict | None:
+    """The first PDF attachment, featured attachments first, as the publication page shows."""
+    details = content.get("details") or {}
+    attachments = [a for a in details.get("attachments") or [] if isinstance(a, dict)]
+    featured = details.get("featured_attachments") or []
+    rank = {ident: index for index, ident in enumerate(featured)}
+    attachments.sort(key=lambda a: rank.get(a.get("id"), len(rank)))
+    for attachment in attachments:
+        if (attachment.get("content_type") or "").split(";")[0].strip().lower() == PDF:
+            return attachment
+    return None
+
+
+def _whole(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+async def _publisher(client, limiter, url: str, max_bytes: int) -> Document:
+    if urlsplit(url).path.lower().endswith(".pdf"):
+        return await _pdf(client, limiter, url, max_bytes)
+    result = await _get(client, limiter, url, max_bytes)
+    if error := _failure(result):
+        return Document(error=error)
+    if _is_pdf(result):
+        return await asyncio.to_thread(_counted, result.url or url, result.body)
+    if "html" not in (result.content_type or "").lower():
+        return Document()
+    link = prominent_pdf_link(result.body, result.url or url)
+    return await _pdf(client, limiter, link, max_bytes) if link else Document()
+
+
+def prominent_pdf_link(body: bytes, base_url: str) -> str | None:
+    """The first PDF linked from the page's main content: on report pages, the report."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(body)
+    for scope in MAIN_CONTENT:
+        node = tree.css_first(scope)
+        if node is None:
+            continue
+        for anchor in node.css("a[href]"):
+            href = (anchor.attributes.get("href") or "").strip()
+            target = urljoin(base_url, href)
+            if urlsplit(target).scheme in ("http", "https") and urlsplit(target).path.lower().endswith(".pdf"):
+                return target
+        return None
+    return None
+
+
+async def _pdf(client, limiter, url: str, max_bytes: int) -> Document:
+    result = await _get(client, limiter, url, max_bytes)
+    if error := _failure(result):
+        return Document(url=url, content_type=PDF, error=error)
+    if not _is_pdf(result):
+        return Document(url=url, error=f"not a PDF ({result.content_type or 'no content type'})")
+    return await asyncio.to_thread(_counted, result.url or url, result.body)
+
+
+def _is_pdf(result) -> bool:
+    return PDF in (result.content_type or "").lower() or (result.body or b"")[:5] == b"%PDF-"
+
+
+def _counted(url: str, body: bytes) -> Document:
+    try:
+        pages = count_pages(body)
+    except Exception as ex:  # noqa: BLE001 - pypdf raises many kinds on a damaged file
+        return Document(url=url, content_type=PDF, nbytes=len(body), error=f"unreadable PDF: {ex}")
+    return Document(url=url, content_type=PDF, pages=pages, nbytes=len(body))
+
+
+def count_pages(body: bytes) -> int:
+    from pypdf import PdfReader
+
+    return len(PdfReader(io.BytesIO(body)).pages)
