@@ -185,6 +185,21 @@ def m004_web(db: Database):
     )
 
 
+@migrations()
+def m002_classifier(db: Database):
+    # One row per `tracker train`: the newest is the one that scores. `model` is numpy .npz
+    # bytes (arrays only, no pickle), so reading it back cannot run code.
+    db["models"].create(
+        {
+            "version": str, "trained_at": str, "examples": int, "metrics": str,
+            "themes_digest": str, "data_digest": str, "model": bytes,
+        },
+        pk="version",
+        if_not_exists=True,
+    )
+    db["models"].create_index(["trained_at"], if_not_exists=True)
+
+
 def open_database(path: str | Path, *, must_exist: bool = False) -> Database:
     """Open (creating if allowed) the tracker database, migrated to the current schema.
 

@@ -1,0 +1,505 @@
+"""Themes and a candidate score for each publication: themes.yaml's phrases plus a learnt model.
+
+The phrases give recall from the first poll; the model (trained by ``tracker.train``) learns
+from the editors which of them to trust and what else predicts a theme or an acceptance.
+Prediction needs numpy only: a model is plain arrays (vocabulary, idf, weights), stored as
+``.npz`` without pickle, so loading one from the database or the cache cannot run code, does
+not depend on the scikit-learn version, and ``tracker classify`` answers its first line fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import sys
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import yaml
+
+from . import TrackerError, project_file
+
+THEMES_FILE = "themes.yaml"
+LABELLED_FILE = Path(__file__).resolve().parent / "data" / "labelled.jsonl"
+MODEL_FORMAT = 1
+SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
+THEME_KEYS = {"label", "network", "description", "include", "exclude"}
+# Only the start of a long summary is read: a 100 kB summary costs what a normal one does, and
+# what a publication is about is said at its start.
+MAX_SUMMARY = 1500
+MAX_TITLE = 500
+RULES_VERSION = "rules"
+STRONGEST_TERMS = 5
+
+
+class ThemesError(TrackerError):
+    pass
+
+
+@dataclass(frozen=True)
+class Theme:
+    slug: str
+    label: str
+    description: str
+    network: str
+    include: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ThemeSet:
+    """themes.yaml as read: the themes, the not-candidate phrases, and a digest of the file."""
+
+    themes: tuple[Theme, ...]
+    not_candidate: tuple[str, ...]
+    digest: str
+
+    @property
+    def slugs(self) -> list[str]:
+        return [theme.slug for theme in self.themes]
+
+
+def load_themes(path: str | Path | None = None) -> list[Theme]:
+    return list(load_theme_set(path).themes)
+
+
+def load_theme_set(path: str | Path | None = None) -> ThemeSet:
+    path = Path(path) if path else project_file(THEMES_FILE)
+    try:
+        raw = path.read_bytes()
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except OSError as ex:
+        raise ThemesError(f"cannot read {path}: {ex.strerror or ex}") from None
+    except UnicodeDecodeError:
+        raise ThemesError(f"{path}: not UTF-8 text") from None
+    except yaml.YAMLError as ex:
+        mark = getattr(ex, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ThemesError(f"{path}: not valid YAML{where}") from None
+    return parse_themes(data, name=str(path), digest=hashlib.sha256(raw).hexdigest())
+
+
+def parse_themes(data, *, name: str = THEMES_FILE, digest: str = "") -> ThemeSet:
+    if not isinstance(data, dict) or not isinstance(data.get("themes"), dict) or not data["themes"]:
+        raise ThemesError(f"{name}: expected a mapping with a 'themes' mapping of slug: theme")
+    unknown = set(data) - {"themes", "not_candidate"}
+    if unknown:
+        raise ThemesError(f"{name}: unknown top-level key: {', '.join(sorted(map(str, unknown)))}")
+    themes = []
+    for slug, body in data["themes"].items():
+        if not isinstance(slug, str) or not SLUG.match(slug):
+            raise ThemesError(f"{name}: theme {slug!r}: a slug is lower case letters, digits and _")
+        if not isinstance(body, dict):
+            raise ThemesError(f"{name}: theme {slug}: expected a mapping of {', '.join(sorted(THEME_KEYS))}")
+        unknown = set(body) - THEME_KEYS
+        if unknown:
+            raise ThemesError(f"{name}: theme {slug}: unknown key: {', '.join(sorted(map(str, unknown)))}")
+        text = {}
+        for key in ("label", "network", "description"):
+            value = body.get(key)
+            if not isinstance(value, str) or not value.strip():
+                raise ThemesError(f"{name}: theme {slug}: '{key}' is required (text)")
+            text[key] = " ".join(value.split())
+        include = _phrases(body.get("include"), f"{name}: theme {slug}: 'include'", required=True)
+        exclude = _phrases(body.get("exclude"), f"{name}: theme {slug}: 'exclude'")
+        themes.append(Theme(slug=slug, include=include, exclude=exclude, **text))
+    not_candidate = _phrases(data.get("not_candidate"), f"{name}: 'not_candidate'")
+    return ThemeSet(tuple(themes), not_candidate, digest)
+
+
+def _phrases(value, what: str, required: bool = False) -> tuple[str, ...]:
+    if value is None and not required:
+        return ()
+    if not isinstance(value, list) or (required and not value):
+        raise ThemesError(f"{what} must be a list of phrases" + (" (at least one)" if required else ""))
+    phrases = []
+    for phrase in value:
+        if not isinstance(phrase, str) or not rule_text(phrase.rstrip("*")):
+            raise ThemesError(f"{what}: {phrase!r} is not a phrase")
+        phrases.append(phrase.strip())
+    return tuple(phrases)
+
+
+def rule_text(text: str) -> str:
+    """Lower case words separated by single spaces: "Children’s  Homes" -> "childrens homes"."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = re.sub(r"['’‘`]", "", text)
+    return " ".join(re.findall(r"\w+", text))
+
+
+def _pattern(phrases: Iterable[str]) -> re.Pattern | None:
+    parts = sorted(
+        (re.escape(rule_text(p.rstrip("*"))) + (r"\w*" if p.endswith("*") else "") for p in phrases),
+        key=len, reverse=True,
+    )
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)") if parts else None
+
+
+class Rules:
+    """themes.yaml's phrases compiled: which themes fire on a text, and on which words."""
+
+    def __init__(self, theme_set: ThemeSet):
+        self.slugs = theme_set.slugs
+        self._patterns = [(t.slug, _pattern(t.include), _pattern(t.exclude)) for t in theme_set.themes]
+        self._not_candidate = _pattern(theme_set.not_candidate)
+
+    def match(self, text: str) -> tuple[dict[str, list[str]], list[str]]:
+        """({slug: matched phrases} for the themes that fire, not-candidate phrases matched)."""
+        fired = {}
+        for slug, include, exclude in self._patterns:
+            found = include.findall(text)
+            if found and not (exclude and exclude.search(text)):
+                fired[slug] = sorted(set(found))
+        blocked = sorted(set(self._not_candidate.findall(text))) if self._not_candidate else []
+        return fired, blocked
+
+
+def rules_candidate_score(fired: dict, blocked: list) -> float:
+    """The keyword-only candidate score: more themes, likelier; a not-candidate phrase, unlikely."""
+    score = 0.2 + 0.6 * (1 - 0.5 ** len(fired))
+    return round(score * (0.25 if blocked else 1.0), 4)
+
+
+# --- features -----------------------------------------------------------------------------
+
+def item_texts(item: dict) -> tuple[str, str, str]:
+    """Title, summary and publisher as bounded plain strings, whatever the item holds."""
+
+    def text(key, limit):
+        value = item.get(key)
+        if value is None:
+            return ""
+        value = value if isinstance(value, str) else json.dumps(value)
+        value = value[: limit * 4]
+        if "<" in value or "&" in value:
+            from .normalise import clean_text
+
+            value = clean_text(value)
+        return value[:limit]
+
+    return text("title", MAX_TITLE), text("summary", MAX_SUMMARY), text("publisher", 100)
+
+
+def extract_terms(title: str, summary: str, publisher: str) -> Counter:
+    """The terms one publication is made of: words and word pairs of title and summary ("w:"),
+    title words again ("t:") because a title says more than a summary, character 3-5 grams of
+    title words ("c:", so "fostering" shares with "fosterers"), and the publisher ("p:")."""
+    title_words = rule_text(title).split()
+    words = title_words + rule_text(summary).split()
+    terms = Counter("w:" + w for w in words)
+    terms.update("w:" + a + "_" + b for a, b in zip(words, words[1:]))
+    terms.update("t:" + w for w in title_words)
+    for word in title_words:
+        padded = f" {word} "
+        for n in (3, 4, 5):
+            terms.update("c:" + padded[i : i + n] for i in range(len(padded) - n + 1))
+    if publisher:
+        terms["p:" + rule_text(publisher).replace(" ", "_")] += 1
+    return terms
+
+
+def readable_term(term: str) -> str:
+    return term[2:].replace("_", " ")
+
+
+# --- the model ----------------------------------------------------------------------------
+
+@dataclass
+class Model:
+    """A fitted model as arrays. Columns of ``weights``: one per theme in ``slugs``, then the
+    candidate. Rows: the vocabulary's terms, then one per theme in ``rule_slugs`` (its phrases
+    fired), then one for a not-candidate phrase."""
+
+    terms: list[str]
+    idf: "np.ndarray"
+    rule_slugs: list[str]
+    slugs: list[str]
+    weights: "np.ndarray"
+    bias: "np.ndarray"
+    calibration: "np.ndarray"  # (a, b) per column: p = sigmoid(a * decision + b)
+    thresholds: "np.ndarray"  # per theme
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.index = {term: i for i, term in enumerate(self.terms)}
+        self.rule_index = {slug: len(self.terms) + i for i, slug in enumerate(self.rule_slugs)}
+        self.not_candidate_row = len(self.terms) + len(self.rule_slugs)
+
+    @property
+    def version(self) -> str:
+        return self.meta.get("version", "unversioned")
+
+    def to_bytes(self) -> bytes:
+        import numpy as np
+
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer, terms=np.array(self.terms, dtype=str), idf=self.idf,
+            rule_slugs=np.array(self.rule_slugs, dtype=str), slugs=np.array(self.slugs, dtype=str),
+            weights=self.weights, bias=self.bias, calibration=self.calibration,
+            thresholds=self.thresholds, meta=np.array(json.dumps({**self.meta, "format": MODEL_FORMAT})),
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Model":
+        import numpy as np
+
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            meta = json.loads(str(arrays["meta"]))
+            if meta.get("format") != MODEL_FORMAT:
+                raise ValueError(f"model format {meta.get('format')}, expected {MODEL_FORMAT}")
+            return cls(
+                terms=arrays["terms"].tolist(), idf=arrays["idf"],
+                rule_slugs=arrays["rule_slugs"].tolist(), slugs=arrays["slugs"].tolist(),
+                weights=arrays["weights"], bias=arrays["bias"], calibration=arrays["calibration"],
+                thresholds=arrays["thresholds"], meta=meta,
+            )
+
+    def vector(self, terms: Counter, fired: dict, blocked: list):
+        """Sparse (indices, values): sublinear tf-idf, l2-normalised, then the rule features."""
+        import numpy as np
+
+        pairs = [(self.index[t], 1.0 + math.log(c)) for t, c in terms.items() if t in self.index]
+        indices = np.fromiter((i for i, _ in pairs), dtype=np.int64, count=len(pairs))
+        values = np.fromiter((v for _, v in pairs), dtype=np.float64, count=len(pairs))
+        values *= self.idf[indices]
+        norm = np.sqrt(values @ values)
+        if norm:
+            values /= norm
+        rules = [self.rule_index[s] for s in fired if s in self.rule_index]
+        if blocked:
+            rules.append(self.not_candidate_row)
+        if rules:
+            indices = np.concatenate([indices, np.array(rules, dtype=np.int64)])
+            values = np.concatenate([values, np.ones(len(rules))])
+        return indices, values
+
+
+@dataclass
+class Prediction:
+    themes: list[str]
+    candidate_score: float
+    why: dict
+
+
+class Classifier:
+    """themes.yaml's rules with an optional model. Without one (cold start), or for a theme the
+    model has no examples of, the rules decide; otherwise the model, which sees the rules as
+    features, does."""
+
+    def __init__(self, theme_set: ThemeSet, model: Model | None = None):
+        self.theme_set = theme_set
+        self.rules = Rules(theme_set)
+        self.model = model
+        if model is not None:
+            current = set(theme_set.slugs)
+            self._modelled = [(col, slug) for col, slug in enumerate(model.slugs) if slug in current]
+        self.version = model.version if model else RULES_VERSION
+
+    def predict(self, item: dict) -> Prediction:
+        title, summary, publisher = item_texts(item)
+        fired, blocked = self.rules.match(rule_text(f"{publisher} {title} {summary}"))
+        why: dict = {"rules": fired, "model": self.version}
+        if blocked:
+            why["not_candidate"] = blocked
+        if self.model is None:
+            themes = [slug for slug in self.theme_set.slugs if slug in fired]
+            return Prediction(themes, rules_candidate_score(fired, blocked), why)
+        import numpy as np
+
+        model = self.model
+        indices, values = model.vector(extract_terms(title, summary, publisher), fired, blocked)
+        rows = model.weights[indices]
+        decision = values @ rows + model.bias
+        probability = 1.0 / (1.0 + np.exp(-(model.calibration[:, 0] * decision + model.calibration[:, 1])))
+        chosen = {slug for col, slug in self._modelled if probability[col] >= model.thresholds[col]}
+        chosen |= {slug for slug in fired if slug not in model.slugs}
+        themes = [slug for slug in self.theme_set.slugs if slug in chosen]
+        columns = [col for col, slug in self._modelled if slug in chosen] + [len(model.slugs)]
+        why["terms"] = self._strongest_terms(indices, values, rows[:, columns])
+        return Prediction(themes, round(float(probability[-1]), 4), why)
+
+    def _strongest_terms(self, indices, values, rows) -> list[str]:
+        """The words that pushed hardest towards the themes chosen and the candidate score."""
+        contribution = values * rows.sum(axis=1)
+        terms = self.model.terms
+        best = []
+        for position in contribution.argsort()[::-1]:
+            if contribution[position] <= 0 or len(best) == STRONGEST_TERMS:
+                break
+            index = indices[position]
+            if index < len(terms) and terms[index][0] in "wtp":
+                word = readable_term(terms[index])
+                if word not in best:
+                    best.append(word)
+        return best
+
+
+# --- where models come from ---------------------------------------------------------------
+
+def cache_dir() -> Path:
+    base = os.environ.get("TRACKER_CACHE")
+    if base:
+        return Path(base)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tracker"
+
+
+def read_labelled(path: Path) -> list[dict]:
+    """A labelled JSON-lines file's records; a broken line is an error naming its line."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as ex:
+        raise TrackerError(f"cannot read {path}: {ex}") from None
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as ex:
+            raise TrackerError(f"{path}, line {number}: not valid JSON ({ex.msg})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("title"), str):
+            raise TrackerError(f"{path}, line {number}: expected an object with a title")
+        records.append(record)
+    return records
+
+
+def shipped_model(theme_set: ThemeSet) -> Model | None:
+    """The model trained on the shipped labelled file, from the cache or trained now (a few
+    seconds) and cached, keyed on the file, themes.yaml and the model format, so a change to
+    any of them retrains. None when no labelled file ships: the rules alone then decide."""
+    if not LABELLED_FILE.exists():
+        return None
+    data = LABELLED_FILE.read_bytes()
+    key = hashlib.sha256(b"%d\0%s\0" % (MODEL_FORMAT, theme_set.digest.encode()) + data).hexdigest()[:16]
+    path = cache_dir() / f"model-{key}.npz"
+    try:
+        return Model.from_bytes(path.read_bytes())
+    except (OSError, ValueError, KeyError):
+        pass  # not cached yet, or a damaged file: train again
+    from .train import examples_from_records, fit_model
+
+    model = fit_model(examples_from_records(read_labelled(LABELLED_FILE)), theme_set,
+                      data_digest=key, source="shipped")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(model.to_bytes())
+        partial.replace(path)
+    except OSError:
+        pass  # a read-only home: the model still serves this run
+    return model
+
+
+def latest_model(db) -> Model | None:
+    """The newest model `tracker train` stored in this database, if any."""
+    if "models" not in db.table_names():
+        return None
+    row = db.execute("select model from models order by trained_at desc, rowid desc limit 1").fetchone()
+    return Model.from_bytes(row[0]) if row else None
+
+
+def classifier_for(db=None) -> Classifier:
+    theme_set = load_theme_set()
+    model = latest_model(db) if db is not None else None
+    return Classifier(theme_set, model or shipped_model(theme_set))
+
+
+# --- applying it --------------------------------------------------------------------------
+
+def classify_publications(db, ids: Iterable[int] | None = None, *, classifier: Classifier | None = None) -> int:
+    """Re-score the given publications (default: every one not yet reviewed). Never changes a
+    status, nor themes an editor has set: the update itself checks ``themes_by_editor``, so an
+    editor's edit made meanwhile still wins. Returns how many were scored."""
+    from .store import write_transaction
+
+    classifier = classifier or classifier_for(db)
+    columns = "id, title, summary, publisher, themes, why, model_version"
+    if ids is None:
+        rows = db.execute_returning_dicts(f"select {columns} from publications where status = 'new'")
+    else:
+        wanted = list(ids)
+        rows = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows += db.execute_returning_dicts(
+                f"select {columns} from publications where id in ({','.join('?' * len(chunk))})", chunk
+            )
+    updates = []
+    for row in rows:
+        prediction = classifier.predict(row)
+        why = prediction.why
+        # A source's default themes (sources.yaml) are in `themes` before the first scoring;
+        # keep them in why so a re-score keeps them too.
+        source_themes = _source_themes(row)
+        if source_themes:
+            why["source_themes"] = source_themes
+        themes = prediction.themes + [t for t in source_themes if t not in prediction.themes]
+        updates.append([json.dumps(themes), prediction.candidate_score, classifier.version,
+                        json.dumps(why), row["id"]])
+    for start in range(0, len(updates), 1000):
+        with write_transaction(db):
+            db.executemany(
+                """update publications set
+                     themes = case when themes_by_editor = 1 then themes else ? end,
+                     candidate_score = ?, model_version = ?, why = ?
+                   where id = ?""",
+                updates[start : start + 1000],
+            )
+    return len(updates)
+
+
+def _source_themes(row: dict) -> list[str]:
+    try:
+        if row["model_version"] is None:
+            return [t for t in json.loads(row["themes"] or "[]") if isinstance(t, str)]
+        return list(json.loads(row["why"] or "{}").get("source_themes", []))
+    except (ValueError, AttributeError):
+        return []
+
+
+def classify_stream(lines: Iterable[bytes], classifier: Classifier) -> Iterator[str]:
+    """One output line per input line, in order; a bad line gets an ``error`` key, never an
+    exception, and the lines after it are still classified."""
+    for number, line in enumerate(lines, start=1):
+        yield json.dumps(_classify_line(line, number, classifier), ensure_ascii=False)
+
+
+def _classify_line(line: bytes, number: int, classifier: Classifier) -> dict:
+    text = line.decode("utf-8", errors="replace").strip()
+    if not text:
+        return {"error": f"line {number}: empty line"}
+    try:
+        item = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as ex:
+        return {"error": f"line {number}: not valid JSON ({getattr(ex, 'msg', 'too deeply nested')})"}
+    if not isinstance(item, dict):
+        return {"error": f"line {number}: expected a JSON object, got {type(item).__name__}"}
+    title = item.get("title")
+    if not isinstance(title, str) or not item_texts(item)[0].strip():
+        return {**item, "error": f"line {number}: a non-empty 'title' string is required"}
+    try:
+        prediction = classifier.predict(item)
+    except Exception as ex:  # one odd line must not stop the rest of the input
+        return {**item, "error": f"line {number}: could not classify ({type(ex).__name__}: {ex})"}
+    return {**item, "themes": prediction.themes, "candidate_score": prediction.candidate_score,
+            "why": prediction.why}
+
+
+def classify_command(stdin=None, stdout=None) -> None:
+    """`tracker classify`: JSON lines in, JSON lines out, flushed line by line so a caller
+    feeding one line at a time gets each answer at once."""
+    stdin = stdin or sys.stdin.buffer
+    stdout = stdout or sys.stdout
+    classifier = classifier_for()
+    for output in classify_stream(stdin, classifier):
+        stdout.write(output + "\n")
+        stdout.flush()
