@@ -158,3 +158,53 @@ def digest(week, weeks, db_path, fmt, by_network, save, documents, sources_path)
 
     click.echo(digest_report(db_path, week, weeks=weeks, fmt=fmt, by_network=by_network,
                              save=save, documents=documents, sources_path=sources_path), nl=False)
+
+
+@cli.command()
+@user_errors
+def classify():
+    """Themes and a candidate score for JSON lines on stdin, one JSON line out per line in.
+
+    Each input line is an object with a title (summary, publisher, url and any other keys are
+    passed through); the output adds themes, candidate_score (0 to 1) and why. A bad line gets
+    an "error" key and the rest carries on. Needs no database and no network.
+
+    \b
+    Example:
+        echo '{"title": "Kinship care strategy", "publisher": "DfE"}' | tracker classify
+    """
+    from .classify import classify_command
+
+    classify_command()
+
+
+@cli.command()
+@db_option
+@user_errors
+def train(db_path):
+    """Retrain from the editors' decisions and the shipped examples; re-score unreviewed.
+
+    Prints cross-validated precision, recall and F1 per theme and the candidate ROC-AUC, beside
+    the keyword-only baseline, stores the new model version in the database, and re-scores the
+    publications not yet reviewed. Statuses and editor-set themes are never changed.
+    """
+    from .train import train_command
+
+    train_command(db_path)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--db", "db_path", type=click.Path(dir_okay=False),
+              help="Also train on this database's editor decisions")
+@click.option("--cross-validate", is_flag=True, help="Cross-validate on FILE alone instead")
+@user_errors
+def evaluate(file, db_path, cross_validate):
+    """Score a labelled JSON-lines file (title, summary, publisher, themes, candidate).
+
+    By default a model trained on the shipped examples (and --db's decisions) minus FILE's own
+    publications scores FILE; the keyword-only baseline is printed beside it.
+    """
+    from .train import evaluate_command
+
+    evaluate_command(file, db_path, cross_validate=cross_validate)

@@ -292,8 +292,14 @@ def render_scores(model: Scores, baseline: Scores, title: str) -> str:
 
 # --- the commands -------------------------------------------------------------------------
 
+def train_command(db_path) -> Model:
+    from .store import open_database
+
+    return train(open_database(db_path, must_exist=True))
+
+
 def train(db, *, echo=print) -> Model:
-    """`tracker train`: cross-validate, fit on everything, store a new model version, re-score
+    """Cross-validate, fit on everything, store a new model version, re-score
     the publications not yet reviewed."""
     theme_set = load_theme_set()
     examples = training_examples(db)
@@ -324,8 +330,15 @@ def store_model(db, model: Model, measured: Scores) -> None:
         }, replace=True)
 
 
+def evaluate_command(path, db_path=None, *, cross_validate: bool = False) -> Scores:
+    from .store import open_database
+
+    db = open_database(db_path, must_exist=True) if db_path else None
+    return evaluate(path, db, cross_validate_file=cross_validate)
+
+
 def evaluate(path: str | Path, db=None, *, cross_validate_file: bool = False, echo=print) -> Scores:
-    """`tracker evaluate FILE`: score a labelled JSON-lines file with a model trained on the
+    """Score a labelled JSON-lines file with a model trained on the
     shipped data (and the database's decisions) minus FILE's publications, or cross-validate
     on FILE alone."""
     theme_set = load_theme_set()
