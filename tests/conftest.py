@@ -42,3 +42,25 @@ def feed_server():
     server = FeedServer()
     yield server
     server.close()
+
+
+@pytest.fixture
+def add_publication(db):
+    """Insert a publication as the store keeps it (a real row in the real schema); returns its id."""
+    import json
+
+    from tracker.normalise import url_key
+
+    def add(title="Family Court Statistics Quarterly: October to December 2024", *, url=None,
+            status="accepted", publisher="MoJ", published="2025-04-07",
+            first_seen="2025-04-07T09:00:00Z", themes=(), **extra):
+        url = url or f"https://example.org/publications/{db['publications'].count + 1}"
+        row = {
+            "url": url, "url_key": url_key(url), "title": title, "publisher": publisher,
+            "published": published, "date_source": "feed" if published else "first_seen",
+            "first_seen": first_seen, "status": status, "themes": json.dumps(list(themes)),
+            **extra,
+        }
+        return db["publications"].insert(row).last_pk
+
+    return add

@@ -162,7 +162,7 @@ def _items(db, status: str, start: date, end: date, *, by_first_seen: bool) -> l
     rows = db.execute_returning_dicts(
         f"""select p.id, p.url, p.title, p.publisher, p.published, p.date_source, p.first_seen,
                    p.themes, {verb} as verb, d.content_type, d.pages, d.bytes
-            from publications p left join documents d on d.publication_id = p.id
+            from publications p left join documents d on d.publication_id = p.id and d.error is null
             where p.status = :status and {where} order by {order}""",
         {"status": status, "start": start.isoformat(), "end": end.isoformat(), "lo": lo, "hi": hi},
     )

@@ -1,0 +1,161 @@
+"""Document suffixes: GOV.UK Content API attachments and publishers' own PDFs, over real HTTP."""
+
+import io
+import json
+from datetime import date
+
+import pytest
+from pypdf import PdfWriter
+
+from conftest import FEEDS
+from tracker.config import Settings
+from tracker.digest import collect, line
+from tracker.documents import check_documents_now, count_pages, featured_pdf, prominent_pdf_link
+
+CONTENT = json.loads((FEEDS / "govuk-content-publication.json").read_text())
+GOVUK_PATH = CONTENT["base_path"]
+SETTINGS = Settings(timeout=5, connect_timeout=2)
+ISSUE = date(2025, 4, 11)  # the issue after the fixtures' publication date, 7 April
+
+
+def pdf_bytes(pages: int) -> bytes:
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=595, height=842)  # A4 in points
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def documents(db) -> dict[int, dict]:
+    return {row["publication_id"]: row for row in db["documents"].rows}
+
+
+def look_up(db, ids, feed_server, settings=SETTINGS):
+    return check_documents_now(db, ids, settings, content_api=feed_server.url("/api/content"))
+
+
+def test_govuk_featured_pdf_from_the_content_api(db, add_publication, feed_server):
+    feed_server.serve_file("/api/content" + GOVUK_PATH, "govuk-content-publication.json")
+    pid = add_publication(url="https://www.gov.uk" + GOVUK_PATH, title="Number of ex-regular service personnel now part of FR20")
+
+    assert look_up(db, [pid], feed_server) == 1
+
+    row = documents(db)[pid]
+    assert (row["content_type"], row["pages"], row["bytes"], row["error"]) == ("application/pdf", 2, 1932905, None)
+    assert row["url"].endswith("/PUBLIC_1392629965.pdf")  # the featured one, not the first PDF listed
+    assert line(collect(db, ISSUE).accepted[0]).endswith("now part of FR20 (pdf, 2 pages)")
+
+
+def test_looked_up_once_even_after_a_failure(db, add_publication, feed_server):
+    feed_server.serve("/api/content" + GOVUK_PATH, "Service unavailable", status=503)
+    pid = add_publication(url="https://www.gov.uk" + GOVUK_PATH)
+
+    assert look_up(db, [pid], feed_server) == 1
+    assert "503" in documents(db)[pid]["error"]
+    feed_server.serve_file("/api/content" + GOVUK_PATH, "govuk-content-publication.json")
+    assert look_up(db, [pid], feed_server) == 0
+    assert len(feed_server.requests_to("/api/content" + GOVUK_PATH)) == 1
+
+
+@pytest.mark.parametrize("attachments, featured, expected", [
+    ([{"id": "a", "content_type": "text/csv"}, {"id": "b", "content_type": "application/pdf"}], [], "b"),
+    ([{"id": "a", "content_type": "application/pdf"}, {"id": "b", "content_type": "application/pdf"}], ["b"], "b"),
+    ([{"id": "a", "content_type": "application/pdf"}, {"id": "b", "content_type": "text/csv"}], ["b"], "a"),
+    ([{"id": "h", "attachment_type": "html"}], ["h"], None),
+    ([], [], None),
+])
+def test_featured_pdf_order(attachments, featured, expected):
+    found = featured_pdf({"details": {"attachments": attachments, "featured_attachments": featured}})
+    assert (found or {}).get("id") == expected
+
+
+def test_govuk_attachment_without_page_count_is_counted_from_the_file(db, add_publication, feed_server):
+    pdf_url = feed_server.serve("/assets/report.pdf", pdf_bytes(7), content_type="application/pdf")
+    content = {"details": {"attachments": [
+        {"attachment_type": "file", "id": "r", "url": pdf_url, "content_type": "application/pdf"}]}}
+    feed_server.serve("/api/content/government/publications/report", json.dumps(content))
+    pid = add_publication(url="https://www.gov.uk/government/publications/report")
+
+    look_up(db, [pid], feed_server)
+
+    assert (documents(db)[pid]["pages"], documents(db)[pid]["url"]) == (7, pdf_url)
+
+
+def test_publisher_pdf_counted_with_pypdf(db, add_publication, feed_server):
+    body = pdf_bytes(3)
+    url = feed_server.serve("/uploads/spending-report.pdf", body, content_type="application/pdf")
+    pid = add_publication(url=url, publisher="the Children's Charities Coalition")
+
+    look_up(db, [pid], feed_server)
+
+    row = documents(db)[pid]
+    assert (row["pages"], row["bytes"], row["content_type"]) == (3, len(body), "application/pdf")
+
+
+def test_publisher_page_linking_its_report(db, add_publication, feed_server):
+    feed_server.serve("/files/raised-by-relatives.pdf", pdf_bytes(4), content_type="application/pdf")
+    feed_server.serve("/files/annual-review.pdf", pdf_bytes(40), content_type="application/pdf")
+    page = feed_server.serve("/research/raised-by-relatives", """<!doctype html><html><body>
+        <nav><a href="/files/annual-review.pdf">Our annual review</a></nav>
+        <main><h1>Raised by Relatives</h1><p>Read <a href="/research">more research</a> or
+        <a href="/files/raised-by-relatives.pdf">download the full report</a>.</p></main>
+        </body></html>""", content_type="text/html; charset=utf-8")
+    pid = add_publication(url=page, publisher="Kinship")
+
+    look_up(db, [pid], feed_server)
+
+    assert documents(db)[pid]["pages"] == 4
+    assert feed_server.requests_to("/files/annual-review.pdf") == []
+
+
+@pytest.mark.parametrize("html, expected", [
+    ('<main><a href="report.PDF">Report</a></main>', "https://example.org/news/report.PDF"),
+    ('<article><a href="mailto:x@example.org">Mail</a><a href="/r.pdf">R</a></article>', "https://example.org/r.pdf"),
+    ('<main><a href="/about">About</a></main><footer><a href="/policy.pdf">Policy</a></footer>', None),
+    ('<p>No links at all</p>', None),
+])
+def test_prominent_pdf_link(html, expected):
+    assert prominent_pdf_link(html.encode(), "https://example.org/news/item") == expected
+
+
+@pytest.mark.parametrize("body, status, content_type, error", [
+    ("Not found", 404, "text/plain", "404"),
+    (b"%PDF-1.7 this is not really a pdf", 200, "application/pdf", "unreadable PDF"),
+    ("<html>a login page</html>", 200, "text/html", "not a PDF"),
+])
+def test_failures_are_recorded_not_raised(db, add_publication, feed_server, body, status,
+                                          content_type, error):
+    url = feed_server.serve("/report.pdf", body, status=status, content_type=content_type)
+    pid = add_publication(url=url)
+
+    look_up(db, [pid], feed_server)
+
+    row = documents(db)[pid]
+    assert error in row["error"] and row["pages"] is None
+    assert line(collect(db, ISSUE).accepted[0]).endswith("December 2024")  # no suffix, no crash
+
+
+def test_pdf_larger_than_the_polling_limit_is_refused(db, add_publication, feed_server):
+    url = feed_server.serve("/big.pdf", pdf_bytes(200), content_type="application/pdf")
+    pid = add_publication(url=url)
+
+    look_up(db, [pid], feed_server, settings=Settings(max_bytes=2000, timeout=5))
+
+    assert "larger than" in documents(db)[pid]["error"]
+
+
+def test_only_accepted_and_candidates_with_web_addresses(db, add_publication, feed_server):
+    urls = {status: feed_server.serve(f"/{status}.pdf", pdf_bytes(1), content_type="application/pdf")
+            for status in ("accepted", "new", "rejected")}
+    ids = [add_publication(url=url, status=status) for status, url in urls.items()]
+    ids.append(add_publication(url="urn:tracker:newsletter:2025-04-18:1"))
+
+    assert look_up(db, ids, feed_server) == 2
+
+    assert set(documents(db)) == set(ids[:2])
+    assert feed_server.requests_to("/rejected.pdf") == []
+
+
+def test_count_pages():
+    assert count_pages(pdf_bytes(12)) == 12
