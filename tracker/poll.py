@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from sqlite_utils import Database
 
 from .config import Config, Settings, Source
-from .fetch import FetchResult, HostLimiter, fetch, make_client
+from .fetch import FetchResult, HostLimiter, fetch, is_private_host, make_client
 from .normalise import Entry, normalise_entry
 from .parse import ParseError, parse_body
 from .store import FetchRecord, poll_lock, prune_fetch_log, save_fetch, source_states, sync_sources
@@ -45,6 +45,7 @@ class PollSummary:
     outcomes: list[SourceOutcome] = field(default_factory=list)
     new_ids: list[int] = field(default_factory=list)
     seconds: float = 0.0
+    classify_error: str | None = None
 
     @property
     def failed(self) -> list[SourceOutcome]:
@@ -72,9 +73,24 @@ def poll_sources(
         if due_only:
             sources = [s for s in sources if _is_due(states[s.id], now)]
         summary = asyncio.run(_poll(db, config.settings, sources, states, client, progress, clock))
+        if summary.new_ids:
+            summary.classify_error = _classify_new(db, summary.new_ids)
         prune_fetch_log(db, config.settings.fetch_log_days, now=now)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _classify_new(db: Database, ids: list[int]) -> str | None:
+    """Themes and candidate scores for the new publications. Imported only when something is
+    new, so an idle poll never loads numpy. They are stored whatever happens here; a failure is
+    reported, and `tracker train` scores every unreviewed publication again."""
+    from .classify import classify_publications
+
+    try:
+        classify_publications(db, ids)
+    except Exception as ex:
+        return f"classification failed ({type(ex).__name__}: {ex})"[:300]
+    return None
 
 
 def _is_due(state: dict, now: datetime) -> bool:
@@ -129,6 +145,7 @@ async def _poll_one(db, settings, source: Source, state: dict, client, limiter, 
         result = await fetch(
             client, url, etag=state.get("etag"), last_modified=state.get("last_modified"),
             max_bytes=settings.max_bytes,
+            allow_private_redirects=is_private_host(source.url),
         )
     entries: list[Entry] = []
     error = result.error
@@ -236,3 +253,5 @@ def render_summary(summary: PollSummary) -> None:
         f"{len(summary.outcomes)} sources polled in {summary.seconds:.1f}s: "
         f"{len(summary.new_ids)} new publications, {failed} source{'s' if failed != 1 else ''} failed"
     )
+    if summary.classify_error:
+        console.print(f"New publications stored but not classified: {summary.classify_error}")
