@@ -7,7 +7,7 @@ Use it through the ``feed_server`` fixture (tests/conftest.py)::
     feed_server.url("/feeds/govuk-org.atom")                   # unregistered /feeds/NAME: that file
     feed_server.redirect("/old", "/new", status=301)
     feed_server.fault("/slow", "hang")                         # see FAULTS
-    feed_server.requests                                       # [Request(method, path, headers)]
+    feed_server.requests                                       # [Request(method, path, headers, client_port)]
 
 Every response is real HTTP/1.1 over a socket (keep-alive included), so the code under test runs
 exactly as it does against a publisher. Faults never hold a test up after it ends: handlers that
@@ -51,6 +51,7 @@ class Request:
     method: str
     path: str  # with the query string
     headers: dict[str, str]  # keys lower-case
+    client_port: int = 0  # the same port on two requests: one kept-alive connection
 
 
 @dataclass
@@ -73,7 +74,7 @@ class FeedServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True,
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True,
                                         name=f"feed-server-{self.port}")
         self._thread.start()
 
@@ -147,7 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         server = self.feed_server
         server.requests.append(
-            Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
+            Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
+                    self.client_address[1])
         )
         route = server.routes.get(self.path) or server.routes.get(urlsplit(self.path).path)
         if route is None:
