@@ -1,0 +1,130 @@
+"""The workspace's own pages: triage, digests and the dashboard (routes of tracker.web).
+
+Pages read through Datasette's connections and render with its Jinja environment
+(autoescape on: feed text is never marked safe). The triage page writes nothing itself: its
+buttons post to the canned queries, so the same checks and audit apply to every client.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+from datasette.utils.asgi import NotFound, Response
+
+from .web import is_editor, require, tracker_database
+
+DASHBOARD_WEEKS = 12
+TOP_PUBLISHERS = 15
+
+
+async def triage(request, datasette):
+    """This week's unreviewed candidates, best first, with accept/reject and theme chips."""
+    if not is_editor(request.actor):
+        return Response.redirect("/-/login?next=/-/triage")
+    db = tracker_database(datasette)
+    query = await datasette.get_canned_query(db.name, "candidates", request.actor)
+    if query is None:
+        raise NotFound("The candidates query is missing from metadata.yml")
+    days = request.args.get("days", "7")
+    days = days if days.isdigit() else "7"
+    result = await db.execute(query["sql"], {"days": days})
+    themes = {row["slug"]: row["label"] or row["slug"] for row in await db.execute(
+        "select slug, label from themes order by coalesce(label, slug)")}
+    candidates = []
+    for row in result.rows:
+        item = dict(row)
+        item["theme_list"] = _json_list(item.get("themes"))
+        item["link"] = item["url"] if str(item["url"]).startswith(("http://", "https://")) else None
+        candidates.append(item)
+    html = await datasette.render_template(
+        "tracker_triage.html",
+        {"database": db.name, "candidates": candidates, "themes": themes, "days": days},
+        request=request,
+    )
+    return Response.html(html)
+
+
+async def digest_index(request, datasette):
+    db = tracker_database(datasette)
+    await require(datasette, request, "view-table", (db.name, "digests"))
+    weeks = []
+    if await db.table_exists("digests"):
+        weeks = (await db.execute(
+            "select week, generated_at from digests order by week desc limit 200")).rows
+    html = await datasette.render_template(
+        "tracker_digests.html", {"database": db.name, "weeks": weeks}, request=request
+    )
+    return Response.html(html)
+
+
+async def digest_week(request, datasette):
+    """One issue's list: the stored html (our own, every feed string escaped) and a copy button."""
+    db = tracker_database(datasette)
+    await require(datasette, request, "view-table", (db.name, "digests"))
+    week = request.url_vars["week"]
+    rows = []
+    if await db.table_exists("digests"):
+        rows = (await db.execute("select * from digests where week = ?", [week])).rows
+    if not rows:
+        raise NotFound(f"No digest has been generated for {week}")
+    html = await datasette.render_template(
+        "tracker_digest.html", {"database": db.name, "digest": dict(rows[0])}, request=request
+    )
+    return Response.html(html)
+
+
+async def dashboard(request, datasette):
+    """Charts drawn server-side as SVG: no script, no CDN, and no execute-sql for viewers."""
+    db = tracker_database(datasette)
+    await require(datasette, request, "view-instance")
+    await require(datasette, request, "view-table", (db.name, "publications"))
+    weeks = _week_starts(date.today(), DASHBOARD_WEEKS)
+    counts = await db.execute(
+        """select t.value as theme, date(d, '-' || ((strftime('%w', d) + 6) % 7) || ' days') as week,
+             count(*) as n
+           from (select themes, coalesce(published, substr(first_seen, 1, 10)) as d
+                 from publications where status != 'rejected') p, json_each(p.themes) t
+           where d >= :since group by theme, week""",
+        {"since": weeks[0].isoformat()},
+    )
+    labels = {row["slug"]: row["label"] or row["slug"] for row in await db.execute(
+        "select slug, label from themes")}
+    grid: dict[str, dict[str, int]] = {}
+    for row in counts.rows:
+        grid.setdefault(row["theme"], {})[row["week"]] = row["n"]
+    theme_rows = sorted(grid, key=lambda slug: -sum(grid[slug].values()))
+    peak = max([n for per_week in grid.values() for n in per_week.values()] or [1])
+    publishers = (await db.execute(
+        """select publisher, count(*) as n from publications where status = 'accepted'
+           group by publisher order by n desc, publisher limit :top""",
+        {"top": TOP_PUBLISHERS},
+    )).rows
+    statuses = (await db.execute(
+        "select status, count(*) as n from publications group by status order by status")).rows
+    html = await datasette.render_template(
+        "tracker_dashboard.html",
+        {
+            "database": db.name,
+            "weeks": [w.isoformat() for w in weeks],
+            "grid": grid, "theme_rows": theme_rows, "labels": labels, "peak": peak,
+            "publishers": publishers,
+            "publisher_peak": max([row["n"] for row in publishers] or [1]),
+            "statuses": statuses,
+        },
+        request=request,
+    )
+    return Response.html(html)
+
+
+def _week_starts(today: date, count: int) -> list[date]:
+    monday = today - timedelta(days=today.weekday())
+    return [monday - timedelta(weeks=n) for n in range(count - 1, -1, -1)]
+
+
+def _json_list(text) -> list[str]:
+    try:
+        value = json.loads(text or "[]")
+    except ValueError:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
