@@ -208,3 +208,54 @@ def evaluate(file, db_path, cross_validate):
     from .train import evaluate_command
 
     evaluate_command(file, db_path, cross_validate=cross_validate)
+
+
+@cli.command()
+@db_option
+@sources_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on")
+@click.option("--no-poll", is_flag=True, help="Serve only: do not poll the sources on a schedule")
+@click.option("--private", is_flag=True, envvar="TRACKER_PRIVATE",
+              help="Login-only: nothing is visible until an editor logs in (or TRACKER_PRIVATE=1)")
+@user_errors
+def serve(db_path, sources_path, host, port, no_poll, private):
+    """Open the editors' workspace in Datasette, polling due sources in the background.
+
+    Anyone may browse publications, sources, themes and digests; editors log in at /-/login
+    (accounts: `tracker editor add`) to triage at /-/triage. Set DATASETTE_SECRET so logins
+    survive a restart. Stops cleanly on Ctrl-C or SIGTERM.
+
+    \b
+    Example:
+        DATASETTE_SECRET=$(openssl rand -hex 32) tracker serve --port 8001
+    """
+    from .serve import serve as serve_workspace
+
+    serve_workspace(db_path, sources_path, host=host, port=port, poll=not no_poll, private=private)
+
+
+@cli.group()
+def editor():
+    """Editor accounts for the Datasette workspace (kept beside the database, never in it)."""
+
+
+@editor.command(name="add")
+@click.argument("name")
+@db_option
+@user_errors
+def editor_add(name, db_path):
+    """Create or reset an editor account; the password comes from stdin when piped.
+
+    \b
+    Example:
+        printf '%s\\n' "$PASSWORD" | tracker editor add alice --db db/tracker.db
+    """
+    from .editors import editor_add as add
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    created = add(db_path, name, password)
+    click.echo(f"{'Created' if created else 'Reset the password of'} editor {name} for {db_path}")
