@@ -259,3 +259,25 @@ def editor_add(name, db_path):
         password = sys.stdin.readline().rstrip("\r\n")
     created = add(db_path, name, password)
     click.echo(f"{'Created' if created else 'Reset the password of'} editor {name} for {db_path}")
+
+
+@cli.command()
+@click.option("--db", "db_path", default="db/demo.db", show_default=True,
+              type=click.Path(dir_okay=False), help="SQLite database file for the demo")
+@click.option("--port", type=int, default=8001, show_default=True, help="Port of the workspace")
+@click.option("--no-serve", is_flag=True, help="Stop after the poll instead of opening the workspace")
+@user_errors
+def demo(db_path, port, no_serve):
+    """Offline demo: serve the bundled sample feeds locally, poll them, open the workspace.
+
+    The sample feeds (samples/, listed in sources.sample.yaml) are real-format copies of
+    the publishers' feeds, served on 127.0.0.1:8765 and polled with the real pipeline.
+    Needs no internet. Works from any directory.
+
+    \b
+    Example:
+        tracker demo --no-serve
+    """
+    from .demo import demo_run
+
+    demo_run(db_path, port=port, serve=not no_serve, progress=sys.stderr.isatty())
