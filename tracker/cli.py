@@ -140,7 +140,8 @@ def backup(dest, db_path):
 @click.option("--save", is_flag=True, help="Also store the digest in the digests table (replacing that week)")
 @click.option("--documents", is_flag=True,
               help="First look up page counts of the listed publications' PDFs (once each)")
-@sources_option
+@click.option("--sources", "sources_path", type=click.Path(dir_okay=False),
+              help="Sources file for settings (issue_day, fetch limits)  [default: sources.yaml if present]")
 @user_errors
 def digest(week, weeks, db_path, fmt, by_network, save, documents, sources_path):
     """The Tools & Templates list for the issue dated --week, in the newsletter's house style.

@@ -329,9 +329,12 @@ def save_digest(
 
 
 def load_settings(sources_path: str | Path | None) -> Settings:
-    """Settings from sources.yaml when there is one; the defaults (Friday issues) otherwise."""
-    if sources_path is None or not Path(sources_path).exists():
-        return Settings()
+    """Settings from the given sources file, else from ./sources.yaml when there is one, else
+    the defaults (Friday issues): cron runs from / and needs no sources file to print a list."""
+    if sources_path is None:
+        sources_path = Path("sources.yaml")
+        if not sources_path.exists():
+            return Settings()
     from .config import load_config
 
     return load_config(sources_path).settings

@@ -1,0 +1,337 @@
+"""tracker digest: house style, formats, windows, order, networks, saving, bad input."""
+
+import json
+import subprocess
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tracker.cli import cli
+from tracker.digest import (
+    collect,
+    digest_report,
+    line,
+    next_issue_date,
+    render,
+    save_digest,
+    theme_networks,
+)
+
+ISSUE = date(2025, 4, 18)  # a Friday: issue 658
+
+
+def run(*args):
+    result = CliRunner().invoke(cli, ["digest", *args], catch_exceptions=False)
+    return result
+
+
+@pytest.fixture
+def issue(db, add_publication):
+    """A small week: two accepted reports (one with a PDF), two candidates, one rejected."""
+    moj = add_publication(url="https://www.gov.uk/government/statistics/family-court-statistics-quarterly-october-to-december-2024",
+                          themes=["family_justice"])
+    db["documents"].insert({"publication_id": moj, "url": "https://assets.publishing.service.gov.uk/fcsq.pdf",
+                            "content_type": "application/pdf", "pages": 36, "bytes": 1932905})
+    add_publication('Children & families: <b>"what works"</b> [draft]', url="https://frg.org.uk/what-works/",
+                    publisher="FRG", published="2025-04-02", themes=["kinship", "safeguarding"])
+    add_publication("Kinship carers survey", url="https://kinship.org.uk/survey", publisher="Kinship",
+                    status="new", published=None, first_seen="2025-04-16T10:00:00Z",
+                    candidate_score=0.4, themes=["kinship"])
+    add_publication("Fostering better services", url="https://www.lgo.org.uk/fostering",
+                    publisher="the Local Government and Social Care Ombudsman", status="new",
+                    published="2025-04-15", first_seen="2025-04-15T08:00:00Z", candidate_score=0.9)
+    add_publication("Teacher pay award", publisher="DfE", status="rejected", published="2025-04-10",
+                    first_seen="2025-04-16T10:00:00Z", candidate_score=0.1)
+    return db
+
+
+EXPECTED = {
+    "text": """\
+Tools & Templates
+=================
+
+On 7 April MoJ published Family Court Statistics Quarterly: October to December 2024 (pdf, 36 pages)
+
+On 2 April FRG published Children & families: <b>"what works"</b> [draft]
+
+New this week, for the editors to review (first seen 12 to 18 April)
+--------------------------------------------------------------------
+
+On 15 April the Local Government and Social Care Ombudsman published Fostering better services
+
+On 16 April Kinship published Kinship carers survey
+""",
+    "markdown": """\
+## Tools & Templates
+
+On 7 April MoJ published [Family Court Statistics Quarterly: October to December 2024](<https://www.gov.uk/government/statistics/family-court-statistics-quarterly-october-to-december-2024>) (pdf, 36 pages)
+
+On 2 April FRG published [Children & families: \\<b\\>"what works"\\</b\\> \\[draft\\]](<https://frg.org.uk/what-works/>)
+
+### New this week, for the editors to review (first seen 12 to 18 April)
+
+On 15 April the Local Government and Social Care Ombudsman published [Fostering better services](<https://www.lgo.org.uk/fostering>)
+
+On 16 April Kinship published [Kinship carers survey](<https://kinship.org.uk/survey>)
+""",
+    "html": """\
+<h2>Tools &amp; Templates</h2>
+
+<p>On 7 April MoJ published <a href="https://www.gov.uk/government/statistics/family-court-statistics-quarterly-october-to-december-2024">Family Court Statistics Quarterly: October to December 2024</a> (pdf, 36 pages)</p>
+
+<p>On 2 April FRG published <a href="https://frg.org.uk/what-works/">Children &amp; families: &lt;b&gt;&quot;what works&quot;&lt;/b&gt; [draft]</a></p>
+
+<h3>New this week, for the editors to review (first seen 12 to 18 April)</h3>
+
+<p>On 15 April the Local Government and Social Care Ombudsman published <a href="https://www.lgo.org.uk/fostering">Fostering better services</a></p>
+
+<p>On 16 April Kinship published <a href="https://kinship.org.uk/survey">Kinship carers survey</a></p>
+""",
+}
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_formats_through_the_cli(issue, db_path, fmt):
+    result = run("--week", "2025-04-18", "--db", str(db_path), "--format", fmt)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == EXPECTED[fmt]
+
+
+def test_text_is_the_default_format(issue, db_path):
+    assert run("--week", "2025-04-18", "--db", str(db_path)).stdout == EXPECTED["text"]
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "html"])
+def test_only_web_addresses_become_links(db, add_publication, fmt):
+    add_publication("Sneaky", url="javascript:alert(1)")
+    add_publication("From the newsletter", url="urn:tracker:newsletter:2025-04-18:3")
+    out = render(collect(db, ISSUE), fmt)
+    assert "javascript" not in out and "urn:tracker" not in out
+    assert "published Sneaky" in out and "published From the newsletter" in out
+
+
+def test_html_escapes_a_script_in_a_title(db, add_publication):
+    add_publication("<script>alert('x')</script> & more", url='https://example.org/a"onmouseover="x')
+    out = render(collect(db, ISSUE), "html")
+    assert "<script>" not in out
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more" in out
+    assert 'href="https://example.org/a&quot;onmouseover=&quot;x"' in out
+
+
+@pytest.mark.parametrize("published, date_source, expected", [
+    ("2025-04-07", "feed", "On 7 April MoJ published"),
+    ("2025-04-01", "newsletter", "On 1 April MoJ published"),
+    ("2025-03-01", "month", "In March MoJ published"),
+    ("2025-03-31", "page", "On 31 March MoJ published"),
+])
+def test_uk_dates_without_a_year(db, add_publication, published, date_source, expected):
+    add_publication(published=published, date_source=date_source)
+    assert line(collect(db, ISSUE).accepted[0]).startswith(expected + " Family Court")
+
+
+@pytest.mark.parametrize("pages, nbytes, suffix", [
+    (36, 1932905, "(pdf, 36 pages)"),
+    (1, 5000, "(pdf, 1 page)"),
+    (None, 1932905, "(pdf, 1.9 MB)"),
+    (None, 300, "(pdf, 1 KB)"),
+])
+def test_document_suffix(db, add_publication, pages, nbytes, suffix):
+    pid = add_publication()
+    db["documents"].insert({"publication_id": pid, "content_type": "application/pdf",
+                            "pages": pages, "bytes": nbytes})
+    assert line(collect(db, ISSUE).accepted[0]).endswith("December 2024 " + suffix)
+
+
+def test_a_spreadsheet_gets_no_suffix(db, add_publication):
+    pid = add_publication()
+    db["documents"].insert({"publication_id": pid, "content_type": "text/csv", "bytes": 20480})
+    assert line(collect(db, ISSUE).accepted[0]).endswith("December 2024")
+
+
+# The accepted window is the 7 * N days ending on the issue date: for 12 weeks before Friday
+# 18 April 2025 that is Saturday 25 January to 18 April inclusive.
+@pytest.mark.parametrize("weeks, published, shown", [
+    (12, "2025-04-18", True),
+    (12, "2025-04-19", False),
+    (12, "2025-01-25", True),
+    (12, "2025-01-24", False),
+    (1, "2025-04-12", True),
+    (1, "2025-04-11", False),
+])
+def test_accepted_window_edges(db, add_publication, weeks, published, shown):
+    add_publication(published=published)
+    assert bool(collect(db, ISSUE, weeks).accepted) is shown
+
+
+# first_seen is UTC; the window is in London days. 23:30 UTC in summer (BST) is already the
+# next London day; in winter (GMT) it is not.
+@pytest.mark.parametrize("first_seen, shown", [
+    ("2025-04-11T23:30:00Z", True),   # 00:30 BST on Saturday 12 April: inside
+    ("2025-04-11T22:59:59Z", False),  # 23:59 BST on Friday 11 April: the week before
+    ("2025-04-18T22:59:59Z", True),   # 23:59 BST on the issue day
+    ("2025-04-18T23:00:00Z", False),  # midnight BST: the day after the issue
+])
+def test_candidate_window_in_london_days(db, add_publication, first_seen, shown):
+    add_publication(status="new", published=None, first_seen=first_seen)
+    assert bool(collect(db, ISSUE).candidates) is shown
+
+
+@pytest.mark.parametrize("first_seen, week, expected", [
+    ("2025-01-24T23:30:00Z", ISSUE, None),  # GMT: still Friday 24 January, before the window
+    ("2025-01-25T00:30:00Z", ISSUE, "On 25 January"),
+    ("2024-10-26T23:30:00Z", date(2024, 10, 27), "On 27 October"),  # BST until 27 October 2024
+])
+def test_undated_publication_takes_the_london_date_it_was_first_seen(db, add_publication, first_seen,
+                                                                       week, expected):
+    add_publication(published=None, first_seen=first_seen)
+    found = [line(item) for item in collect(db, week).accepted]
+    assert found == ([f"{expected} MoJ published Family Court Statistics Quarterly: October to December 2024"]
+                     if expected else [])
+
+
+def test_undated_first_seen_at_2330_utc_in_summer_counts_as_the_next_day(db, add_publication):
+    add_publication(published=None, first_seen="2025-04-18T23:30:00Z")  # 00:30 on 19 April
+    assert collect(db, ISSUE).accepted == []
+    assert line(collect(db, date(2025, 4, 19)).accepted[0]).startswith("On 19 April")
+
+
+def test_newest_first_then_the_order_they_arrived(db, add_publication):
+    for title, published in [("b", "2025-04-01"), ("c", "2025-04-07"), ("a", "2025-04-07"), ("d", "2025-02-01")]:
+        add_publication(title, published=published)
+    assert [item.title for item in collect(db, ISSUE).accepted] == ["c", "a", "b", "d"]
+
+
+def test_candidates_best_first_unscored_last(db, add_publication):
+    for title, score in [("low", 0.2), ("unscored", None), ("high", 0.95), ("mid", 0.5)]:
+        add_publication(title, status="new", first_seen="2025-04-14T09:00:00Z", candidate_score=score)
+    assert [item.title for item in collect(db, ISSUE).candidates] == ["high", "mid", "low", "unscored"]
+
+
+def test_rejected_never_appear_and_status_set_in_sql_is_respected(issue, db_path):
+    assert "Teacher pay award" not in run("--week", "2025-04-18", "--db", str(db_path)).stdout
+    issue.execute("update publications set status = 'rejected' where publisher = 'MoJ'")
+    issue.execute("update publications set status = 'accepted' where title = 'Kinship carers survey'")
+    out = run("--week", "2025-04-18", "--db", str(db_path)).stdout
+    assert "Family Court" not in out
+    accepted, candidates = out.split("New this week")
+    assert "On 16 April Kinship published Kinship carers survey" in accepted
+    assert "Kinship carers survey" not in candidates
+
+
+def test_by_network_groups_under_each_themes_network(db, add_publication):
+    networks = {"kinship": "Kinship Care Network", "safeguarding": "AD Safeguarding network",
+                "fostering": "Fostering Network"}
+    add_publication("Both", themes=["kinship", "safeguarding"])
+    add_publication("Kin only", themes=["kinship"], published="2025-04-01")
+    add_publication("Unthemed", themes=[])
+    add_publication("New fostering", status="new", first_seen="2025-04-14T09:00:00Z", themes=["fostering"])
+    out = render(collect(db, ISSUE), "text", networks)
+    assert out.split("\n\n") == [
+        "Tools & Templates\n=================",
+        "AD Safeguarding network\n-----------------------",
+        "On 7 April MoJ published Both",
+        "Fostering Network\n-----------------",
+        "Nothing accepted between 25 January 2025 and 18 April 2025.",
+        "New this week, for the editors to review (first seen 12 to 18 April)\n"
+        "~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~",
+        "On 7 April MoJ published New fostering",
+        "Kinship Care Network\n--------------------",
+        "On 7 April MoJ published Both",
+        "On 1 April MoJ published Kin only",
+        "Other\n-----",
+        "On 7 April MoJ published Unthemed\n",
+    ]
+
+
+def test_by_network_through_the_cli_uses_themes_yaml(db, db_path, add_publication):
+    networks = theme_networks()
+    add_publication("Kinship and fostering", themes=["kinship", "fostering"])
+    out = run("--week", "2025-04-18", "--db", str(db_path), "--by-network", "--format", "markdown").stdout
+    for slug in ("kinship", "fostering"):
+        heading = f"### {networks[slug]}"
+        assert heading in out
+        assert out.split(heading, 1)[1].lstrip().startswith("On 7 April MoJ published [Kinship and fostering]")
+
+
+def test_a_week_with_nothing_accepted_says_so(db_path, db):
+    result = run("--week", "2025-04-18", "--db", str(db_path))
+    assert result.exit_code == 0
+    assert "Nothing was accepted between 25 January 2025 and 18 April 2025." in result.stdout
+    assert "No new candidates were first seen this week." in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--week", "2025-4-18"], "--week: expected an issue date as YYYY-MM-DD, got '2025-4-18'"),
+    (["--week", "18/04/2025"], "--week: expected an issue date as YYYY-MM-DD, got '18/04/2025'"),
+    (["--week", "2025-02-30"], "--week: 2025-02-30 is not a real date"),
+    (["--week", "2025-04-18", "--weeks", "0"], "--weeks: at least 1, got 0"),
+    (["--week", "2025-04-18", "--weeks", "twelve"], "--weeks: expected a whole number of weeks, got 'twelve'"),
+    (["--week", "2025-04-18", "--format", "pdf"], "--format: expected one of text, markdown, html, got 'pdf'"),
+])
+def test_bad_input_is_one_line_and_exit_2(db, db_path, args, message):
+    result = run(*args, "--db", str(db_path))
+    assert (result.exit_code, result.stderr, result.stdout) == (2, f"Error: {message}\n", "")
+
+
+def test_missing_database_says_how_to_create_one(tmp_path):
+    # The installed command in a fresh process, run from another directory, as cron would.
+    missing = tmp_path / "nowhere" / "tracker.db"
+    tracker = Path(sys.executable).parent / "tracker"
+    result = subprocess.run([str(tracker), "digest", "--week", "2025-04-18", "--db", str(missing)],
+                            capture_output=True, text=True, cwd="/")
+    assert result.returncode == 2
+    assert result.stderr == f"Error: no database at {missing}: create one with `tracker poll --db {missing}`\n"
+    assert not missing.exists()
+
+
+def test_save_replaces_only_that_week(issue, db_path):
+    first = save_digest(issue, "2025-04-11", now=datetime(2025, 4, 10, 6, 0, tzinfo=timezone.utc))
+    save_digest(issue, ISSUE, now=datetime(2025, 4, 17, 6, 0, tzinfo=timezone.utc))
+    result = run("--week", "2025-04-18", "--db", str(db_path), "--save", "--format", "html")
+    rows = {row["week"]: row for row in issue["digests"].rows}
+
+    assert set(rows) == {"2025-04-11", "2025-04-18"}
+    assert rows["2025-04-11"] == first
+    saved = rows["2025-04-18"]
+    assert saved["generated_at"] > "2025-04-17T05:00:00Z"
+    assert (saved["html"], saved["text"]) == (result.stdout, EXPECTED["text"])
+    assert saved["markdown"] == EXPECTED["markdown"]
+    assert json.loads(saved["counts"]) == {"accepted": 2, "candidates": 2}
+    assert saved["weeks"] == 12
+
+
+def test_save_without_a_week_uses_the_coming_issue_day(issue, db_path):
+    digest_report(db_path, save=True, today=date(2025, 4, 14))
+    assert [row["week"] for row in issue["digests"].rows] == ["2025-04-18"]
+
+
+@pytest.mark.parametrize("today, issue_day, expected", [
+    (date(2025, 4, 14), "friday", date(2025, 4, 18)),  # Monday
+    (date(2025, 4, 18), "friday", date(2025, 4, 18)),  # the issue day itself
+    (date(2025, 4, 19), "friday", date(2025, 4, 25)),  # Saturday: next week's
+    (date(2025, 4, 16), "Tuesday", date(2025, 4, 22)),
+    (date(2024, 12, 30), "friday", date(2025, 1, 3)),  # across the year
+])
+def test_next_issue_date(today, issue_day, expected):
+    assert next_issue_date(today, issue_day) == expected
+
+
+def test_issue_day_comes_from_sources_yaml(issue, db_path, tmp_path):
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("settings:\n  issue_day: tuesday\nsources: []\n")
+    digest_report(db_path, save=True, sources_path=sources, today=date(2025, 4, 16))
+    assert [row["week"] for row in issue["digests"].rows] == ["2025-04-22"]
+
+
+def test_documents_looked_up_from_the_cli(db, db_path, add_publication, feed_server, tmp_path):
+    from test_documents import pdf_bytes
+
+    url = feed_server.serve("/uploads/report.pdf", pdf_bytes(9), content_type="application/pdf")
+    add_publication("Spending report", url=url, publisher="the Children's Charities Coalition")
+    args = ["--week", "2025-04-18", "--db", str(db_path), "--documents"]
+    assert "Spending report (pdf, 9 pages)" in run(*args).stdout
+    assert "Spending report (pdf, 9 pages)" in run(*args).stdout
+    assert len(feed_server.requests_to("/uploads/report.pdf")) == 1
