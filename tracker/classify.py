@@ -447,7 +447,7 @@ def classify_publications(db, ids: Iterable[int] | None = None, *, classifier: C
                         json.dumps(why), row["id"]])
     for start in range(0, len(updates), 1000):
         with write_transaction(db):
-            db.executemany(
+            db.conn.executemany(
                 """update publications set
                      themes = case when themes_by_editor = 1 then themes else ? end,
                      candidate_score = ?, model_version = ?, why = ?
