@@ -64,3 +64,62 @@ def add_publication(db):
         return db["publications"].insert(row).last_pk
 
     return add
+
+
+EDITOR_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def workspace_db(tmp_path, make_source):
+    """A populated database for the Datasette workspace, written by the real store code.
+
+    Named newsroom.db on purpose: the workspace must not depend on the file being tracker.db.
+    Holds an editor account "alice" (cheap hash: the iteration count is read from the hash).
+    """
+    import json
+    from datetime import datetime, timezone
+
+    from tracker.editors import editor_add
+    from tracker.normalise import Entry, url_key
+    from tracker.serve import sync_themes
+    from tracker.store import FetchRecord, save_fetch, sync_sources
+
+    path = tmp_path / "newsroom.db"
+    database = open_database(path)
+    sources = [make_source("dfe-activity", "DfE"), make_source("ofsted-news", "Ofsted"),
+               make_source("broken-feed", "Kinship", url="https://example.org/broken")]
+    sync_sources(database, sources)
+    sync_themes(database)
+    now = datetime.now(timezone.utc)
+    items = {
+        "dfe-activity": [
+            ("Kinship care statutory guidance for local authorities", "kinship-guidance",
+             "How councils support kinship carers & <children>.", ["kinship"], 0.91),
+            ("Children's social care workforce census 2026", "workforce-census",
+             "Numbers of social workers, agency staff and vacancies.", ["workforce"], 0.72),
+            ("School teachers' pay award", "teacher-pay", "The pay award for teachers.", [], 0.05),
+        ],
+        "ofsted-news": [
+            ("Fostering in England 2025 to 2026", "fostering-in-england",
+             "Official statistics on fostering households.", ["fostering"], 0.83),
+            ("Annual report on SEND inspections", "send-inspections",
+             "What inspectors found in local area SEND inspections.", ["send", "inspection"], 0.64),
+        ],
+    }
+    for source in sources[:2]:
+        entries = []
+        for title, slug, summary, _, _ in items[source.id]:
+            url = f"https://www.gov.uk/government/publications/{slug}"
+            entries.append(Entry(url=url, url_key=url_key(url), title=title, summary=summary,
+                                 published=now.date().isoformat(), date_source="feed"))
+        save_fetch(database, source, FetchRecord(started=now, duration_ms=12, status=200), entries)
+        for title, _, _, themes, score in items[source.id]:
+            database.execute(
+                "update publications set themes = ?, candidate_score = ? where title = ?",
+                [json.dumps(themes), score, title],
+            )
+    save_fetch(database, sources[2], FetchRecord(started=now, duration_ms=3, status=500,
+                                                 error="the server answered 500"))
+    database.close()
+    editor_add(path, "alice", EDITOR_PASSWORD, iterations=1000)
+    return path

@@ -157,6 +157,8 @@ def _safe_next(value) -> str | None:
     return None if parts.scheme or parts.netloc else value
 
 
-async def require(datasette, request, action, resource=None):
-    if not await datasette.permission_allowed(request.actor, action, resource, default=True):
-        raise Forbidden("You do not have permission to view this page")
+async def require(datasette, request, action="view-instance", resource=None):
+    """Our pages obey the same permissions as Datasette's, the instance's first."""
+    for check in {("view-instance", None), (action, resource)}:
+        if not await datasette.permission_allowed(request.actor, *check, default=True):
+            raise Forbidden("You do not have permission to view this page")

@@ -1,0 +1,355 @@
+"""The Datasette workspace through Datasette's own client, on a real database (newsroom.db)."""
+
+import json
+import sqlite3
+import threading
+import time
+
+import pytest
+import pytest_asyncio
+from conftest import EDITOR_PASSWORD
+from sqlite_utils import Database
+
+from tracker.serve import make_datasette
+
+DB = "newsroom"  # the file stem, not "tracker": the metadata must follow it
+
+
+@pytest.fixture
+def ds(workspace_db):
+    return make_datasette(workspace_db, secret="test-secret")
+
+
+async def login(ds, username="alice", password=EDITOR_PASSWORD):
+    form = await ds.client.get("/-/login")
+    token = form.cookies["ds_csrftoken"]
+    response = await ds.client.post(
+        "/-/login",
+        data={"username": username, "password": password, "csrftoken": token},
+        cookies={"ds_csrftoken": token},
+    )
+    return response, token
+
+
+@pytest_asyncio.fixture
+async def editor(ds):
+    """Cookies of a logged-in editor (through the real login form) plus a CSRF token."""
+    response, token = await login(ds)
+    assert response.status_code == 302
+    return {"ds_actor": response.cookies["ds_actor"], "ds_csrftoken": token}
+
+
+async def post(ds, query, cookies, **data):
+    response = await ds.client.post(
+        f"/{DB}/{query}", data={**data, "csrftoken": cookies["ds_csrftoken"], "_json": "1"},
+        cookies=cookies,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def publication(db_path, title):
+    return next(Database(db_path).query("select * from publications where title = ?", [title]))
+
+
+def audit_rows(db_path):
+    return list(Database(db_path).query("select * from audit_log order by id"))
+
+
+KINSHIP = "Kinship care statutory guidance for local authorities"
+
+
+@pytest.mark.asyncio
+async def test_metadata_follows_the_database_stem(ds):
+    data = (await ds.client.get(f"/{DB}/publications.json?_shape=objects")).json()
+    assert set(data["facet_results"]) == {"status", "themes", "publisher", "source_id"}
+    assert data["human_description_en"] == "sorted by published descending"
+    themes = {row["value"] for row in data["facet_results"]["themes"]["results"]}
+    assert {"kinship", "fostering", "send"} <= themes
+    listing = (await ds.client.get(f"/{DB}.json")).json()
+    queries = {q["name"] for q in listing["queries"]}
+    assert {"candidates", "needs_decision", "by_theme", "recently_accepted",
+            "source_health"} <= queries
+    assert not {"set_status", "add_theme", "remove_theme"} & queries  # hidden from anonymous
+    assert not {"audit_log", "fetch_log"} & {t["name"] for t in listing["tables"]}
+
+
+@pytest.mark.asyncio
+async def test_internal_tables_are_hidden_from_editors_listing_too(ds, editor):
+    listing = (await ds.client.get(f"/{DB}.json", cookies=editor)).json()
+    hidden = {t["name"] for t in listing["tables"] if t["hidden"]}
+    assert {"audit_log", "fetch_log", "publication_sources", "_sqlite_migrations"} <= hidden
+
+
+@pytest.mark.asyncio
+async def test_search_box_finds_by_stemmed_words(ds):
+    page = await ds.client.get(f"/{DB}/publications")
+    assert 'name="_search"' in page.text
+    rows = (await ds.client.get(f"/{DB}/publications.json?_search=fostered&_shape=array")).json()
+    assert [row["title"] for row in rows] == ["Fostering in England 2025 to 2026"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", [
+    f"/{DB}", f"/{DB}/publications", f"/{DB}/sources", f"/{DB}/themes", f"/{DB}/digests",
+    f"/{DB}/candidates", f"/{DB}/source_health", "/-/dashboard", "/-/digest", "/-/login",
+])
+async def test_anonymous_may_browse(ds, path):
+    assert (await ds.client.get(path)).status_code == 200
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", [
+    f"/{DB}/audit_log", f"/{DB}/audit_log.json", f"/{DB}/fetch_log", f"/{DB}/_sqlite_migrations",
+    f"/{DB}.json?sql=select+*+from+audit_log", f"/{DB}/set_status", f"/{DB}/add_theme",
+    f"/{DB}/remove_theme",
+])
+async def test_private_parts_are_for_editors(ds, editor, path):
+    assert (await ds.client.get(path)).status_code == 403
+    assert (await ds.client.get(path, cookies=editor)).status_code == 200
+
+
+@pytest.mark.asyncio
+async def test_a_signed_in_non_editor_cannot_write(ds, workspace_db):
+    cookies = {"ds_actor": ds.sign({"a": {"id": "mallory"}}, "actor")}
+    assert (await ds.client.get(f"/{DB}/set_status", cookies=cookies)).status_code == 403
+    response = await ds.client.post(f"/{DB}/set_status", data={"id": "1", "status": "accepted"})
+    assert response.status_code == 403
+    assert audit_rows(workspace_db) == []
+
+
+@pytest.mark.asyncio
+async def test_login_sets_an_editor_actor(ds):
+    response, _ = await login(ds)
+    assert response.status_code == 302 and response.headers["location"] == "/-/triage"
+    actor = ds.unsign(response.cookies["ds_actor"], "actor")["a"]
+    assert actor == {"id": "alice", "roles": ["editor"]}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("username,password", [
+    ("alice", "wrong password"), ("nobody", EDITOR_PASSWORD), ("alice", ""),
+])
+async def test_wrong_credentials_are_refused(ds, username, password):
+    response, _ = await login(ds, username, password)
+    assert response.status_code == 401
+    assert "ds_actor" not in response.cookies
+    assert "do not match" in response.text
+
+
+@pytest.mark.asyncio
+async def test_login_never_redirects_off_site(ds):
+    form = await ds.client.get("/-/login")
+    token = form.cookies["ds_csrftoken"]
+    response = await ds.client.post(
+        "/-/login", cookies={"ds_csrftoken": token},
+        data={"username": "alice", "password": EDITOR_PASSWORD, "csrftoken": token,
+              "next": "//evil.example/"},
+    )
+    assert response.headers["location"] == "/-/triage"
+
+
+@pytest.mark.asyncio
+async def test_no_password_hash_is_served(ds, editor, workspace_db):
+    stored = json.loads(open(f"{workspace_db}.editors.json").read())["editors"]["alice"]["hash"]
+    for path in ["/-/metadata.json", f"/{DB}.json", f"/{DB}/publications.json", "/-/plugins.json"]:
+        for cookies in (None, editor):
+            text = (await ds.client.get(path, cookies=cookies)).text
+            assert "pbkdf2" not in text and stored not in text
+    tables = Database(workspace_db).table_names()
+    dump = "\n".join(Database(workspace_db).iterdump())
+    assert "pbkdf2" not in dump, tables
+
+
+@pytest.mark.asyncio
+async def test_csrf_token_is_required(ds, editor, workspace_db):
+    response = await ds.client.post(
+        f"/{DB}/set_status", data={"id": "1", "status": "accepted"}, cookies=editor
+    )
+    assert response.status_code == 403
+    assert publication(workspace_db, KINSHIP)["status"] == "new"
+    assert audit_rows(workspace_db) == []
+
+
+@pytest.mark.asyncio
+async def test_set_status_is_audited_and_reviewed(ds, editor, workspace_db):
+    pid = publication(workspace_db, KINSHIP)["id"]
+    result = await post(ds, "set_status", editor, id=str(pid), status="accepted")
+    assert result["ok"] is True and result["message"] == "Status saved"
+    row = publication(workspace_db, KINSHIP)
+    assert row["status"] == "accepted" and row["reviewed_at"].endswith("Z")
+    [audit] = audit_rows(workspace_db)
+    assert (audit["editor"], audit["publication_id"], audit["action"], audit["old_value"],
+            audit["new_value"]) == ("alice", pid, "set_status", "new", "accepted")
+    assert audit["time"] == row["reviewed_at"]
+
+
+@pytest.mark.asyncio
+async def test_theme_edits_are_audited_and_marked_as_editors(ds, editor, workspace_db):
+    pid = str(publication(workspace_db, KINSHIP)["id"])
+    assert (await post(ds, "add_theme", editor, id=pid, theme="fostering"))["ok"]
+    assert (await post(ds, "remove_theme", editor, id=pid, theme="kinship"))["ok"]
+    row = publication(workspace_db, KINSHIP)
+    assert json.loads(row["themes"]) == ["fostering"] and row["themes_by_editor"] == 1
+    assert [(a["action"], json.loads(a["old_value"]), json.loads(a["new_value"]))
+            for a in audit_rows(workspace_db)] == [
+        ("add_theme", ["kinship"], ["kinship", "fostering"]),
+        ("remove_theme", ["kinship", "fostering"], ["fostering"]),
+    ]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("query,params,message", [
+    ("set_status", {"status": "maybe"}, "Status must be one of: new, accepted, rejected"),
+    ("set_status", {"status": ""}, "Status must be one of"),
+    ("add_theme", {"theme": "cooking"}, "Unknown theme"),
+    ("remove_theme", {"theme": "'; drop table publications; --"}, "Unknown theme"),
+    ("set_status", {"id": "99999", "status": "accepted"}, "No publication with that id"),
+    ("add_theme", {"id": "abc", "theme": "send"}, "No publication with that id"),
+])
+async def test_invalid_edits_are_refused_and_change_nothing(
+    ds, editor, workspace_db, query, params, message
+):
+    before = list(Database(workspace_db).query("select * from publications order by id"))
+    params = {"id": str(publication(workspace_db, KINSHIP)["id"]), **params}
+    result = await post(ds, query, editor, **params)
+    assert result["ok"] is False and result["message"].startswith(message)
+    assert list(Database(workspace_db).query("select * from publications order by id")) == before
+    assert audit_rows(workspace_db) == []
+
+
+@pytest.mark.asyncio
+async def test_form_post_without_json_comes_back_to_triage_with_a_message(ds, editor, workspace_db):
+    pid = str(publication(workspace_db, KINSHIP)["id"])
+    response = await ds.client.post(
+        f"/{DB}/set_status", cookies=editor,
+        data={"id": pid, "status": "rejected", "csrftoken": editor["ds_csrftoken"]},
+    )
+    assert response.status_code == 302 and response.headers["location"] == "/-/triage"
+    assert ds.unsign(response.cookies["ds_messages"], "messages") == [["Status saved", ds.INFO]]
+
+
+async def query_rows(ds, name, cookies=None, **params):
+    args = "&".join(f"{k}={v}" for k, v in params.items())
+    response = await ds.client.get(f"/{DB}/{name}.json?_shape=array&{args}", cookies=cookies)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.asyncio
+async def test_candidates_are_unreviewed_best_first(ds, editor, workspace_db):
+    titles = [row["title"] for row in await query_rows(ds, "candidates")]
+    assert titles[:2] == [KINSHIP, "Fostering in England 2025 to 2026"]
+    assert titles[-1] == "School teachers' pay award"
+    await post(ds, "set_status", editor, id=str(publication(workspace_db, KINSHIP)["id"]),
+               status="accepted")
+    assert KINSHIP not in [row["title"] for row in await query_rows(ds, "candidates")]
+    assert [row["title"] for row in await query_rows(ds, "recently_accepted")] == [KINSHIP]
+
+
+@pytest.mark.asyncio
+async def test_direct_sql_status_edits_are_respected(ds, editor, workspace_db):
+    with sqlite3.connect(workspace_db) as conn:
+        conn.execute("update publications set status = 'accepted' where title = ?", [KINSHIP])
+    assert KINSHIP not in [row["title"] for row in await query_rows(ds, "candidates")]
+    assert KINSHIP in [row["title"] for row in await query_rows(ds, "recently_accepted")]
+    assert KINSHIP not in (await ds.client.get("/-/triage", cookies=editor)).text
+    atom = (await ds.client.get(f"/{DB}/accepted_atom.atom")).text
+    assert KINSHIP in atom
+
+
+@pytest.mark.asyncio
+async def test_other_canned_queries(ds):
+    by_theme = await query_rows(ds, "by_theme", theme="send")
+    assert [row["title"] for row in by_theme] == ["Annual report on SEND inspections"]
+    needs = await query_rows(ds, "needs_decision", min_score="0.8")
+    assert {row["title"] for row in needs} == {KINSHIP, "Fostering in England 2025 to 2026"}
+    health = await query_rows(ds, "source_health")
+    assert health[0]["id"] == "broken-feed" and health[0]["health"] == "failing"
+    assert health[0]["last_error"] == "the server answered 500"
+    assert health[0]["last_success"] is None and health[1]["last_success"]
+
+
+@pytest.mark.asyncio
+async def test_atom_feed_with_nothing_accepted_is_not_a_500(ds):
+    response = await ds.client.get(f"/{DB}/accepted_atom.atom")
+    assert response.status_code == 200
+    assert "Nothing has been accepted yet" in response.text
+
+
+@pytest.mark.asyncio
+async def test_triage_page_lists_candidates_with_escaped_feed_text(ds, editor):
+    page = await ds.client.get("/-/triage", cookies=editor)
+    assert page.status_code == 200
+    text = page.text
+    assert text.index(KINSHIP) < text.index("Fostering in England")
+    assert "&lt;children&gt;" in text and "<children>" not in text
+    assert f'action="/{DB}/set_status"' in text and f'action="/{DB}/add_theme"' in text
+    assert f'value="{editor["ds_csrftoken"]}"' in text
+
+
+@pytest.mark.asyncio
+async def test_triage_page_sends_anonymous_users_to_login(ds):
+    response = await ds.client.get("/-/triage")
+    assert response.status_code == 302
+    assert response.headers["location"] == "/-/login?next=/-/triage"
+
+
+@pytest.mark.asyncio
+async def test_dashboard_draws_themes_per_week_and_accepted_per_publisher(ds, editor, workspace_db):
+    await post(ds, "set_status", editor, id=str(publication(workspace_db, KINSHIP)["id"]),
+               status="accepted")
+    page = (await ds.client.get("/-/dashboard")).text
+    assert "<svg" in page and "Kinship" in page
+    assert "DfE: 1</title>" in page
+    assert f"/{DB}/by_theme?theme=fostering" in page
+
+
+@pytest.mark.asyncio
+async def test_digest_page_shows_the_stored_html(ds, workspace_db):
+    from tracker.digest import save_digest
+    from tracker.store import open_database
+
+    db = open_database(workspace_db)
+    save_digest(db, "2026-11-27")
+    db.close()
+    index = await ds.client.get("/-/digest")
+    assert 'href="/-/digest/2026-11-27"' in index.text
+    page = await ds.client.get("/-/digest/2026-11-27")
+    assert page.status_code == 200 and 'id="copy-digest"' in page.text
+    assert (await ds.client.get("/-/digest/2001-01-05")).status_code == 404
+
+
+@pytest.mark.asyncio
+async def test_private_instance_needs_login(workspace_db):
+    ds = make_datasette(workspace_db, private=True, secret="test-secret")
+    for path in ("/", f"/{DB}/publications", "/-/dashboard", "/-/digest"):
+        assert (await ds.client.get(path)).status_code == 403
+    browser = await ds.client.get("/", headers={"accept": "text/html"})
+    assert browser.headers["location"] == "/-/login?next=/"
+    response, _ = await login(ds)
+    assert (await ds.client.get(f"/{DB}/publications",
+                                cookies={"ds_actor": response.cookies["ds_actor"]})).status_code == 200
+
+
+@pytest.mark.asyncio
+async def test_an_edit_waits_for_a_poll_instead_of_failing(ds, editor, workspace_db):
+    """A poll holds the write lock for a moment: the editor's click waits, it does not fail."""
+    locked = threading.Event()
+
+    def hold_lock():
+        conn = sqlite3.connect(workspace_db, isolation_level=None)
+        conn.execute("begin immediate")
+        conn.execute("update sources set items_seen = items_seen where 0")
+        locked.set()
+        time.sleep(6)  # longer than sqlite3's default 5 s timeout: busy_timeout must be ours
+        conn.execute("commit")
+        conn.close()
+
+    thread = threading.Thread(target=hold_lock)
+    thread.start()
+    locked.wait()
+    result = await post(ds, "set_status", editor,
+                        id=str(publication(workspace_db, KINSHIP)["id"]), status="accepted")
+    thread.join()
+    assert result == {"ok": True, "message": "Status saved", "redirect": "/-/triage"}
