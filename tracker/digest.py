@@ -234,9 +234,13 @@ def _by_network(items: list[Item], networks: dict[str, str]) -> dict[str, list[I
     return groups
 
 
-def render(digest: Digest, fmt: str = "text", networks: dict[str, str] | None = None) -> str:
+def check_format(fmt: str) -> None:
     if fmt not in FORMATS:
         raise DigestError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+
+
+def render(digest: Digest, fmt: str = "text", networks: dict[str, str] | None = None) -> str:
+    check_format(fmt)
     blocks = []
     for section in sections(digest, networks):
         blocks.append(_heading(section, fmt))
@@ -301,23 +305,22 @@ def theme_networks() -> dict[str, str]:
 
 
 def save_digest(
-    db, week: date | str, *, weeks: int = DEFAULT_WEEKS,
-    networks: dict[str, str] | None = None, now: datetime | None = None,
+    db, week: date | str, *, weeks: int = DEFAULT_WEEKS, networks: dict[str, str] | None = None,
+    documents: Settings | None = None, now: datetime | None = None,
 ) -> dict:
     """Generate and store the digest for one issue date, replacing that week's row only.
 
-    Rendering happens first and the write is a single statement in one transaction, so a crash
-    leaves either the previous row or the new one, never a half-written digest.
+    With ``documents`` (the polling settings), the listed publications' documents are looked up
+    first (network). Rendering happens before the write, and the write is a single statement in
+    one transaction, so a crash leaves the previous row or the new one, never half a digest.
     """
     week = parse_week(week) if isinstance(week, str) else week
-    digest = collect(db, week, weeks)
+    digest = collect_documented(db, week, weeks, documents)
     row = {
         "week": week.isoformat(),
         "generated_at": utc_iso(now or datetime.now(timezone.utc)),
         "weeks": weeks,
-        "markdown": render(digest, "markdown", networks),
-        "html": render(digest, "html", networks),
-        "text": render(digest, "text", networks),
+        **{fmt: render(digest, fmt, networks) for fmt in FORMATS},
         "counts": json.dumps(digest.counts),
     }
     with write_transaction(db):
@@ -326,6 +329,18 @@ def save_digest(
             list(row.values()),
         )
     return row
+
+
+def collect_documented(db, week: date, weeks: int, settings: Settings | None) -> Digest:
+    """``collect``, after looking up the listed publications' documents when given settings."""
+    digest = collect(db, week, weeks)
+    if settings is None:
+        return digest
+    from .documents import check_documents_now
+
+    if check_documents_now(db, [item.id for item in digest.accepted + digest.candidates], settings):
+        digest = collect(db, week, weeks)
+    return digest
 
 
 def load_settings(sources_path: str | Path | None) -> Settings:
@@ -346,8 +361,7 @@ def digest_report(
     sources_path: str | Path | None = None, today: date | None = None,
 ) -> str:
     """What ``tracker digest`` prints: the list for ``week``, or for the coming issue day."""
-    if fmt not in FORMATS:
-        raise DigestError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    check_format(fmt)
     weeks = parse_weeks(weeks)
     settings = load_settings(sources_path)
     if week is None:
@@ -358,15 +372,9 @@ def digest_report(
     db = open_database(db_path, must_exist=True)
     try:
         networks = theme_networks() if by_network else None
-        digest = collect(db, issue, weeks)
-        if documents:
-            from .documents import check_documents_now
-
-            ids = [item.id for item in digest.accepted + digest.candidates]
-            if check_documents_now(db, ids, settings):
-                digest = collect(db, issue, weeks)
+        lookup = settings if documents else None
         if save:
-            save_digest(db, issue, weeks=weeks, networks=networks)
-        return render(digest, fmt, networks)
+            return save_digest(db, issue, weeks=weeks, networks=networks, documents=lookup)[fmt]
+        return render(collect_documented(db, issue, weeks, lookup), fmt, networks)
     finally:
         db.close()
