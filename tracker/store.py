@@ -212,7 +212,10 @@ def open_database(path: str | Path, *, must_exist: bool = False) -> Database:
             raise TrackerError(
                 f"no database at {path}: create one with `tracker poll --db {path}`"
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as ex:
+            raise TrackerError(f"cannot create the folder for {path}: {ex.strerror}") from None
     try:
         conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
         db = Database(conn)
