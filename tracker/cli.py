@@ -282,3 +282,30 @@ def demo(db_path, port, no_serve):
     from .demo import demo_run
 
     demo_run(db_path, port=port, serve=not no_serve, progress=sys.stderr.isatty())
+
+
+@cli.command(name="import-newsletter")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--date", "issue_date", metavar="YYYY-MM-DD", help="The issue's date  [required]")
+@db_option
+@user_errors
+def import_newsletter(file, issue_date, db_path):
+    """Store a past issue's Tools & Templates entries as accepted publications.
+
+    Each entry keeps its publisher (as configured in tracker/data/publishers.yaml), title,
+    date and verb; dates without a year take it from the issue. Importing an issue again
+    changes nothing. Lines that are not entries are listed as skipped.
+
+    \b
+    Example:
+        tracker import-newsletter issue-658.txt --date 2025-04-18
+    """
+    from .newsletter import describe, read_newsletter, store_issue
+    from .store import open_database
+
+    if not issue_date:
+        raise UsageError("--date YYYY-MM-DD is required: the date of the issue")
+    # Read and parse first, so that a bad file or date never creates a database.
+    issue = read_newsletter(file, issue_date)
+    result = store_issue(open_database(db_path), issue)
+    click.echo(describe(result, file))

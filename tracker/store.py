@@ -200,6 +200,16 @@ def m002_classifier(db: Database):
     db["models"].create_index(["trained_at"], if_not_exists=True)
 
 
+@migrations()
+def m003_newsletter(db: Database):
+    # Entries imported from past issues: the verb the newsletter used ("released", "premiered")
+    # for the digest to write it again, and the entry as the issue wrote it, typos and all.
+    existing = db["publications"].columns_dict
+    for column in ("verb", "newsletter_line"):
+        if column not in existing:
+            db["publications"].add_column(column, str)
+
+
 def open_database(path: str | Path, *, must_exist: bool = False) -> Database:
     """Open (creating if allowed) the tracker database, migrated to the current schema.
 
