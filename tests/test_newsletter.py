@@ -10,7 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from tracker.cli import cli
-from tracker.newsletter import NewsletterError, import_newsletter, parse_newsletter, read_newsletter
+from tracker.newsletter import (
+    NewsletterError, import_newsletter, parse_newsletter, parse_section, read_newsletter,
+)
 
 NEWSLETTERS = Path(__file__).resolve().parents[2] / "shared" / "newsletters"
 ISSUES = {
@@ -243,15 +245,9 @@ def test_continuation_line_joins_its_entry():
 def test_lower_case_line_after_a_blank_continues_but_a_sentence_does_not():
     text = section("On 1 April DfE published Guidance on the", "statutory duties of councils",
                    "Our plan can be found here")
-    items, skipped = read_section(text, date(2025, 4, 18))
+    items, skipped = parse_section(text, date(2025, 4, 18))
     assert [i.title for i in items] == ["Guidance on the statutory duties of councils"]
     assert [s.line for s in skipped] == ["Our plan can be found here"]
-
-
-def read_section(text, issue):
-    from tracker.newsletter import _parse_section
-
-    return _parse_section(text, issue)
 
 
 @pytest.mark.parametrize("publisher", [
@@ -318,7 +314,7 @@ def test_year_comes_from_the_issue(written, issue, expected):
     ("On 31 April DfE published Nothing", "no such date"),
 ])
 def test_lines_that_are_not_entries_are_skipped_with_a_reason(line, reason):
-    items, skipped = read_section(section(line), date(2025, 4, 18))
+    items, skipped = parse_section(section(line), date(2025, 4, 18))
     assert items == []
     assert [s.line for s in skipped] == [line] and reason in skipped[0].reason
 

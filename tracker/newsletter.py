@@ -93,10 +93,11 @@ class ImportResult:
 
 def parse_newsletter(text: str, issue_date: date) -> list[NewsletterItem]:
     """Every entry of the issue's Tools & Templates list, in the issue's order."""
-    return _parse_section(text, issue_date)[0]
+    return parse_section(text, issue_date)[0]
 
 
-def _parse_section(text: str, issue_date: date) -> tuple[list[NewsletterItem], list[Skipped]]:
+def parse_section(text: str, issue_date: date) -> tuple[list[NewsletterItem], list[Skipped]]:
+    """The entries, and the lines of the section that are not entries (with the reason)."""
     items: list[NewsletterItem] = []
     skipped: list[Skipped] = []
     for line in _logical_lines(_section(text)):
@@ -237,7 +238,7 @@ def read_newsletter(path: str | Path, issue_date: str | date) -> Issue:
         # Issues pasted out of Word on Windows arrive as cp1252.
         text = data.decode("cp1252", errors="replace")
     try:
-        items, skipped = _parse_section(text, when)
+        items, skipped = parse_section(text, when)
     except NewsletterError as ex:
         raise NewsletterError(f"{path}: {ex}") from None
     return Issue(date=when, path=path, items=items, skipped=skipped)
