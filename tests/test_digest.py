@@ -234,7 +234,7 @@ def test_by_network_groups_under_each_themes_network(db, add_publication):
         "AD Safeguarding network\n-----------------------",
         "On 7 April MoJ published Both",
         "Fostering Network\n-----------------",
-        "Nothing accepted between 25 January 2025 and 18 April 2025.",
+        "Nothing was accepted between 25 January 2025 and 18 April 2025.",
         "New this week, for the editors to review (first seen 12 to 18 April)\n"
         "~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~",
         "On 7 April MoJ published New fostering",
@@ -335,3 +335,136 @@ def test_documents_looked_up_from_the_cli(db, db_path, add_publication, feed_ser
     assert "Spending report (pdf, 9 pages)" in run(*args).stdout
     assert "Spending report (pdf, 9 pages)" in run(*args).stdout
     assert len(feed_server.requests_to("/uploads/report.pdf")) == 1
+
+
+# Round trip on real history: import the two real issues, then ask the digest for each issue date.
+NEWSLETTERS = Path(__file__).parents[2] / "shared" / "newsletters"
+REAL_ISSUES = {
+    # issue: (file, issue date, weeks wide enough to reach the issue's oldest line)
+    626: ("000_10a1ba915aaf5b65.txt", date(2024, 9, 13), 18),  # back to 13 May 2024
+    658: ("004_8649c7e1fd4b144e.txt", date(2025, 4, 18), 12),  # back to 1 February 2025
+}
+
+# Where the digest's line is not the issue's paragraph as printed, and why. Keys are the start of
+# the issue's paragraph; values are the lines the digest writes for it. Every other paragraph of
+# the two lists must come back exactly, character for character.
+#
+# Publishers are written as configured (tracker/data/publishers.yaml, sources.yaml), with straight
+# apostrophes; the issues show curly ones because WordPress curls them when it renders a post, so
+# "the Children's Commissioner" pasted in prints as "the Children’s Commissioner". Titles are kept
+# exactly as published, curly or not.
+NOT_EXACT = {
+    626: {
+        # A standing link at the top of every list (with a no-break space), not a publication.
+        "We have produced a": [],
+        # The house style elsewhere never names the weekday.
+        "On Thursday 25 July": [
+            "On 25 July LGA and County Councils Network published Towards an effective and "
+            "financially sustainable approach to SEND in England"],
+        # A joint line kept as written, but with the configured apostrophe, and the no-break
+        # spaces around "SEEN" squashed to plain spaces.
+        "On 10 July CSA Centre and Barnardo’s SEEN": [
+            "On 10 July CSA Centre and Barnardo's SEEN published the first overview of research in "
+            "relation to the sexual abuse of African, Asian and Caribbean heritage children."],
+        # Two items glued into one paragraph (no break after "(Admin)."): the importer splits
+        # them, and "the Childrens’ Commissioner" (misplaced apostrophe) is the configured name.
+        "On 5 June Mr Justice Chamberlain": [
+            "On 5 June Mr Justice Chamberlain published his final decision in the long running JR "
+            "case involving ECPAT UK, Kent, Brighton and Hove and the Home Secretary and the "
+            "Education Secratary. Neutral Citation Number: [2024] EWHC 1353 (Admin).",
+            "On 24 May the Children's Commissioner published Children’s experiences as victims of crime"],
+        # The paragraph wraps mid-sentence ("necessary\nknowledge"); the digest writes one line.
+        "On 21 May Data 2 Insight": [
+            "On 21 May Data 2 Insight published Children’s Social Care for Data People, an overview of "
+            "the system, stakeholders, common local practice, and necessary knowledge for data "
+            "professionals working in Children’s Social Care"],
+    },
+    658: {
+        "We have produced a": [],
+        "On 7 April the Children’s Charities Coalition": [
+            "On 7 April the Children's Charities Coalition published Children’s services spending "
+            "report: A long road to recovery – Local authority spending on early intervention "
+            "children’s services 2010/11 to 2023/24"],
+        # The issue writes both "the DfE" and "DfE" (same week, same publisher): "DfE" is configured.
+        "On 20 March the DfE published": [
+            "On 20 March DfE published The Families First Partnership (FFP) programme guide"],
+        "On 27 February the Children’s Commissioner": [
+            "On 27 February the Children's Commissioner published The educational journeys of "
+            "children in secure settings"],
+        # A typo for Ofsted.
+        "On 25 February Oftsed published": [
+            "On 25 February Ofsted published Good decisions: supporting children aged 16 and 17 who "
+            "need help when they are homeless"],
+        # The publisher's former name in brackets is dropped: its short name is "Foundations".
+        "On 7 February Foundations (previously": [
+            "On 7 February Foundations published Parenting through adversity, the second in a series "
+            "of practice guides commissioned by the DfE to support the roll-out of the children’s "
+            "social care national framework"],
+    },
+}
+
+
+def issue_paragraphs(text: str) -> list[str]:
+    """The issue's Tools & Templates list as printed: one paragraph per line of the list."""
+    section = text.split("\nTools & Templates\n", 1)[1].split("\nContact Details\n", 1)[0]
+    return [paragraph.strip() for paragraph in section.split("\n\n") if paragraph.strip()]
+
+
+def expected_lines(issue: int, paragraphs: list[str]) -> tuple[list[str], int]:
+    """The lines the digest must write for these paragraphs, and how many are the paragraph itself."""
+    lines, exact, used = [], 0, []
+    for paragraph in paragraphs:
+        # str.split() folds no-break spaces too: keys are written with plain ones.
+        starts = [start for start in NOT_EXACT[issue] if " ".join(paragraph.split()).startswith(start)]
+        if starts:
+            lines.extend(NOT_EXACT[issue][starts[0]])
+            used.extend(starts)
+        else:
+            lines.append(paragraph)
+            exact += 1
+    assert sorted(used) == sorted(NOT_EXACT[issue]), "each documented difference is met once"
+    return lines, exact
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    if not NEWSLETTERS.is_dir():
+        pytest.skip(f"the real newsletters are not beside the project ({NEWSLETTERS} is absent)")
+    from tracker.newsletter import import_newsletter
+    from tracker.store import open_database
+
+    db = open_database(tmp_path_factory.mktemp("history") / "tracker.db")
+    for name, issue_date, _ in REAL_ISSUES.values():
+        import_newsletter(db, NEWSLETTERS / name, issue_date)
+    yield db
+    db.close()
+
+
+# 626: 19 of its 23 dated paragraphs exactly (24 lines: one paragraph holds two items);
+# 658: 21 of its 26. Together 40 of 49.
+@pytest.mark.parametrize("issue, exact_count", [(626, 19), (658, 21)])
+def test_round_trip_of_real_issues(history, issue, exact_count):
+    name, issue_date, weeks = REAL_ISSUES[issue]
+    paragraphs = issue_paragraphs((NEWSLETTERS / name).read_text(encoding="utf-8"))
+    expected, exact = expected_lines(issue, paragraphs)
+
+    digest = collect(history, issue_date, weeks)
+    written = [line(item) for item in digest.accepted]
+
+    for number, (want, got) in enumerate(zip(expected, written), start=1):
+        assert got == want, f"issue {issue}, line {number}"
+    assert len(written) == len(expected)
+    assert exact == exact_count  # the figure quoted in the README
+    assert digest.candidates == []  # history is all accepted
+
+
+def test_round_trip_through_the_cli(history, tmp_path):
+    name, issue_date, weeks = REAL_ISSUES[658]
+    db_file = history.execute("pragma database_list").fetchone()[2]
+    out = run("--week", issue_date.isoformat(), "--weeks", str(weeks), "--db", db_file).stdout
+    paragraphs = out.split("\n\n")
+    assert paragraphs[1] == ("On 7 April the Children's Charities Coalition published Children’s services "
+                             "spending report: A long road to recovery – Local authority spending on early "
+                             "intervention children’s services 2010/11 to 2023/24")
+    assert "On 18 March Kinship premiered a A powerful short film" in out
+    assert "On 3 April DfE advertised for a National Safeguarding Partner" in out

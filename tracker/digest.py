@@ -126,16 +126,21 @@ class Digest:
 
     @property
     def start(self) -> date:
-        return self.week - timedelta(days=7 * self.weeks - 1)
+        return window_start(self.week, self.weeks)
 
     @property
     def counts(self) -> dict:
         return {"accepted": len(self.accepted), "candidates": len(self.candidates)}
 
 
+def window_start(week: date, weeks: int) -> date:
+    """The first day of the 7 * N days ending on the issue date inclusive."""
+    return week - timedelta(days=7 * weeks - 1)
+
+
 def collect(db, week: date, weeks: int = DEFAULT_WEEKS) -> Digest:
     """The accepted list for the window ending on ``week`` and that week's new candidates."""
-    start = week - timedelta(days=7 * weeks - 1)
+    start = window_start(week, weeks)
     accepted = [
         item for item in _items(db, "accepted", start, week, by_first_seen=False)
         if start <= item.day <= week
@@ -143,7 +148,7 @@ def collect(db, week: date, weeks: int = DEFAULT_WEEKS) -> Digest:
     # Newest first; within a day, the order the publications arrived in (for newsletter
     # history that is the order the issue listed them).
     accepted.sort(key=lambda item: (-item.day.toordinal(), item.id))
-    candidates = _items(db, "new", week - timedelta(days=6), week, by_first_seen=True)
+    candidates = _items(db, "new", window_start(week, 1), week, by_first_seen=True)
     return Digest(week=week, weeks=weeks, accepted=accepted, candidates=candidates)
 
 
@@ -202,8 +207,9 @@ class Section:
 
 def sections(digest: Digest, networks: dict[str, str] | None = None) -> list[Section]:
     """The digest's headings and lines, before any format; ``networks`` maps theme -> network."""
-    window = f"between {day_month(digest.start)} {digest.start.year} and {day_month(digest.week)} {digest.week.year}"
-    first = digest.week - timedelta(days=6)
+    nothing = (f"Nothing was accepted between {day_month(digest.start)} {digest.start.year}"
+               f" and {day_month(digest.week)} {digest.week.year}.")
+    first = window_start(digest.week, 1)
     since = str(first.day) if first.month == digest.week.month else day_month(first)
     candidates_heading = (
         f"New this week, for the editors to review (first seen {since} to {day_month(digest.week)})"
@@ -211,14 +217,14 @@ def sections(digest: Digest, networks: dict[str, str] | None = None) -> list[Sec
     nothing_new = "No new candidates were first seen this week."
     if networks is None:
         return [
-            Section(HEADING, 1, digest.accepted, f"Nothing was accepted {window}."),
+            Section(HEADING, 1, digest.accepted, nothing),
             Section(candidates_heading, 2, digest.candidates, nothing_new),
         ]
-    result = [Section(HEADING, 1, [], f"Nothing was accepted {window}." if not digest.accepted else "")]
+    result = [Section(HEADING, 1, [], "" if digest.accepted else nothing)]
     accepted, candidates = _by_network(digest.accepted, networks), _by_network(digest.candidates, networks)
     names = sorted(set(accepted) | set(candidates), key=lambda name: (name == OTHER_NETWORK, name.lower()))
     for name in names:
-        result.append(Section(name, 2, accepted.get(name, []), f"Nothing accepted {window}."))
+        result.append(Section(name, 2, accepted.get(name, []), nothing))
         if candidates.get(name):
             result.append(Section(candidates_heading, 3, candidates[name]))
     if not candidates:
