@@ -1,13 +1,38 @@
 """Parse fetched bytes into raw entries: RSS/Atom/RDF, GOV.UK Search API JSON, listing pages.
 
 Parsers take bytes, never a URL to fetch: fetching is fetch.py's job and its limits apply.
+Every way a body can be wrong ends in a ParseError whose message an editor can act on.
 """
 
 from __future__ import annotations
 
+import codecs
+import io
+import json
+import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
-import time
+from urllib.parse import urljoin
+
+import feedparser
+from selectolax.lexbor import LexborHTMLParser, SelectolaxError
+
+GOVUK = "https://www.gov.uk"
+# Future release dates, not publications (publishers.md §7.3).
+ANNOUNCEMENT_TYPES = {"statistics_announcement"}
+# GOV.UK's retired finder feeds answer 200 with this single entry (publishers.md §7.5).
+FEED_ENDED = "this feed has ended"
+
+CHARSET_IN_HEADER = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+XML_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)[\"']", re.I)
+XML_DECLARATION_TEXT = re.compile(r"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[\w.:-]+\2")
+META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+FIRST_ELEMENT = re.compile(r"<[A-Za-z_]")
+WEB_PAGE = re.compile(r"^\s*(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html)", re.I | re.S)
+BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"))
 
 
 class ParseError(Exception):
@@ -24,3 +49,174 @@ class RawEntry:
     entry_id: str | None = None
     category: str | None = None  # GOV.UK display type, e.g. "Research and analysis"
     date_source: str = "feed"  # "feed" or "page": where ``published`` came from
+
+
+def parse_body(source, body: bytes, content_type: str | None, url: str) -> list[RawEntry]:
+    """The entries in ``body``, fetched from ``url`` for ``source`` (a config.Source)."""
+    if not body or not body.strip():
+        raise ParseError("the server sent an empty response")
+    parser = {"feed": parse_feed, "govuk-search": parse_govuk_search, "html": parse_listing}
+    return parser[source.type](source, body, content_type, url)
+
+
+def decode(body: bytes, content_type: str | None, declared: re.Pattern = XML_DECLARATION) -> str:
+    """Text from bytes whose declared encodings may be missing or wrong.
+
+    A BOM wins; then UTF-8 if the bytes are valid UTF-8 (a feed labelled Latin-1 that is really
+    UTF-8 is common, the reverse passing UTF-8 validation is vanishingly rare); then what the
+    document declares, what the HTTP header says, and Windows-1252, which browsers use for
+    "ISO-8859-1" because publishers mean it.
+    """
+    for bom, encoding in BOMS:
+        if body.startswith(bom):
+            return body.decode(encoding, "replace")
+    header = CHARSET_IN_HEADER.search(content_type or "")
+    inside = declared.search(body[:2048])
+    names = [m.group(1).decode("ascii") if isinstance(m.group(1), bytes) else m.group(1)
+             for m in (inside, header) if m]
+    wide = [n for n in names if n.lower().replace("-", "").startswith(("utf16", "utf32"))]
+    for name in [*wide, "utf-8", *names, "cp1252", "latin-1"]:
+        if name.lower().replace("-", "").replace("_", "") in ("iso88591", "latin1", "usascii", "ascii"):
+            name = "cp1252"
+        try:
+            return body.decode(name)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return body.decode("latin-1")  # unreachable: latin-1 decodes any bytes
+
+
+def parse_feed(source, body: bytes, content_type: str | None, url: str) -> list[RawEntry]:
+    text = decode(body, content_type)
+    prolog = text[: (FIRST_ELEMENT.search(text) or re.search("$", text)).start()]
+    if "<!ENTITY" in prolog:
+        # feedparser's fallback parser expands "safe" entities without limit: a 100 kB entity
+        # used 20,000 times took 65 s and 6 GB. No real feed declares entities.
+        raise ParseError("the feed declares XML entities, which tracker refuses (a possible entity bomb)")
+    # Hand feedparser UTF-8 bytes in a stream: a str could make it open a URL or a file.
+    utf8 = XML_DECLARATION_TEXT.sub(r"\1\2utf-8\2", text, count=1).encode("utf-8")
+    parsed = feedparser.parse(io.BytesIO(utf8), response_headers={
+        "content-type": "application/xml; charset=utf-8", "content-location": url})
+    if not parsed.entries:
+        if not parsed.version and (WEB_PAGE.match(text[:4096])
+                                   or (content_type or "").lower().startswith("text/html")):
+            raise ParseError("the feed URL returned a web page, not a feed")
+        if parsed.bozo:
+            raise ParseError(f"the feed is not valid XML ({_xml_problem(parsed.bozo_exception)})")
+        if not parsed.version:
+            raise ParseError("the response is not an RSS, Atom or RDF feed")
+        return []
+    entries = []
+    for item in parsed.entries:
+        title = item.get("title") or ""
+        if title.strip().lower() == FEED_ENDED:
+            raise ParseError("GOV.UK says this feed has ended: find its replacement and update sources.yaml")
+        link = item.get("link") or _permalink(item)
+        if not link:
+            continue
+        tags = item.get("tags") or []
+        category = (tags[0].get("label") or tags[0].get("term")) if tags else None
+        updated = item.get("updated_parsed") or item.get("updated")
+        entries.append(RawEntry(
+            title=title,
+            link=urljoin(url, link),
+            summary=item.get("summary"),
+            # GOV.UK organisation feeds have no <published>: <updated> is the only date they give.
+            published=item.get("published_parsed") or item.get("published") or updated,
+            updated=updated,
+            entry_id=item.get("id"),
+            category=category,
+        ))
+    if not entries and parsed.bozo:  # e.g. a truncated feed whose items all lost their links
+        raise ParseError(f"the feed is not valid XML ({_xml_problem(parsed.bozo_exception)})")
+    return entries
+
+
+def _permalink(item) -> str | None:
+    guid = item.get("id") or ""
+    return guid if guid.startswith(("http://", "https://")) else None
+
+
+def _xml_problem(exception) -> str:
+    if exception is None:
+        return "unreadable"
+    # No line number: feedparser rewrites the prolog first, so expat's lines are off.
+    get_message = getattr(exception, "getMessage", None)
+    return (get_message() if get_message else str(exception))[:200] or type(exception).__name__
+
+
+def parse_govuk_search(source, body: bytes, content_type: str | None, url: str) -> list[RawEntry]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        if WEB_PAGE.match(decode(body, content_type)[:4096]):
+            raise ParseError("the Search API URL returned a web page, not JSON") from None
+        raise ParseError("the Search API answered with something that is not JSON") from None
+    results = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(results, list):
+        raise ParseError("the Search API answer has no list of results")
+    entries = []
+    for result in results:
+        if not isinstance(result, dict) or not result.get("link") or not result.get("title"):
+            continue
+        kinds = {result.get(k) for k in ("content_store_document_type", "format", "document_type")}
+        if kinds & ANNOUNCEMENT_TYPES:
+            continue
+        link = urljoin(GOVUK, result["link"])
+        entries.append(RawEntry(
+            title=str(result["title"]),
+            link=link,
+            summary=result.get("description"),
+            published=result.get("public_timestamp"),
+            updated=result.get("public_timestamp"),
+            entry_id=result.get("_id") or result["link"],
+            category=result.get("display_type"),
+        ))
+    return entries
+
+
+def parse_listing(source, body: bytes, content_type: str | None, url: str) -> list[RawEntry]:
+    tree = LexborHTMLParser(decode(body, content_type, declared=META_CHARSET))
+    items = _select(tree, source.item, "item")
+    if not items:
+        raise ParseError(f"the item selector {source.item!r} matched nothing on the page "
+                         "(the page layout has probably changed)")
+    entries = []
+    for item in items:
+        title_node = _select(item, source.title, "title", first=True)
+        link_node = _select(item, source.link, "link", first=True)
+        href = link_node.attributes.get("href") if link_node is not None else None
+        if title_node is None or not href:
+            continue
+        date_node = _select(item, source.date, "date", first=True) if source.date else None
+        summary_node = _select(item, source.summary, "summary", first=True) if source.summary else None
+        entries.append(RawEntry(
+            title=_text(title_node),
+            link=urljoin(url, href.strip()),
+            summary=_text(summary_node) if summary_node is not None else None,
+            published=_date(date_node) if date_node is not None else None,
+            date_source="page",
+        ))
+    if not entries:
+        raise ParseError(f"{len(items)} items matched {source.item!r} but none had both a title "
+                         f"({source.title!r}) and a link ({source.link!r})")
+    return entries
+
+
+def _select(node, selector: str, what: str, first: bool = False):
+    try:
+        return node.css_first(selector) if first else node.css(selector)
+    except SelectolaxError:
+        raise ParseError(f"the {what} selector {selector!r} is not valid CSS") from None
+
+
+def _text(node) -> str:
+    return node.text(separator=" ", strip=True)
+
+
+def _date(node) -> str | None:
+    """A machine-readable datetime/content attribute if there is one, else the visible text."""
+    for attribute in ("datetime", "content"):
+        value = node.attributes.get(attribute)
+        if value and value.strip():
+            return value.strip()
+    return _text(node) or None
