@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import sys
 import threading
 from datetime import datetime, timezone
@@ -115,41 +116,53 @@ def serve(
               file=sys.stderr)
     private = private or os.environ.get("TRACKER_PRIVATE", "") in ("1", "true")
     datasette = make_datasette(db_path, private=private)
-    server = _Server(uvicorn.Config(datasette.app(), host=host, port=port, log_level="warning"),
-                     ready=ready)
+    server = _make_server(uvicorn.Config(datasette.app(), host=host, port=port,
+                                         log_level="warning"), ready)
     scheduler = Scheduler(db_path, config) if config else None
+    # uvicorn catches SIGTERM and Ctrl-C, shuts down, then re-raises the signal: ours turns it
+    # into a normal return, so the scheduler is stopped and the exit status is 0.
+    previous = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
     if scheduler:
         scheduler.start()
     try:
         server.run()
+        if not server.started:
+            raise TrackerError(f"could not listen on {host}:{port}")
+    except _Stopped:
+        pass
+    except SystemExit:  # uvicorn exits when it cannot bind
+        raise TrackerError(f"could not listen on {host}:{port} (is the port in use?)") from None
     finally:
         if scheduler:
             scheduler.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-class _Server:
-    """uvicorn.Server that reports its address once it is listening."""
+class _Stopped(Exception):
+    pass
 
-    def __init__(self, config, ready=None):
-        import uvicorn
 
-        self.ready = ready
+def _raise_stopped(signum, frame):
+    raise _Stopped()
 
-        class Server(uvicorn.Server):
-            async def startup(inner, sockets=None):
-                await super().startup(sockets=sockets)
-                if inner.started:
-                    url = f"http://{config.host}:{config.port}/"
-                    print(f"Serving the workspace at {url} (Ctrl-C to stop)", file=sys.stderr)
-                    if self.ready:
-                        self.ready(url)
 
-        self.server = Server(config)
+def _make_server(config, ready=None):
+    """A uvicorn server that says where it listens (the real port, when asked for port 0)."""
+    import uvicorn
 
-    def run(self):
-        self.server.run()
-        if not self.server.started:
-            raise TrackerError(f"could not listen on {self.server.config.host}:{self.server.config.port}")
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None):
+            await super().startup(sockets=sockets)
+            if self.started:
+                port = self.servers[0].sockets[0].getsockname()[1]
+                url = f"http://{config.host}:{port}/"
+                print(f"Serving the workspace at {url} (Ctrl-C to stop)", file=sys.stderr,
+                      flush=True)
+                if ready:
+                    ready(url)
+
+    return Server(config)
 
 
 class Scheduler(threading.Thread):
@@ -162,10 +175,10 @@ class Scheduler(threading.Thread):
     def __init__(self, db_path: Path, config):
         super().__init__(name="scheduler", daemon=True)
         self.db_path, self.config = db_path, config
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
 
     def stop(self, timeout: float = 10) -> None:
-        self._stop.set()
+        self._stopping.set()
         self.join(timeout)
 
     def run(self) -> None:
@@ -173,9 +186,9 @@ class Scheduler(threading.Thread):
 
         db = open_database(self.db_path)
         try:
-            while not self._stop.is_set():
+            while not self._stopping.is_set():
                 self.run_once(db)
-                self._stop.wait(self.seconds_to_next(db))
+                self._stopping.wait(self.seconds_to_next(db))
         finally:
             db.close()
 

@@ -1,0 +1,162 @@
+"""`tracker serve` as a real process: it serves, polls a real local feed, and stops cleanly."""
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tracker.store import open_database
+
+TRACKER = str(Path(sys.executable).with_name("tracker"))
+ATOM = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title>Department for Education - Activity on GOV.UK</title>
+  <id>https://www.gov.uk/government/organisations/department-for-education.atom</id>
+  <updated>{day}T09:30:00+00:00</updated>
+  <entry>
+    <id>https://www.gov.uk/government/publications/kinship-local-offer</id>
+    <updated>{day}T09:30:00+00:00</updated>
+    <link rel="alternate" type="text/html" href="https://www.gov.uk/government/publications/kinship-local-offer"/>
+    <title>Kinship local offer template for local authorities</title>
+    <summary type="html">&lt;p&gt;A template councils use to publish their kinship offer.&lt;/p&gt;</summary>
+  </entry>
+</feed>
+"""
+
+
+def start(args, env_extra=None):
+    env = {**os.environ, "DATASETTE_SECRET": "serve-test-secret", **(env_extra or {})}
+    proc = subprocess.Popen([TRACKER, "serve", *args], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd="/")
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()
+    deadline = time.monotonic() + 30
+    seen = []
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            if proc.poll() is not None:
+                break
+            continue
+        seen.append(line)
+        if "Serving the workspace at" in line:
+            return proc, line.split(" at ")[1].split()[0], lines
+    proc.kill()
+    pytest.fail(f"tracker serve did not start: {''.join(seen)}")
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def wait_for(predicate, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    return predicate()
+
+
+@pytest.fixture
+def served_db(tmp_path):
+    path = tmp_path / "desk.db"
+    open_database(path).close()
+    return path
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_serve_polls_on_schedule_and_stops_cleanly(tmp_path, served_db, feed_server, stop):
+    feed_path = "/government/organisations/department-for-education.atom"
+    feed_server.serve(feed_path, ATOM.format(day=date.today().isoformat()),
+                      content_type="application/atom+xml")
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(f"sources:\n  - id: dfe-activity\n    publisher: DfE\n    type: feed\n"
+                       f"    url: {feed_server.url(feed_path)}\n")
+    proc, url, _ = start(["--db", str(served_db), "--sources", str(sources), "--port", "0"])
+    try:
+        def titles():
+            response = httpx.get(f"{url}desk/publications.json?_shape=array", timeout=5)
+            assert response.status_code == 200
+            return [row["title"] for row in response.json()]
+
+        assert wait_for(titles) == ["Kinship local offer template for local authorities"]
+        assert feed_server.requests_to(feed_path)
+        health = httpx.get(f"{url}desk/source_health.json?_shape=array", timeout=5).json()
+        assert health[0]["health"] == "ok" and health[0]["last_success"]
+        friday = date.today() + timedelta(days=(4 - date.today().weekday()) % 7)
+        digest_page = wait_for(lambda: httpx.get(f"{url}-/digest/{friday}", timeout=5)
+                               .status_code == 200)
+        assert digest_page, "the scheduler should save the coming issue's digest"
+        assert children_of(proc.pid) == []
+    finally:
+        proc.send_signal(stop)
+        code = proc.wait(timeout=20)
+    assert code == 0
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url, timeout=2)
+
+
+def test_serve_no_poll_serves_without_a_sources_file(served_db, feed_server):
+    proc, url, _ = start(["--db", str(served_db), "--sources", "/nonexistent.yaml",
+                          "--port", "0", "--no-poll"])
+    try:
+        assert httpx.get(f"{url}desk/candidates.json", timeout=5).status_code == 200
+        assert httpx.get(f"{url}-/login", timeout=5).status_code == 200
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
+
+
+def test_serve_warns_when_the_cookie_secret_is_unset(served_db):
+    env = {k: v for k, v in os.environ.items() if k != "DATASETTE_SECRET"}
+    proc = subprocess.Popen([TRACKER, "serve", "--db", str(served_db), "--no-poll", "--port", "0"],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        first = proc.stderr.readline()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert "DATASETTE_SECRET is not set" in first
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--db", "{tmp}/missing.db", "--no-poll"], "no database at"),
+    (["--db", "{db}", "--sources", "{tmp}/missing.yaml"], "sources file not found"),
+])
+def test_serve_user_errors_exit_2(tmp_path, served_db, args, message):
+    args = [a.format(tmp=tmp_path, db=served_db) for a in args]
+    result = subprocess.run([TRACKER, "serve", *args], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_reports_a_port_in_use(served_db):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([TRACKER, "serve", "--db", str(served_db), "--no-poll",
+                                 "--port", str(port)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert f"could not listen on 127.0.0.1:{port}" in result.stderr
