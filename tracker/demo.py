@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from contextlib import closing
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -57,18 +58,16 @@ def demo_run(db_path: str | Path = DEMO_DB, *, port: int | None = None, serve: b
     from .store import PollRunning, open_database
 
     config = load_config(project_file(SAMPLE_SOURCES))
-    samples = project_file(SAMPLES)
+    server = start_sample_server(project_file(SAMPLES), sample_port)
     db_path = Path(db_path)
-    db = open_database(db_path)
-    server = start_sample_server(samples, sample_port)
     try:
-        summary = poll_sources(db, config, config.select(), db_path=db_path, progress=progress)
+        with closing(open_database(db_path)) as db:
+            summary = poll_sources(db, config, config.select(), db_path=db_path, progress=progress)
     except PollRunning as ex:
         raise TrackerError(f"{ex}: wait for it to finish, or use another --db") from None
     finally:
         server.shutdown()
         server.server_close()
-        db.close()
     render_summary(summary)
     if serve:
         # The workspace serves the polled file; no scheduler: the samples do not change.

@@ -1,0 +1,96 @@
+"""`tracker poll` as users and cron meet it: exit status, one-line errors, the summary."""
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+TRACKER = str(Path(sys.executable).with_name("tracker"))
+
+
+def run(*args, cwd=None):
+    return subprocess.run([TRACKER, *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+
+
+@pytest.fixture
+def sources(tmp_path, feed_server):
+    feed_server.serve("/become", (SAMPLES / "become/feed.rss").read_bytes())
+    feed_server.serve("/broken", b"nothing here", status=503)
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump({"sources": [
+        {"id": "become", "publisher": "Become", "type": "feed", "url": feed_server.url("/become")},
+        {"id": "broken", "publisher": "FRG", "type": "feed", "url": feed_server.url("/broken")},
+    ]}))
+    return path
+
+
+def test_a_pass_with_a_failing_source_exits_0_with_a_summary(tmp_path, sources):
+    result = run("poll", "--sources", str(sources), "--db", "db/tracker.db", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.split()[1:2] == ["become"] or "become" in line and " 5 " in line for line in lines)
+    assert any("broken" in line and "503 Service Unavailable" in line for line in lines)
+    assert "2 sources polled in" in result.stdout and "5 new publications, 1 source failed" in result.stdout
+    db = sqlite3.connect(tmp_path / "db" / "tracker.db")
+    assert db.execute("select last_error from sources where id = 'broken'").fetchone()[0] == (
+        "the server answered 503 Service Unavailable")
+
+
+def test_one_named_source(tmp_path, sources, feed_server):
+    result = run("poll", "--sources", str(sources), "--db", str(tmp_path / "t.db"), "--source", "become")
+    assert result.returncode == 0
+    assert not feed_server.requests_to("/broken")
+
+
+@pytest.mark.parametrize(
+    "make_db,message",
+    [
+        pytest.param(lambda p: p.write_bytes(b"not sqlite at all " * 100), "is not a tracker database",
+                     id="not-sqlite"),
+        pytest.param(lambda p: sqlite3.connect(p).execute("create table cats (name)").connection.commit(),
+                     "is not a tracker database (it has other tables)", id="someone-elses-database"),
+    ],
+)
+def test_a_database_that_is_not_the_trackers_is_refused(tmp_path, sources, make_db, message):
+    db = tmp_path / "other.db"
+    make_db(db)
+    result = run("poll", "--sources", str(sources), "--db", str(db))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ")
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_database_in_a_folder_that_cannot_be_created(tmp_path, sources):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should be")
+    result = run("poll", "--sources", str(sources), "--db", str(blocker / "db" / "tracker.db"))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        pytest.param(["--frequency", "daily"], "No such option '--frequency'", id="unknown-option"),
+        pytest.param(["--db", "/"], "Invalid value for '--db'", id="db-is-a-directory"),
+    ],
+)
+def test_bad_options_exit_2_and_end_with_one_line(args, message):
+    """Click's usage errors: the usage hint, then the one-line reason last."""
+    result = run("poll", *args)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].startswith("Error: ") and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_describes_poll():
+    result = run("poll", "--help")
+    assert result.returncode == 0
+    assert "--sources FILE" in result.stdout and "--due" in result.stdout

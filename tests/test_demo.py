@@ -1,0 +1,114 @@
+"""`tracker demo`: the README's run command, offline, from any directory."""
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tracker import project_file
+from tracker.config import load_config
+from tracker.demo import SAMPLE_PORT
+
+TRACKER = str(Path(sys.executable).with_name("tracker"))
+# What the samples hold, minus the two statistics announcements the poll drops.
+EXPECTED_PUBLICATIONS = 90
+
+
+def demo(*args, cwd="/"):
+    return subprocess.run([TRACKER, "demo", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+
+
+def test_sample_sources_point_at_the_sample_server():
+    config = load_config(project_file("sources.sample.yaml"))
+    for source in config.sources:
+        assert source.url.startswith(f"http://127.0.0.1:{SAMPLE_PORT}/"), source.id
+        path = source.url.split("?")[0].removeprefix(f"http://127.0.0.1:{SAMPLE_PORT}/")
+        assert (project_file("samples") / path).is_file(), source.id
+    assert {s.type for s in config.sources} == {"feed", "govuk-search", "html"}
+
+
+def test_demo_polls_the_samples_from_any_directory(tmp_path):
+    db = tmp_path / "demo.db"
+    first = demo("--no-serve", "--db", str(db))
+    assert first.returncode == 0, first.stderr
+    assert "Traceback" not in first.stderr
+    assert f"{EXPECTED_PUBLICATIONS} new publications, 0 sources failed" in first.stdout
+    conn = sqlite3.connect(db)
+    assert conn.execute("select count(*) from publications").fetchone()[0] == EXPECTED_PUBLICATIONS
+    assert conn.execute("select count(*) from sources where last_error is not null").fetchone()[0] == 0
+    publishers = {row[0] for row in conn.execute("select distinct publisher from publications")}
+    assert {"DfE", "Ofsted", "MoJ", "the Child Safeguarding Practice Review Panel", "ONS", "LGA",
+            "Kinship", "Foundations", "the Children's Commissioner"} <= publishers
+    # the newsletter's line is in there, with the date the editors would write
+    assert conn.execute(
+        "select published from publications where publisher = 'MoJ' and title = ?",
+        ["Family Court Statistics Quarterly: October to December 2024"]).fetchone() == ("2025-04-07",)
+    conn.close()
+
+    # the sample server answers conditional GETs: the second run stores nothing new
+    second = demo("--no-serve", "--db", str(db))
+    assert second.returncode == 0, second.stderr
+    assert "0 new publications, 0 sources failed" in second.stdout
+
+
+def test_demo_default_database_is_relative_to_the_current_directory(tmp_path):
+    result = demo("--no-serve", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "db" / "demo.db").is_file()
+
+
+def test_demo_opens_the_workspace_and_stops_cleanly(tmp_path, unused_port):
+    db = tmp_path / "demo.db"
+    process = subprocess.Popen([TRACKER, "demo", "--db", str(db), "--port", str(unused_port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/")
+    try:
+        url = f"http://127.0.0.1:{unused_port}/demo/publications.json?_shape=array&_size=5"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = httpx.get(url, timeout=2)
+                if response.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the workspace never answered"
+            time.sleep(0.2)
+        assert len(response.json()) == 5
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode in (0, -signal.SIGTERM)
+    assert f"{EXPECTED_PUBLICATIONS} new publications" in out
+    assert "Traceback" not in err
+
+
+def test_demo_reports_a_busy_sample_port_in_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as blocker:
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            blocker.bind(("127.0.0.1", SAMPLE_PORT))
+        except OSError:
+            pytest.skip(f"port {SAMPLE_PORT} is in use by something else")
+        blocker.listen()
+        result = demo("--no-serve", "--db", str(tmp_path / "demo.db"))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"Error: cannot serve the sample feeds on 127.0.0.1:{SAMPLE_PORT}")
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.fixture
+def unused_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

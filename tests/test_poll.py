@@ -1,0 +1,380 @@
+"""One polling pass end to end: the real feed server, the real pipeline, a real SQLite file."""
+
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from tracker.cli import cli
+from tracker.config import load_config
+from tracker.poll import poll_sources
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+TRACKER = str(Path(sys.executable).with_name("tracker"))
+SETTINGS = {"contact": "https://github.com/seslip/tracker", "timeout": 2, "connect_timeout": 2,
+            "max_bytes": 1_000_000, "per_host": 16, "concurrency": 32}
+VALIDATORS = {"ETag": '"v1"', "Last-Modified": "Mon, 07 Apr 2025 08:30:00 GMT"}
+
+# One source of every type and format, each served from a sample file: (id, publisher, type,
+# sample path, extra keys, publications expected).
+GOOD = [
+    ("dfe-activity", "DfE", "feed", "govuk/government/organisations/department-for-education.atom", {}, 19),
+    ("moj-statistics", "MoJ", "feed", "govuk/search/research-and-statistics.atom", {}, 8),
+    ("csprp-search", "the Child Safeguarding Practice Review Panel", "govuk-search",
+     "govuk/api/search.json", {"params": {"filter_organisations": "child-safeguarding-practice-review-panel"}}, 5),
+    ("ons-releases", "ONS", "feed", "ons/releasecalendar.rss", {}, 8),
+    ("become", "Become", "feed", "become/feed.rss", {}, 5),
+    ("lga-news", "LGA", "feed", "lga/rss.xml", {}, 8),
+    ("kinship-news", "Kinship", "html", "kinship/news.html",
+     {"item": "article.news-card", "title": ".news-card__title a", "link": ".news-card__title a",
+      "date": ".news-card__date", "summary": ".news-card__teaser"}, 6),
+    ("foundations", "Foundations", "html", "foundations/press-release.html",
+     {"item": ".post-listing__item", "title": ".post-listing__title a",
+      "link": ".post-listing__title a", "date": ".post-listing__date"}, 5),
+]
+
+XML_BOMB = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [
+ <!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">
+ <!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+ <!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">
+ <!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">
+ <!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;">
+ <!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;">
+]>
+<rss version="2.0"><channel><title>&f;</title>
+<item><title>&f;</title><link>https://example.org/bomb</link><description>&f;</description></item>
+</channel></rss>
+"""
+# Cut off before its first item: nothing can be recovered from it. (A feed whose items survive
+# its errors is read leniently, as every feed reader does.)
+MALFORMED = b"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Become & friends</title><link>https://becomecharity.org.uk/</li
+"""
+BOT_WALL = b"""<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head>
+<body><h1>Checking your browser before accessing www.local.gov.uk</h1>
+<p>Please enable JavaScript and cookies to continue.</p></body></html>"""
+
+# fault name -> (how the server misbehaves, words the editor should read in last_error)
+FAULTS = {
+    "e500": (lambda s, p: s.serve(p, b"oops", status=500), r"500 Internal Server Error"),
+    "e404": (lambda s, p: s.serve(p, b"gone?", status=404), r"404 Not Found"),
+    "e410": (lambda s, p: s.serve(p, b"gone", status=410), r"410 Gone"),
+    "e429": (lambda s, p: s.serve(p, b"slow down", status=429, headers={"Retry-After": "3600"}),
+             r"rate limited: asked to wait until"),
+    "hang": (lambda s, p: s.fault(p, "hang"), r"no answer within 2 seconds"),
+    "loop": (lambda s, p: (s.redirect(p, p + "-b"), s.redirect(p + "-b", p)), r"redirects in a loop"),
+    "endless": (lambda s, p: s.fault(p, "endless"), r"larger than"),
+    "gzip-bomb": (lambda s, p: s.fault(p, "gzip-bomb"), r"larger than"),
+    "xml-bomb": (lambda s, p: s.serve(p, XML_BOMB, content_type="application/rss+xml"), r"entit"),
+    "malformed": (lambda s, p: s.serve(p, MALFORMED, content_type="application/rss+xml"),
+                  r"not valid XML"),
+    "html-page": (lambda s, p: s.serve(p, BOT_WALL, content_type="text/html; charset=utf-8"),
+                  r"web page, not a feed"),
+}
+
+
+def serve_samples(server, entries=GOOD, headers=VALIDATORS):
+    for source_id, _, _, sample, _, _ in entries:
+        server.serve(f"/{source_id}", (SAMPLES / sample).read_bytes(), headers=headers,
+                     content_type=_content_type(sample))
+
+
+def _content_type(sample):
+    return {".atom": "application/atom+xml; charset=utf-8", ".json": "application/json",
+            ".html": "text/html; charset=utf-8"}.get(Path(sample).suffix, "application/rss+xml")
+
+
+def write_sources(path, server, entries=GOOD, extra=(), **settings):
+    sources = [
+        {"id": sid, "publisher": pub, "type": typ, "url": server.url(f"/{sid}"), **keys}
+        for sid, pub, typ, _, keys, _ in entries
+    ]
+    sources += [{"id": sid, "publisher": "Become", "type": "feed", "url": server.url(f"/{sid}")}
+                for sid in extra]
+    path.write_text(yaml.safe_dump({"settings": {**SETTINGS, **settings}, "sources": sources}))
+    return path
+
+
+@pytest.fixture
+def sources_file(tmp_path, feed_server):
+    serve_samples(feed_server)
+    return write_sources(tmp_path / "sources.yaml", feed_server)
+
+
+def poll(db, db_path, sources_path, ids=(), **kwargs):
+    config = load_config(sources_path)
+    return poll_sources(db, config, config.select(list(ids)), db_path=db_path, **kwargs)
+
+
+def outcomes(summary):
+    return {o.source_id: o for o in summary.outcomes}
+
+
+def source_row(db, source_id):
+    return db["sources"].get(source_id)
+
+
+def publications_of(db, source_id):
+    """Everything stored about what a source announced, for before/after comparisons."""
+    return db.execute_returning_dicts(
+        """select p.* from publications p join publication_sources ps on ps.publication_id = p.id
+           where ps.source_id = ? order by p.id""", [source_id])
+
+
+def test_first_pass_stores_every_source_type(db, db_path, sources_file, feed_server):
+    summary = poll(db, db_path, sources_file)
+    got = outcomes(summary)
+    for source_id, publisher, _, _, _, expected in GOOD:
+        assert got[source_id].outcome == "fetched", (source_id, got[source_id].error)
+        assert got[source_id].new == expected, source_id
+        rows = publications_of(db, source_id)
+        assert len(rows) == expected and {r["publisher"] for r in rows} == {publisher}
+        health = source_row(db, source_id)
+        assert health["last_error"] is None and health["last_success"]
+        assert health["etag"] == '"v1"'
+    assert db["publications"].count == sum(g[-1] for g in GOOD)
+    assert len(summary.new_ids) == db["publications"].count
+
+    by_url = {r["url"]: r for r in db["publications"].rows}
+    # GOV.UK organisation feed: the display type prefix is not part of the title
+    ks2 = by_url["https://www.gov.uk/government/statistics/key-stage-2-attainment-2023-to-2024"]
+    assert ks2["title"] == "Key stage 2 attainment: academic year 2023/24"
+    assert ks2["published"] == "2024-09-10" and ks2["date_source"] == "feed"
+    # 23:30 UTC on 19 June is 20 June in London
+    sen = by_url["https://www.gov.uk/government/statistics/special-educational-needs-in-england-january-2024"]
+    assert sen["published"] == "2024-06-20"
+    # statistics announcements are future releases, not publications
+    assert not [r for r in by_url.values() if "/statistics/announcements/" in r["url"]]
+    # Search API: relative links resolve against www.gov.uk
+    silent = by_url["https://www.gov.uk/government/publications/its-silent-race-racism-and-safeguarding-children"]
+    assert silent["title"] == "It’s Silent: Race, racism, and safeguarding children"
+    assert silent["published"] == "2025-03-11"
+    # finder Atom
+    fcsq = by_url["https://www.gov.uk/government/statistics/family-court-statistics-quarterly-october-to-december-2024"]
+    assert (fcsq["publisher"], fcsq["published"]) == ("MoJ", "2025-04-07")
+    # WordPress: numeric entities decoded; Drupal: escaped HTML reduced to text
+    assert by_url["https://becomecharity.org.uk/still-too-far/"]["title"].startswith("Still Too Far – Children")
+    coventry = by_url["https://www.local.gov.uk/case-studies/coventry-city-council-reunification-project"]
+    assert "<p>" not in coventry["summary"] and "£4 million" in coventry["summary"]
+    # listing pages: UK dates, a relative link, an undated item
+    film = by_url[feed_server.url("/our-work-and-impact/news/kinship-premieres-short-film-growing-up-in-kinship-care")]
+    assert film["published"] == "2025-03-18" and film["date_source"] == "page"
+    undated = by_url["https://kinship.org.uk/our-work-and-impact/research/kinship-care-and-the-cost-of-living"]
+    assert undated["published"] is None and undated["date_source"] == "first_seen"
+    guide = by_url["https://foundations.org.uk/press-release/parenting-through-adversity-practice-guide/"]
+    assert guide["published"] == "2025-02-07"
+    fts = db.execute("select count(*) from publications_fts where publications_fts match 'kinship'").fetchone()[0]
+    assert fts >= 4
+
+
+def test_second_pass_is_not_modified_and_stores_nothing(db, db_path, sources_file, feed_server):
+    poll(db, db_path, sources_file)
+    before = list(db["publications"].rows)
+    feed_server.requests.clear()
+    summary = poll(db, db_path, sources_file)
+    assert {o.outcome for o in summary.outcomes} == {"not modified"}
+    assert summary.new_ids == []
+    assert list(db["publications"].rows) == before
+    conditional = [r for r in feed_server.requests if r.headers.get("if-none-match") == '"v1"']
+    assert len(conditional) == len(GOOD)
+    assert db.execute("select count(*) from fetch_log where status = 304").fetchone()[0] == len(GOOD)
+
+
+def test_second_pass_without_validators_finds_everything_unchanged(db, db_path, tmp_path, feed_server):
+    serve_samples(feed_server, headers={})
+    path = write_sources(tmp_path / "sources.yaml", feed_server)
+    poll(db, db_path, path)
+    before = [{k: v for k, v in r.items() if k != "last_seen"} for r in db["publications"].rows]
+    summary = poll(db, db_path, path)
+    for o in summary.outcomes:
+        assert (o.outcome, o.new, o.updated) == ("fetched", 0, 0), o
+    assert sum(o.unchanged for o in summary.outcomes) == len(before)
+    assert [{k: v for k, v in r.items() if k != "last_seen"} for r in db["publications"].rows] == before
+
+
+def test_every_fault_costs_only_its_source(db, db_path, tmp_path, feed_server):
+    """Good sources and every fault in one pass: the good are stored, the bad keep what they
+    had, and each failure is recorded in words on its source."""
+    serve_samples(feed_server, headers={})
+    for name in FAULTS:  # first a healthy pass, so the failing sources have something stored
+        # its own URLs and titles, so that nothing it stored is shared with another source
+        body = (SAMPLES / "become/feed.rss").read_bytes()
+        body = body.replace(b"becomecharity.org.uk/", f"becomecharity.org.uk/{name}/".encode())
+        feed_server.serve(f"/{name}", body.replace(b"<title>", f"<title>{name}: ".encode()))
+    path = write_sources(tmp_path / "sources.yaml", feed_server, extra=list(FAULTS))
+    poll(db, db_path, path)
+    stored = {name: publications_of(db, name) for name in FAULTS}
+    assert all(len(rows) == 5 for rows in stored.values())
+
+    for name, (misbehave, _) in FAULTS.items():
+        misbehave(feed_server, f"/{name}")
+    started = time.monotonic()
+    summary = poll(db, db_path, path)
+    assert time.monotonic() - started < 20  # the hang and the endless body are cut short
+    got = outcomes(summary)
+    for source_id, *_ in GOOD:
+        assert got[source_id].outcome == "fetched" and got[source_id].error is None
+    for name, (_, words) in FAULTS.items():
+        health = source_row(db, name)
+        assert got[name].outcome == "error", name
+        assert health["last_error"] == got[name].error
+        assert health["last_error"] and len(health["last_error"]) < 200, name
+        assert re.search(words, health["last_error"], re.I), (name, health["last_error"])
+        assert "Traceback" not in health["last_error"] and "internal error" not in health["last_error"]
+        assert health["consecutive_errors"] == 1 and health["last_success"]
+        assert publications_of(db, name) == stored[name], name
+    retry = source_row(db, "e429")
+    assert retry["retry_after"] and retry["next_poll"] >= retry["retry_after"]
+
+    # A second failing pass counts up and backs off further; the 429 source is not asked at all.
+    feed_server.requests.clear()
+    first_next = {name: source_row(db, name)["next_poll"] for name in FAULTS}
+    summary = poll(db, db_path, path, ids=[n for n in FAULTS if n != "hang"])
+    got = outcomes(summary)
+    assert got["e429"].outcome == "deferred" and not feed_server.requests_to("/e429")
+    for name in set(FAULTS) - {"hang", "e429"}:
+        health = source_row(db, name)
+        assert health["consecutive_errors"] == 2, name
+        assert health["next_poll"] > first_next[name], name
+
+    # The CLI reports the same pass: exit 0, a summary, no traceback.
+    result = CliRunner().invoke(cli, ["poll", "--sources", str(path), "--db", str(db_path),
+                                      "--source", "e500", "--source", "become", "--source", "e404"])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert "500 Internal Server Error" in result.stdout and "2 sources failed" in result.stdout
+
+    # Recovery: the source is polled again, stored and its error cleared.
+    feed_server.serve("/e500", (SAMPLES / "frg/feed.rss").read_bytes())
+    summary = poll(db, db_path, path, ids=["e500"])
+    health = source_row(db, "e500")
+    assert outcomes(summary)["e500"].new == 4
+    assert (health["last_error"], health["consecutive_errors"]) == (None, 0)
+
+
+def test_permanent_redirect_updates_the_stored_fetch_url(db, db_path, tmp_path, feed_server):
+    entries = [e for e in GOOD if e[0] == "become"]
+    feed_server.serve("/new-feed", (SAMPLES / "become/feed.rss").read_bytes())
+    feed_server.redirect("/become", "/new-feed", status=301)
+    path = write_sources(tmp_path / "sources.yaml", feed_server, entries=entries)
+    poll(db, db_path, path)
+    assert source_row(db, "become")["fetch_url"] == feed_server.url("/new-feed")
+    feed_server.requests.clear()
+    summary = poll(db, db_path, path)
+    assert outcomes(summary)["become"].outcome == "fetched"
+    assert not feed_server.requests_to("/become") and feed_server.requests_to("/new-feed")
+
+
+def test_temporary_redirect_keeps_the_configured_url(db, db_path, tmp_path, feed_server):
+    entries = [e for e in GOOD if e[0] == "become"]
+    feed_server.serve("/elsewhere", (SAMPLES / "become/feed.rss").read_bytes())
+    feed_server.redirect("/become", "/elsewhere", status=302)
+    path = write_sources(tmp_path / "sources.yaml", feed_server, entries=entries)
+    assert outcomes(poll(db, db_path, path))["become"].new == 5
+    assert source_row(db, "become")["fetch_url"] is None
+
+
+def test_due_skips_sources_not_yet_due(db, db_path, sources_file, feed_server):
+    poll(db, db_path, sources_file)
+    feed_server.requests.clear()
+    summary = poll(db, db_path, sources_file, due_only=True)
+    assert summary.outcomes == [] and feed_server.requests == []
+    db.execute("update sources set next_poll = '2000-01-01T00:00:00Z' where id = 'become'")
+    result = CliRunner().invoke(cli, ["poll", "--sources", str(sources_file), "--db", str(db_path), "--due"])
+    assert result.exit_code == 0, result.output
+    assert [r.path for r in feed_server.requests] == ["/become"]
+
+
+def test_two_polls_at_once_second_says_so_and_exits_0(tmp_path, db_path, feed_server):
+    entries = [e for e in GOOD if e[0] == "become"]
+    feed_server.serve("/become", (SAMPLES / "become/feed.rss").read_bytes(), delay=5)
+    path = write_sources(tmp_path / "sources.yaml", feed_server, entries=entries)
+    first = subprocess.Popen([TRACKER, "poll", "--sources", str(path), "--db", str(db_path)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: feed_server.requests_to("/become"), "the first poll to start fetching")
+    second = subprocess.run([TRACKER, "poll", "--sources", str(path), "--db", str(db_path)],
+                            capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0
+    assert second.stderr.startswith(f"a poll is already running on {db_path} (pid {first.pid}")
+    assert second.stderr.rstrip().endswith("nothing to do") and second.stderr.count("\n") == 1
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert "become" in out and "Traceback" not in err
+    assert len(feed_server.requests_to("/become")) == 1
+
+
+def test_sigkill_mid_pass_leaves_a_consistent_database(tmp_path, db_path, feed_server):
+    """Kill -9 a real `tracker poll` after some sources are stored and others are still
+    downloading: every source is either fully stored or untouched, and the next poll completes."""
+    fast, slow = GOOD[:4], GOOD[4:]
+    serve_samples(feed_server, fast)
+    for source_id, _, _, sample, _, _ in slow:
+        feed_server.serve(f"/{source_id}", (SAMPLES / sample).read_bytes(), delay=30,
+                          content_type=_content_type(sample))
+    path = write_sources(tmp_path / "sources.yaml", feed_server, timeout=60)
+    process = subprocess.Popen([TRACKER, "poll", "--sources", str(path), "--db", str(db_path)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_for(lambda: _count(db_path, "select count(*) from sources where last_success is not null")
+                  == len(fast), "the fast sources to be stored", timeout=30)
+        assert process.poll() is None, "the poll must still be running when it is killed"
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGKILL
+
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
+    conn.execute("insert into publications_fts(publications_fts) values ('integrity-check')")
+    assert conn.execute("pragma foreign_key_check").fetchall() == []
+    for source_id, *_, expected in GOOD:
+        stored = conn.execute("select count(*) from publication_sources where source_id = ?",
+                              [source_id]).fetchone()[0]
+        logged = conn.execute("select count(*) from fetch_log where source_id = ?", [source_id]).fetchone()[0]
+        success = conn.execute("select last_success from sources where id = ?", [source_id]).fetchone()
+        # all or nothing: a source's items, its fetch log row and its health go together
+        assert (stored, logged, bool(success and success[0])) in [(expected, 1, True), (0, 0, False)], source_id
+    assert conn.execute("select count(*) from publication_sources where source_id in (%s)"
+                        % ",".join("?" * len(slow)), [s[0] for s in slow]).fetchone()[0] == 0
+    conn.close()
+
+    serve_samples(feed_server, slow)  # the slow ones answer promptly now
+    result = subprocess.run([TRACKER, "poll", "--sources", str(path), "--db", str(db_path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("select count(*) from sources where last_success is not null").fetchone()[0] == len(GOOD)
+    assert conn.execute("select count(*) from publications").fetchone()[0] == sum(g[-1] for g in GOOD)
+    assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
+    conn.close()
+
+
+def _count(db_path, sql):
+    if not Path(db_path).exists():
+        return 0
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    try:
+        return conn.execute(sql).fetchone()[0]
+    except sqlite3.OperationalError:  # not migrated yet
+        return 0
+    finally:
+        conn.close()
+
+
+def _wait_for(condition, what, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
