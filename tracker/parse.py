@@ -16,7 +16,7 @@ from datetime import datetime
 from urllib.parse import urljoin
 
 import feedparser
-from selectolax.lexbor import LexborHTMLParser, SelectolaxError
+from selectolax.lexbor import LexborHTMLParser
 
 GOVUK = "https://www.gov.uk"
 # Future release dates, not publications (publishers.md §7.3).
@@ -115,13 +115,15 @@ def parse_feed(source, body: bytes, content_type: str | None, url: str) -> list[
             continue
         tags = item.get("tags") or []
         category = (tags[0].get("label") or tags[0].get("term")) if tags else None
-        updated = item.get("updated_parsed") or item.get("updated")
+        # dict.get: FeedParserDict.get("updated_parsed") silently (and with a warning) falls
+        # back to published_parsed.
+        updated = dict.get(item, "updated_parsed") or dict.get(item, "updated")
         entries.append(RawEntry(
             title=title,
             link=urljoin(url, link),
             summary=item.get("summary"),
             # GOV.UK organisation feeds have no <published>: <updated> is the only date they give.
-            published=item.get("published_parsed") or item.get("published") or updated,
+            published=dict.get(item, "published_parsed") or dict.get(item, "published") or updated,
             updated=updated,
             entry_id=item.get("id"),
             category=category,
@@ -176,19 +178,19 @@ def parse_govuk_search(source, body: bytes, content_type: str | None, url: str) 
 
 def parse_listing(source, body: bytes, content_type: str | None, url: str) -> list[RawEntry]:
     tree = LexborHTMLParser(decode(body, content_type, declared=META_CHARSET))
-    items = _select(tree, source.item, "item")
+    items = tree.css(source.item)  # config.py has checked that every selector compiles
     if not items:
         raise ParseError(f"the item selector {source.item!r} matched nothing on the page "
                          "(the page layout has probably changed)")
     entries = []
     for item in items:
-        title_node = _select(item, source.title, "title", first=True)
-        link_node = _select(item, source.link, "link", first=True)
+        title_node = item.css_first(source.title)
+        link_node = item.css_first(source.link)
         href = link_node.attributes.get("href") if link_node is not None else None
         if title_node is None or not href:
             continue
-        date_node = _select(item, source.date, "date", first=True) if source.date else None
-        summary_node = _select(item, source.summary, "summary", first=True) if source.summary else None
+        date_node = item.css_first(source.date) if source.date else None
+        summary_node = item.css_first(source.summary) if source.summary else None
         entries.append(RawEntry(
             title=_text(title_node),
             link=urljoin(url, href.strip()),
@@ -202,21 +204,16 @@ def parse_listing(source, body: bytes, content_type: str | None, url: str) -> li
     return entries
 
 
-def _select(node, selector: str, what: str, first: bool = False):
-    try:
-        return node.css_first(selector) if first else node.css(selector)
-    except SelectolaxError:
-        raise ParseError(f"the {what} selector {selector!r} is not valid CSS") from None
-
-
 def _text(node) -> str:
     return node.text(separator=" ", strip=True)
 
 
 def _date(node) -> str | None:
-    """A machine-readable datetime/content attribute if there is one, else the visible text."""
-    for attribute in ("datetime", "content"):
-        value = node.attributes.get(attribute)
+    """A machine-readable date (<time datetime>, itemprop content) if there is one, else the
+    visible text, which normalise.py reads in UK styles."""
+    stamp = node.css_first("[datetime]")  # the node itself or a <time> inside it
+    for value in (stamp.attributes.get("datetime") if stamp is not None else None,
+                  node.attributes.get("content")):
         if value and value.strip():
             return value.strip()
     return _text(node) or None
