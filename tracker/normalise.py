@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from selectolax.lexbor import LexborHTMLParser
@@ -45,6 +45,11 @@ DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH
 MONTH_DAY_YEAR = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I)
 NUMERIC_DATE = re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})\b")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+ISO_IN_TEXT = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+WWW = re.compile(r"^www\d*\.")
+URL_SAFE = "/%:@!$&'()*+,;=-._~"
+# Closing a block (or a <br>) separates words; inline tags ("Barnardo<span>’</span>s") don't.
+BLOCK_END = re.compile(r"<(?:br|hr|/p|/div|/li|/h[1-6]|/td|/th|/tr|/blockquote|/dt|/dd)\b[^>]*>", re.I)
 QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "“": '"', "”": '"', "„": '"'})
 
 
@@ -68,25 +73,34 @@ class Entry:
 
 
 def clean_url(url: str, base: str | None = None) -> str:
-    """An absolute URL with lower-case scheme and host, no fragment, no tracking parameters."""
+    """An absolute URL with lower-case scheme and host, no fragment, no tracking parameters.
+
+    Raises ValueError for a URL that cannot be one (a bad port, a broken IPv6 host).
+    """
     url = (url or "").strip()
     if base:
         url = urljoin(base, url)
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
     port = parts.port
     netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
-    query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)]
+    # Filter the raw pairs rather than re-encoding them: the URL people see stays as published.
+    query = "&".join(
+        pair for pair in parts.query.split("&")
+        if pair and not TRACKING_PARAMS.match(unquote_plus(pair.split("=", 1)[0]))
     )
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+    path = quote(parts.path or "/", safe=URL_SAFE)  # "a b" and "a%20b" are one URL
+    return urlunsplit((scheme, netloc, path, query, ""))
 
 
 def url_key(url: str) -> str:
-    """What makes two URLs the same publication: http/https, www. and a trailing slash don't."""
+    """What makes two URLs the same publication: http/https, www. (www2. ...) and a trailing
+    slash don't (local.gov.uk serves the same pages on all three hosts)."""
     parts = urlsplit(clean_url(url))
-    host = parts.netloc.removeprefix("www.")
+    host = WWW.sub("", parts.netloc)
     path = parts.path.rstrip("/") or "/"
     return urlunsplit(("", host, path, parts.query, "")).lstrip("/")
 
@@ -97,10 +111,10 @@ def clean_text(value: str | None) -> str:
         return ""
     text = str(value)
     if "<" in text or "&" in text:
-        tree = LexborHTMLParser(f"<body>{text}</body>")
+        tree = LexborHTMLParser(f"<body>{BLOCK_END.sub(lambda m: m.group(0) + ' ', text)}</body>")
         tree.strip_tags(["script", "style", "noscript", "template"])
         body = tree.body
-        text = body.text(separator=" ") if body is not None else ""
+        text = body.text(separator="") if body is not None else ""
         # Feeds that escape twice leave "&amp;#8217;" behind as "&#8217;" after one pass.
         if "&" in text:
             text = html.unescape(text)
@@ -177,6 +191,9 @@ def _date_in_text(text: str, order: str) -> date | None:
             found = _make_date(int(year), MONTHS[month.lower().rstrip(".")], int(day))
             if found:
                 return found
+    match = ISO_IN_TEXT.search(text)
+    if match:
+        return _make_date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
     match = NUMERIC_DATE.search(text)
     if match:
         first, second, year = int(match.group(1)), int(match.group(2)), int(match.group(3))
@@ -202,7 +219,10 @@ def normalise_entry(raw: RawEntry, *, base_url: str, date_order: str = "DMY") ->
     title = strip_display_type(clean_text(raw.title), raw.category)
     if not raw.link or not title:
         return None
-    url = clean_url(raw.link, base_url)
+    try:
+        url = clean_url(raw.link, base_url)
+    except ValueError:  # one broken link must not cost the source its other entries
+        return None
     if urlsplit(url).scheme not in ("http", "https"):
         return None
     published = london_date(raw.published, date_order) if raw.published is not None else None
