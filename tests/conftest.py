@@ -123,3 +123,42 @@ def workspace_db(tmp_path, make_source):
     database.close()
     editor_add(path, "alice", EDITOR_PASSWORD, iterations=1000)
     return path
+
+
+@pytest.fixture
+def serve_process():
+    """Start `tracker serve ARGS` as a real process; returns (process, base URL). Stopped after."""
+    import os
+    import queue
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    started = []
+
+    def start(*args, env=None):
+        tracker = str(Path(sys.executable).with_name("tracker"))
+        env = {**os.environ, "DATASETTE_SECRET": "serve-test-secret", **(env or {})}
+        proc = subprocess.Popen([tracker, "serve", "--port", "0", *args], cwd="/", env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        started.append(proc)
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr],
+                         daemon=True).start()
+        seen, deadline = [], time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                seen.append(lines.get(timeout=0.5))
+            except queue.Empty:
+                continue
+            if "Serving the workspace at " in seen[-1]:
+                return proc, seen[-1].split(" at ")[1].split()[0]
+        pytest.fail(f"tracker serve did not start: {''.join(seen)}")
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=20)

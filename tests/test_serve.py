@@ -1,12 +1,10 @@
 """`tracker serve` as a real process: it serves, polls a real local feed, and stops cleanly."""
 
 import os
-import queue
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -31,29 +29,6 @@ ATOM = """<?xml version="1.0" encoding="utf-8"?>
   </entry>
 </feed>
 """
-
-
-def start(args, env_extra=None):
-    env = {**os.environ, "DATASETTE_SECRET": "serve-test-secret", **(env_extra or {})}
-    proc = subprocess.Popen([TRACKER, "serve", *args], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd="/")
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()
-    deadline = time.monotonic() + 30
-    seen = []
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.5)
-        except queue.Empty:
-            if proc.poll() is not None:
-                break
-            continue
-        seen.append(line)
-        if "Serving the workspace at" in line:
-            return proc, line.split(" at ")[1].split()[0], lines
-    proc.kill()
-    pytest.fail(f"tracker serve did not start: {''.join(seen)}")
 
 
 def children_of(pid: int) -> list[int]:
@@ -86,14 +61,15 @@ def served_db(tmp_path):
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
-def test_serve_polls_on_schedule_and_stops_cleanly(tmp_path, served_db, feed_server, stop):
+def test_serve_polls_on_schedule_and_stops_cleanly(tmp_path, served_db, feed_server, stop,
+                                                   serve_process):
     feed_path = "/government/organisations/department-for-education.atom"
     feed_server.serve(feed_path, ATOM.format(day=date.today().isoformat()),
                       content_type="application/atom+xml")
     sources = tmp_path / "sources.yaml"
     sources.write_text(f"sources:\n  - id: dfe-activity\n    publisher: DfE\n    type: feed\n"
                        f"    url: {feed_server.url(feed_path)}\n")
-    proc, url, _ = start(["--db", str(served_db), "--sources", str(sources), "--port", "0"])
+    proc, url = serve_process("--db", str(served_db), "--sources", str(sources))
     try:
         def titles():
             response = httpx.get(f"{url}desk/publications.json?_shape=array", timeout=5)
@@ -117,9 +93,9 @@ def test_serve_polls_on_schedule_and_stops_cleanly(tmp_path, served_db, feed_ser
         httpx.get(url, timeout=2)
 
 
-def test_serve_no_poll_serves_without_a_sources_file(served_db, feed_server):
-    proc, url, _ = start(["--db", str(served_db), "--sources", "/nonexistent.yaml",
-                          "--port", "0", "--no-poll"])
+def test_serve_no_poll_serves_without_a_sources_file(served_db, serve_process):
+    proc, url = serve_process("--db", str(served_db), "--sources", "/nonexistent.yaml",
+                              "--no-poll")
     try:
         assert httpx.get(f"{url}desk/candidates.json", timeout=5).status_code == 200
         assert httpx.get(f"{url}-/login", timeout=5).status_code == 200

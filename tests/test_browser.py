@@ -1,0 +1,113 @@
+"""An editor in a real browser: Debian's chromium driven by Playwright against `tracker serve`.
+
+Screenshots go to tests/artefacts/ (git-ignored) for people to look at.
+"""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import EDITOR_PASSWORD
+from sqlite_utils import Database
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTEFACTS = Path(__file__).resolve().parent / "artefacts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+KINSHIP = "Kinship care statutory guidance for local authorities"
+FOSTERING = "Fostering in England 2025 to 2026"
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="needs Debian's chromium (apt-get install chromium)")
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    ARTEFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def workspace(workspace_db, serve_process):
+    _, url = serve_process("--db", str(workspace_db), "--no-poll")
+    return url
+
+
+def log_in(page, url):
+    page.goto(f"{url}-/login")
+    page.fill("#username", "alice")
+    page.fill("#password", EDITOR_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{url}-/triage")
+
+
+def test_editor_logs_in_triages_and_finds_it_accepted(browser, workspace, workspace_db):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, workspace)
+    page.screenshot(path=str(ARTEFACTS / "triage.png"), full_page=True)
+
+    card = page.locator(".candidate", has_text=KINSHIP)
+    card.locator(".add-theme select").select_option("workforce")
+    card.locator(".add-theme button").click()
+    card.locator(".chip", has_text="Workforce").wait_for()
+    assert card.locator(".add-theme select option[value=workforce]").count() == 0
+    card.locator(".chip", has_text="Kinship").locator("button").click()
+    card.locator(".chip", has_text="Kinship").wait_for(state="detached")
+    card.get_by_role("button", name="Accept").click()
+    card.locator(".decision", has_text="Accepted").wait_for()
+    page.locator(".candidate", has_text=FOSTERING).get_by_role("button", name="Reject").click()
+    page.locator("#triage-status", has_text="Rejected").wait_for()
+    page.screenshot(path=str(ARTEFACTS / "triage-after.png"), full_page=True)
+
+    page.goto(f"{workspace}newsroom/recently_accepted")
+    assert page.locator("table.rows-and-columns", has_text=KINSHIP).count() == 1
+    assert FOSTERING not in page.content()
+    page.screenshot(path=str(ARTEFACTS / "recently-accepted.png"), full_page=True)
+    assert errors == []
+
+    rows = list(Database(workspace_db).query(
+        "select action, new_value, editor from audit_log order by id"))
+    assert [(r["action"], r["editor"]) for r in rows] == [
+        ("add_theme", "alice"), ("remove_theme", "alice"), ("set_status", "alice"),
+        ("set_status", "alice"),
+    ]
+    assert [r["new_value"] for r in rows[2:]] == ["accepted", "rejected"]
+
+    page.goto(f"{workspace}-/dashboard")
+    assert page.locator("svg.chart rect.bar").count() >= 4
+    page.screenshot(path=str(ARTEFACTS / "dashboard.png"), full_page=True)
+
+
+def test_triage_works_without_javascript(browser, workspace, workspace_db):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    log_in(page, workspace)
+    page.locator(".candidate", has_text=FOSTERING).get_by_role("button", name="Accept").click()
+    page.wait_for_url(f"{workspace}-/triage")
+    assert page.locator(".message-info", has_text="Status saved").count() == 1
+    assert page.locator(".candidate", has_text=FOSTERING).count() == 0
+    status = Database(workspace_db).execute(
+        "select status from publications where title = ?", [FOSTERING]).fetchone()[0]
+    assert status == "accepted"
+    context.close()
+
+
+def test_anonymous_visitor_sees_dashboard_and_search(browser, workspace):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(f"{workspace}-/dashboard")
+    assert page.locator("svg.chart").count() == 2
+    page.goto(f"{workspace}newsroom/publications")
+    page.fill("#_search", "fostering")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**_search=fostering**")
+    assert page.locator("table.rows-and-columns tbody tr").count() == 1
+    page.screenshot(path=str(ARTEFACTS / "search.png"), full_page=True)
+    page.goto(f"{workspace}-/triage")
+    page.wait_for_url(f"{workspace}-/login?next=/-/triage")
