@@ -378,3 +378,31 @@ def _wait_for(condition, what, timeout=20.0):
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def _next_poll_in_hours(db, source_id):
+    from datetime import datetime, timezone
+
+    next_poll = datetime.fromisoformat(source_row(db, source_id)["next_poll"].replace("Z", "+00:00"))
+    return (next_poll - datetime.now(timezone.utc)).total_seconds() / 3600
+
+
+def test_cache_control_stretches_the_next_poll(db, db_path, tmp_path, feed_server):
+    entries = [e for e in GOOD if e[0] == "become"]
+    feed_server.serve("/become", (SAMPLES / "become/feed.rss").read_bytes(),
+                      headers={"Cache-Control": "public, max-age=86400"})
+    path = write_sources(tmp_path / "sources.yaml", feed_server, entries=entries)
+    poll(db, db_path, path)
+    assert 21 < _next_poll_in_hours(db, "become") < 27  # a day, give or take the jitter
+
+
+def test_backoff_after_a_long_outage_is_at_most_a_day(db, db_path, tmp_path, feed_server):
+    """Months of failures must neither overflow the backoff nor give up on the source."""
+    feed_server.serve("/down", b"down", status=503)
+    path = write_sources(tmp_path / "sources.yaml", feed_server, entries=[], extra=["down"])
+    poll(db, db_path, path)
+    db.execute("update sources set consecutive_errors = 400 where id = 'down'")
+    summary = poll(db, db_path, path)
+    assert outcomes(summary)["down"].error == "the server answered 503 Service Unavailable"
+    assert source_row(db, "down")["consecutive_errors"] == 401
+    assert 21 < _next_poll_in_hours(db, "down") < 27
