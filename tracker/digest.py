@@ -307,7 +307,7 @@ def theme_networks() -> dict[str, str]:
     """Theme slug -> the regional network that follows it, from themes.yaml."""
     from .classify import load_themes
 
-    return {theme.slug: theme.network for theme in load_themes() if getattr(theme, "network", None)}
+    return {theme.slug: theme.network for theme in load_themes() if theme.network}
 
 
 def save_digest(
