@@ -83,7 +83,7 @@ def make_datasette(db_path: str | Path, *, private: bool = False, secret: str | 
         [str(db_path)],
         metadata=load_metadata(db_path, private=private),
         secret=secret or os.environ.get("DATASETTE_SECRET") or None,
-        settings={"sql_time_limit_ms": 3000, "facet_time_limit_ms": 500},
+        settings={"sql_time_limit_ms": 3000, "facet_time_limit_ms": 500, "suggest_facets": False},
     )
 
 

@@ -1,0 +1,127 @@
+"""Page times of the editors' workspace: p50/p95 over repeated requests, in process.
+
+Requests go through Datasette's own ASGI client (no sockets), so the figures are Datasette's
+and SQLite's work plus our plugin's, not the network's. The baseline is Datasette's plain
+publications page on the same file (no metadata: no facets, no sort), run side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+import time
+
+from measure import WORK, median, percentile
+
+REQUESTS = 40
+WARM_UP = 3
+SCALE_ROWS = 20_000
+
+
+def sample_database():
+    """The README's demo database: the bundled sample feeds through the real pipeline."""
+    from tracker.demo import demo_run
+
+    path = WORK / "web" / "demo.db"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        demo_run(path, serve=False)
+    return path
+
+
+def scaled_database(sample):
+    """The sample's publications repeated to SCALE_ROWS rows (new URLs), FTS kept by triggers."""
+    path = WORK / "web" / "scaled.db"
+    if path.exists():
+        return path
+    shutil.copy(sample, path)
+    conn = sqlite3.connect(path)
+    columns = [row[1] for row in conn.execute("pragma table_info(publications)") if row[1] != "id"]
+    count = conn.execute("select count(*) from publications").fetchone()[0]
+    copies = max(1, SCALE_ROWS // max(count, 1))
+    rest = ", ".join(c for c in columns if c not in ("url", "url_key"))
+    with conn:
+        for n in range(1, copies):
+            conn.execute(
+                f"insert into publications (url, url_key, {rest}) "
+                f"select url || '#copy{n}', url_key || '#copy{n}', {rest} from publications "
+                f"where url not like '%#copy%'"
+            )
+    conn.close()
+    return path
+
+
+def pages(db_name):
+    return {
+        "publications with facets": f"/{db_name}/publications",
+        "search (`_search=care`)": f"/{db_name}/publications?_search=care",
+        "candidates query": f"/{db_name}/candidates",
+        "triage page (editor)": "/-/triage",
+        "dashboard": "/-/dashboard",
+    }
+
+
+async def time_pages(db_path):
+    from datasette.app import Datasette
+
+    from tracker.serve import make_datasette
+
+    ours = make_datasette(db_path, secret="bench")
+    plain = Datasette([str(db_path)])
+    cookies = {"ds_actor": ours.sign({"a": {"id": "bench", "roles": ["editor"]}}, "actor")}
+    targets = [(name, ours, path) for name, path in pages(db_path.stem).items()]
+    targets.append(("baseline: plain Datasette publications", plain, f"/{db_path.stem}/publications"))
+    results = {}
+    for name, ds, path in targets:
+        times = []
+        for n in range(WARM_UP + REQUESTS):
+            started = time.perf_counter()
+            response = await ds.client.get(path, cookies=cookies)
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status_code != 200:
+                raise RuntimeError(f"{path}: {response.status_code}")
+            if n >= WARM_UP:
+                times.append(elapsed)
+        results[name] = (percentile(times, 0.5), percentile(times, 0.95))
+    return results
+
+
+def run(runs: int) -> str:
+    sample = sample_database()
+    scaled = scaled_database(sample)
+    tables = {}
+    for path in (sample, scaled):
+        rows = sqlite3.connect(path).execute("select count(*) from publications").fetchone()[0]
+        rounds = [asyncio.run(time_pages(path)) for _ in range(runs)]
+        tables[rows] = {
+            name: (median(r[name][0] for r in rounds), median(r[name][1] for r in rounds))
+            for name in rounds[0]
+        }
+        print(f"  web {rows} rows done", flush=True)
+    sizes = list(tables)
+    lines = [
+        "## Workspace page times",
+        "",
+        f"{REQUESTS} requests per page after {WARM_UP} warm-up requests, through Datasette's "
+        "ASGI client (`benchmarks/bench_web.py`), on the demo's database (the sample feeds "
+        f"polled by `tracker demo`) and on a copy scaled to about {SCALE_ROWS:,} publications. "
+        f"Median over {runs} rounds of each percentile, in milliseconds.",
+        "",
+        "| page | " + " | ".join(f"p50 / p95 at {s:,} rows" for s in sizes) + " |",
+        "| --- | " + " | ".join("---:" for _ in sizes) + " |",
+    ]
+    for name in tables[sizes[0]]:
+        cells = [f"{tables[s][name][0]:.0f} / {tables[s][name][1]:.0f}" for s in sizes]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    base = "baseline: plain Datasette publications"
+    ratios = ", ".join(
+        f"{tables[s]['publications with facets'][0] / tables[s][base][0]:.1f}x at {s:,} rows"
+        for s in sizes
+    )
+    lines += ["", f"Publications page with our facets and sort against the plain page: {ratios}.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(run(1))
