@@ -331,3 +331,16 @@ async def test_fetch_then_parse_over_http(feed_server, make_source, name, kind, 
     assert first.error is None and len(entries) == count
     assert all(normalise_entry(e, base_url=first.url) for e in entries)
     assert again.not_modified and again.body is None
+
+
+def test_markup_in_feed_text_ends_as_plain_text(feed_source):
+    """feedparser's sanitiser is off for speed: clean_text must still leave no markup at all."""
+    body = b"""<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">
+<title>T</title><id>t</id><updated>2025-01-01T00:00:00Z</updated>
+<entry><id>e</id><updated>2025-01-01T00:00:00Z</updated><link href="https://www.example.org/r"/>
+<title type="html">&lt;script&gt;alert(1)&lt;/script&gt;Report &lt;em&gt;on&lt;/em&gt; care</title>
+<summary type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p onclick="x()">Safe <img src="x" onerror="y()"/>text</p></div></summary>
+</entry></feed>"""
+    [raw] = parse_body(feed_source, body, "application/atom+xml", FEED_URL)
+    entry = normalise_entry(raw, base_url=FEED_URL)
+    assert (entry.title, entry.summary) == ("Report on care", "Safe text")

@@ -94,8 +94,11 @@ def parse_feed(source, body: bytes, content_type: str | None, url: str) -> list[
         raise ParseError("the feed declares XML entities, which tracker refuses (a possible entity bomb)")
     # Hand feedparser UTF-8 bytes in a stream: a str could make it open a URL or a file.
     utf8 = XML_DECLARATION_TEXT.sub(r"\1\2utf-8\2", text, count=1).encode("utf-8")
-    parsed = feedparser.parse(io.BytesIO(utf8), response_headers={
-        "content-type": "application/xml; charset=utf-8", "content-location": url})
+    # No sanitising or URI rewriting inside content: normalise.clean_text reduces every title
+    # and summary to plain text anyway, and skipping them halves feedparser's time per feed.
+    parsed = feedparser.parse(io.BytesIO(utf8), sanitize_html=False, resolve_relative_uris=False,
+                              response_headers={"content-type": "application/xml; charset=utf-8",
+                                                "content-location": url})
     if not parsed.entries:
         if not parsed.version and (WEB_PAGE.match(text[:4096])
                                    or (content_type or "").lower().startswith("text/html")):
