@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from datasette import hookimpl
+from markupsafe import Markup, escape
 from datasette.utils import baseconv
 from datasette.utils.asgi import Forbidden, NotFound, Response, asgi_static
 
@@ -94,6 +95,22 @@ def forbidden(datasette, request, message):
     # A person in a browser who is not logged in gets the login form, not a bare 403.
     if request.actor is None and "text/html" in request.headers.get("accept", ""):
         return Response.redirect("/-/login?next=" + quote(request.full_path))
+
+
+@hookimpl
+def extra_css_urls():
+    return ["/-/tracker-static/tracker.css"]
+
+
+@hookimpl
+def render_cell(row, value, column, table):
+    """A publication's title links to the publication itself (http(s) only: never javascript:)."""
+    if table != "publications" or column != "title" or "url" not in row.keys():
+        return None
+    url = row["url"] or ""
+    if not url.startswith(("http://", "https://")):
+        return None
+    return Markup(f'<a href="{escape(url)}" rel="noopener noreferrer">{escape(value)}</a>')
 
 
 @hookimpl

@@ -79,12 +79,16 @@ async def dashboard(request, datasette):
     db = tracker_database(datasette)
     await require(datasette, request, "view-table", (db.name, "publications"))
     weeks = _week_starts(date.today(), DASHBOARD_WEEKS)
+    # By default the week a publication reached us (the editors' workload); ?by=published
+    # counts by the publisher's own date instead (late-found and imported items move back).
+    by = "published" if request.args.get("by") == "published" else "first_seen"
+    day = "published" if by == "published" else "substr(first_seen, 1, 10)"
     counts = await db.execute(
-        """select t.value as theme, date(d, '-' || ((strftime('%w', d) + 6) % 7) || ' days') as week,
-             count(*) as n
-           from (select themes, coalesce(published, substr(first_seen, 1, 10)) as d
-                 from publications where status != 'rejected') p, json_each(p.themes) t
-           where d >= :since group by theme, week""",
+        f"""select t.value as theme, date(d, '-' || ((strftime('%w', d) + 6) % 7) || ' days') as week,
+              count(*) as n
+            from (select themes, {day} as d from publications where status != 'rejected') p,
+              json_each(p.themes) t
+            where d >= :since group by theme, week""",
         {"since": weeks[0].isoformat()},
     )
     labels = {row["slug"]: row["label"] or row["slug"] for row in await db.execute(
@@ -104,7 +108,7 @@ async def dashboard(request, datasette):
     html = await datasette.render_template(
         "tracker_dashboard.html",
         {
-            "database": db.name,
+            "database": db.name, "by": by,
             "weeks": [w.isoformat() for w in weeks],
             "grid": grid, "theme_rows": theme_rows, "labels": labels, "peak": peak,
             "publishers": publishers,
