@@ -353,3 +353,17 @@ async def test_an_edit_waits_for_a_poll_instead_of_failing(ds, editor, workspace
                         id=str(publication(workspace_db, KINSHIP)["id"]), status="accepted")
     thread.join()
     assert result == {"ok": True, "message": "Status saved", "redirect": "/-/triage"}
+
+
+@pytest.mark.asyncio
+async def test_hostile_feed_text_and_urls_are_never_live(ds, editor, workspace_db):
+    with sqlite3.connect(workspace_db) as conn:
+        conn.execute(
+            "insert into publications (url, url_key, title, summary, publisher, first_seen) "
+            "values ('javascript:alert(1)', 'x', '<script>alert(1)</script> Kinship pack', "
+            "'<img src=x onerror=alert(1)>', 'Evil', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"
+        )
+    for path in (f"/{DB}/publications", "/-/triage", "/-/dashboard", f"/{DB}/candidates"):
+        text = (await ds.client.get(path, cookies=editor)).text
+        assert "<script>alert(1)" not in text and "<img src=x" not in text, path
+        assert 'href="javascript:' not in text, path
