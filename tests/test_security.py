@@ -134,3 +134,179 @@ async def test_hostile_parameters_are_refused_and_change_nothing(workspace, work
                           {"ds_actor": actor_cookie(workspace)})
     assert response.json()["ok"] is False
     assert snapshot(workspace_db) == before
+
+
+# --- hostile feeds -------------------------------------------------------------------------
+
+SCRIPT, IMG, JS = "<script>window.pwned=1</script>", '<img src=x onerror="window.pwned=2">', "javascript:window.pwned=3"
+MARKERS = ("<script>window.pwned", "<img src=x onerror", 'href="javascript:', "href='javascript:")
+
+
+def hostile_feed(base: str) -> bytes:
+    """Script in every field a feed controls, raw, entity-escaped and double-escaped."""
+    from xml.sax.saxutils import escape
+
+    entries = [
+        ("text", f"Kinship care guidance {SCRIPT}", f"{base}/one", f"Summary {SCRIPT}{IMG}"),
+        ("html", f"Fostering data {IMG}", f"{base}/two", f"<p>Read <a href=\"{JS}\">this</a></p>"),
+        ("html", f"Adoption report {escape(SCRIPT)}", f"{base}/three", escape(escape(SCRIPT))),
+        ("text", "Youth justice statistics", JS, "A link that is a script"),
+    ]
+    body = "".join(
+        f"<entry><id>tag:hostile:{n}</id><title type=\"{kind}\">{escape(title)}</title>"
+        f"<link href=\"{escape(link)}\"/><updated>2026-11-23T09:00:00Z</updated>"
+        f"<summary type=\"html\">{escape(summary)}</summary></entry>"
+        for n, (kind, title, link, summary) in enumerate(entries)
+    )
+    return (f"<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'>"
+            f"<id>tag:hostile</id><title>{escape(SCRIPT)}</title>{body}</feed>").encode()
+
+
+def poll(db, db_path, feed_server, sources, **options):
+    from tracker.config import parse_config
+    from tracker.poll import poll_sources
+
+    config = parse_config({"sources": [
+        {"id": source_id, "publisher": "DfE", "type": "feed",
+         "url": url if url.startswith("http") else feed_server.url(url)}
+        for source_id, url in sources.items()]})
+    return poll_sources(db, config, config.select(), db_path=db_path, **options)
+
+
+def good_feed(feed_server):
+    return feed_server.serve_file("/good.atom", "govuk-org.atom")
+
+
+def test_script_in_a_feed_never_reaches_a_page_the_digest_or_the_atom_feed(db, db_path, feed_server):
+    import asyncio
+
+    from tracker.digest import digest_report, save_digest
+    from tracker.serve import sync_themes
+
+    feed_server.serve("/hostile.atom", hostile_feed("https://publisher.example"))
+    summary = poll(db, db_path, feed_server, {"hostile": "/hostile.atom"})
+    assert summary.failed == []
+    sync_themes(db)
+    rows = db.execute_returning_dicts("select id, url, title from publications")
+    assert len(rows) >= 3
+    assert not [r for r in rows if not r["url"].startswith("https://")]
+    db.execute("update publications set status = 'accepted' where id % 2 = 0")
+    week = db.execute("select min(substr(first_seen, 1, 10)) from publications").fetchone()[0]
+    save_digest(db, week)
+
+    datasette = make_datasette(db_path, secret=SECRET)
+    name = datasette.get_database().name
+    editor = {"ds_actor": actor_cookie(datasette)}
+    pages = [f"/{name}/publications", f"/{name}/publications?_search=guidance",
+             f"/{name}/candidates", f"/{name}/accepted_atom.atom", f"/{name}/digests",
+             f"/-/digest/{week}", "/-/triage"]
+    pages += [f"/{name}/publications/{r['id']}" for r in rows]
+
+    async def browse():
+        await datasette.invoke_startup()
+        return [(page, await datasette.client.get(page, cookies=editor)) for page in pages]
+
+    shown = set()
+    for page, response in asyncio.run(browse()):
+        assert response.status_code == 200, page
+        for marker in MARKERS:
+            assert marker not in response.text, (page, marker)
+        shown |= {r["title"] for r in rows if r["title"] and r["title"][:15] in response.text}
+    assert len(shown) == len(rows)  # the pages did show the hostile publications
+    for fmt in ("html", "markdown", "text"):
+        text = digest_report(db_path, week, fmt=fmt)
+        assert "Kinship care guidance" in text or "Fostering data" in text
+        if fmt == "html":
+            for marker in MARKERS:
+                assert marker not in text
+    assert "javascript:" not in digest_report(db_path, week, fmt="markdown")
+
+
+def test_a_redirect_to_an_internal_address_is_refused(db, db_path, feed_server):
+    """A public feed (reached here through a proxy on loopback, since nothing else is
+    reachable) that redirects to loopback or the cloud metadata address is refused."""
+    import httpx
+
+    feed_server.redirect("/to-loopback", feed_server.url("/secret"))
+    feed_server.redirect("/to-metadata", "http://169.254.169.254/latest/meta-data/")
+    feed_server.serve("/secret", b"internal")
+    good_feed(feed_server)
+    proxied = httpx.AsyncClient(proxy=feed_server.url("/"), follow_redirects=False)
+    summary = poll(db, db_path, feed_server, {
+        "loopback": "http://publisher.example/to-loopback",
+        "metadata": "http://publisher.example/to-metadata",
+        "good": "http://publisher.example/good.atom",
+    }, client=proxied)
+    errors = {o.source_id: o.error for o in summary.outcomes}
+    assert "private address" in errors["loopback"] and "private address" in errors["metadata"]
+    assert errors["good"] is None and db["publications"].count > 0
+    assert feed_server.requests_to("/secret") == []
+
+
+BILLION_LAUGHS = (b"<?xml version='1.0'?><!DOCTYPE rss [<!ENTITY a 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'>"
+                  + b"".join(b"<!ENTITY %s '%s'>" % (bytes([98 + i]), (b"&%s;" % bytes([97 + i])) * 10)
+                             for i in range(9))
+                  + b"]><rss version='2.0'><channel><title>t</title><item><title>&j;</title>"
+                  + b"<link>https://publisher.example/laugh</link></item></channel></rss>")
+
+
+@pytest.mark.parametrize("attack", ["billion laughs", "gzip bomb", "endless body", "declared 1 GB"])
+def test_bombs_and_enormous_bodies_cost_one_source_and_little_memory(db, db_path, feed_server, attack):
+    import resource
+
+    if attack == "billion laughs":
+        feed_server.serve("/bad.rss", BILLION_LAUGHS)
+    elif attack == "gzip bomb":
+        feed_server.fault("/bad.rss", "gzip-bomb", size=1024 * 1024 * 1024)
+    elif attack == "endless body":
+        feed_server.fault("/bad.rss", "endless")
+    else:
+        feed_server.serve("/bad.rss", b"x", headers={"Content-Length": str(1024 ** 3)})
+    good_feed(feed_server)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    summary = poll(db, db_path, feed_server, {"bad": "/bad.rss", "good": "/good.atom"})
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    outcomes = {o.source_id: o for o in summary.outcomes}
+    assert outcomes["good"].error is None and outcomes["good"].new > 0
+    # Either refused with a reason, or parsed without expanding anything.
+    longest = db.execute("select max(length(title) + length(summary)) from publications "
+                         "where source_id = 'bad'").fetchone()[0]
+    assert outcomes["bad"].error or (longest or 0) < 10_000
+    assert grown_mb < 200  # the 1 GB never reached memory
+
+
+# --- secrets -------------------------------------------------------------------------------
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("as_editor", [False, True])
+async def test_no_password_hash_is_served(workspace, workspace_db, as_editor):
+    from tracker.editors import editors_path, load_editors
+
+    secrets = [account["hash"] for account in load_editors(workspace_db).values()]
+    secrets += [h.split("$")[2] for h in secrets]  # the salt alone
+    assert editors_path(workspace_db).stat().st_mode & 0o077 == 0  # owner-only file
+    name = workspace.get_database().name
+    cookies = {"ds_actor": actor_cookie(workspace)} if as_editor else {}
+    pages = ["/-/metadata.json", "/-/settings.json", "/-/databases.json", "/-/plugins.json",
+             "/-/actor.json", f"/{name}.json", f"/{name}/publications.json", f"/{name}/sources.json",
+             f"/{name}/themes.json", f"/{name}/audit_log.json",
+             f"/{name}.json?sql=select+name,+sql+from+sqlite_master"]
+    for page in pages:
+        text = (await workspace.client.get(page, cookies=cookies)).text
+        assert "pbkdf2" not in text and not any(s in text for s in secrets), page
+
+
+@pytest.mark.asyncio
+async def test_the_cookie_secret_comes_from_the_environment(workspace_db, monkeypatch):
+    monkeypatch.setenv("DATASETTE_SECRET", "from-the-environment")
+    served = make_datasette(workspace_db)
+    await served.invoke_startup()
+    name = served.get_database().name
+    same = make_datasette(workspace_db, secret="from-the-environment")
+    other = make_datasette(workspace_db, secret="another-secret")
+    path = f"/{name}/audit_log"
+    assert (await served.client.get(path, cookies={"ds_actor": actor_cookie(same)})).status_code == 200
+    assert (await served.client.get(path, cookies={"ds_actor": actor_cookie(other)})).status_code == 403
+    # Without it each start makes a random one: a cookie never outlives the process.
+    monkeypatch.delenv("DATASETTE_SECRET")
+    assert make_datasette(workspace_db)._secret != make_datasette(workspace_db)._secret
