@@ -82,6 +82,7 @@ def test_cli_backup_into_a_folder(db_path, tmp_path, writer):
     result = CliRunner().invoke(cli, ["backup", str(folder), "--db", str(db_path)])
     assert result.exit_code == 0, result.output
     (copy,) = folder.glob("tracker-*.db")
+    assert list(folder.iterdir()) == [copy]  # the database alone: no editors file, no -wal
     assert f"to {copy}" in result.output
     publications, fetches = counts(copy)
     assert publications == fetches * BATCH
