@@ -9,6 +9,7 @@ from email.utils import format_datetime
 
 import pytest
 
+from feedserver import gzip_bomb
 from tracker.config import Settings
 from tracker.fetch import HostLimiter, fetch, is_private_host, make_client
 
@@ -121,9 +122,10 @@ async def test_declared_length_over_the_cap_is_refused_before_reading(feed_serve
 @pytest.mark.asyncio
 async def test_gzip_bomb_stops_at_the_cap_without_inflating_it(feed_server):
     url = feed_server.fault("/feed", "gzip-bomb", size=200 * MB)
+    gzip_bomb(200 * MB)  # built (and cached) before the clock starts
     tracemalloc.start()
     try:
-        result = await get(url, max_bytes=2 * MB)
+        result = await get(url, max_bytes=2 * MB, settings=Settings(timeout=10))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -294,3 +296,21 @@ async def test_host_limiter_bounds_per_host_and_total():
 ])
 def test_is_private_host(url, private):
     assert is_private_host(url) is private
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("url", ["not a url", "ftp://example.org/feed", "http://[bad/feed", "http://"])
+async def test_invalid_addresses_in_words(url):
+    assert (await get(url)).error == f"not a web address: {url}"
+
+
+@pytest.mark.asyncio
+async def test_control_characters_in_an_address():
+    assert (await get("http://exa\x00mple.org/")).error.startswith("not a web address")
+
+
+@pytest.mark.asyncio
+async def test_redirect_to_an_invalid_address(feed_server):
+    feed_server.redirect("/start", "http://[bad/feed")
+    result = await get(feed_server.url("/start"))
+    assert result.error == "redirected to an invalid address, which is not a web address"

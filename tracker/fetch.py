@@ -80,7 +80,7 @@ class HostLimiter:
 
     @asynccontextmanager
     async def slot(self, url: str):
-        host = (urlsplit(url).hostname or "").removeprefix("www.")
+        host = _host(url).removeprefix("www.")
         # The host first: a task queued behind a busy host must not hold one of the total slots.
         async with self._hosts[host], self._total:
             yield
@@ -107,6 +107,8 @@ async def fetch(client: httpx.AsyncClient, url: str, *, etag: str | None = None,
         result.error = str(ex)
     except httpx.HTTPError as ex:
         result.error = _network_error(ex, result.url)
+    except (httpx.InvalidURL, ValueError):  # control characters in the URL: httpx refuses it
+        result.error = f"not a web address: {result.url[:80]}"
     except OSError as ex:
         result.error = f"network error: {ex.strerror or ex}"
     if result.error:
@@ -121,6 +123,8 @@ async def _fetch(client, result: FetchResult, state, etag, last_modified, max_by
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
+    if not _is_web_address(result.url):
+        raise FetchError(f"not a web address: {result.url[:80]}")
     visited, permanent = {result.url}, True
     for _ in range(MAX_REDIRECTS + 1):
         response = await client.send(client.build_request("GET", result.url, headers=headers),
@@ -129,9 +133,13 @@ async def _fetch(client, result: FetchResult, state, etag, last_modified, max_by
             state["answered"] = True
             result.status = response.status_code
             if response.status_code in REDIRECTS and "location" in response.headers:
-                target = urljoin(result.url, response.headers["location"])
-                if urlsplit(target).scheme not in ("http", "https"):
-                    raise FetchError(f"redirected to {target[:80]}, which is not a web address")
+                try:
+                    target = urljoin(result.url, response.headers["location"])
+                except ValueError:
+                    target = ""
+                if not _is_web_address(target):
+                    raise FetchError(f"redirected to {target[:80] or 'an invalid address'}, "
+                                     "which is not a web address")
                 if target in visited:
                     raise FetchError("the server redirects in a loop")
                 if not allow_private:
@@ -293,7 +301,7 @@ def _max_age(cache_control: str | None, expires: str | None, date: str | None) -
 
 
 def _network_error(ex: httpx.HTTPError, url: str) -> str:
-    host = urlsplit(url).hostname or url
+    host = (_host(url) or url)[:80]
     causes = _causes(ex)
     if isinstance(ex, httpx.ConnectTimeout):
         return f"could not connect to {host} in time"
@@ -314,9 +322,22 @@ def _network_error(ex: httpx.HTTPError, url: str) -> str:
         return f"{host} closed the connection without a complete answer"
     if isinstance(ex, httpx.ReadError):
         return f"the connection to {host} broke during the download"
-    if isinstance(ex, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
-        return f"not a web address: {url[:80]}"
     return f"network error talking to {host} ({type(ex).__name__})"
+
+
+def _is_web_address(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[bad"
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:  # "http://[bad": not an address at all
+        return ""
 
 
 def _causes(ex: BaseException) -> list[BaseException]:
