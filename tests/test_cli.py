@@ -13,7 +13,7 @@ TRACKER = str(Path(sys.executable).with_name("tracker"))
 
 
 def run(*args, cwd=None):
-    return subprocess.run([TRACKER, *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+    return subprocess.run([TRACKER, *args], capture_output=True, text=True, cwd=cwd, timeout=180)
 
 
 @pytest.fixture

@@ -143,7 +143,7 @@ def test_missing_file_from_the_installed_command(tmp_path):
     tracker = Path(sys.executable).with_name("tracker")
     result = subprocess.run(
         [str(tracker), "poll", "--sources", "nowhere.yaml", "--db", "x.db"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path, capture_output=True, text=True, timeout=180,
     )
     assert result.returncode == 2
     assert result.stderr == "Error: sources file not found: nowhere.yaml\n"
@@ -255,6 +255,6 @@ def test_tracker_home_is_not_needed_to_validate(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(with_source(type="atom")))
     result = subprocess.run([str(tracker), "poll", "--sources", str(bad)], cwd="/",
-                            capture_output=True, text=True, env=env, timeout=60)
+                            capture_output=True, text=True, env=env, timeout=180)
     assert result.returncode == 2
     assert result.stderr.startswith("Error: source kinship-news: type must be one of")

@@ -21,7 +21,7 @@ EXPECTED_PUBLICATIONS = 90
 
 def demo(*args, cwd="/"):
     return subprocess.run([TRACKER, "demo", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=120)
+                          timeout=180)
 
 
 def test_sample_sources_point_at_the_sample_server():
@@ -69,7 +69,7 @@ def test_demo_opens_the_workspace_and_stops_cleanly(tmp_path, unused_port):
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/")
     try:
         url = f"http://127.0.0.1:{unused_port}/demo/publications.json?_shape=array&_size=5"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             try:
                 response = httpx.get(url, timeout=2)
@@ -83,7 +83,7 @@ def test_demo_opens_the_workspace_and_stops_cleanly(tmp_path, unused_port):
         assert len(response.json()) == 5
     finally:
         process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=30)
+        out, err = process.communicate(timeout=60)
     assert process.returncode in (0, -signal.SIGTERM)
     assert f"{EXPECTED_PUBLICATIONS} new publications" in out
     assert "Traceback" not in err
