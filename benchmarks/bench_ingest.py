@@ -1,0 +1,74 @@
+"""Ingest and classify 1,000, 10,000 and 100,000 publications: whole-process time and peak
+memory (benchmarks/ingest.py under peak.py), median of the rounds. The 100,000 database of the
+last round is kept for the Datasette benchmark (bench_web.py)."""
+
+from __future__ import annotations
+
+import re
+
+from measure import ROOT, VENV_BIN, WORK, median, run_process, with_peak
+
+SIZES = (1_000, 10_000, 100_000)
+TARGET_SECONDS, TARGET_MB = 60, 500
+HERE = ROOT / "benchmarks"
+
+
+def database(size: int):
+    return WORK / "ingest" / f"publications-{size}.db"
+
+
+def ingest(size: int):
+    path = database(size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(path.name + "*"):
+        stale.unlink()
+    run = run_process(with_peak([VENV_BIN / "python", HERE / "ingest.py", path, size]),
+                      cwd=HERE)
+    parts = dict(re.findall(r"(\w+)=([\d.]+)", run.output.splitlines()[-2]))
+    if int(parts["stored"]) != size or int(parts["classified"]) != size:
+        raise RuntimeError(f"ingest of {size} went wrong: {run.output[-500:]}")
+    return run.seconds, run.peak_mb, float(parts["store_s"]), float(parts["classify_s"])
+
+
+def run(runs: int) -> str:
+    from bench_poll import warm_model_cache
+
+    warm_model_cache()
+    results = {}
+    for size in SIZES:
+        rounds = [ingest(size) for _ in range(runs)]
+        results[size] = [median(r[i] for r in rounds) for i in range(4)]
+        print(f"  ingest {size}: " + ", ".join(f"{v:.2f}" for v in results[size]), flush=True)
+    seconds, peak, _, _ = results[max(results)]
+    lines = [
+        "## Ingest and classify",
+        "",
+        f"A fresh database, then N publications stored through the poller's own store path "
+        "(`save_fetch`, one transaction per source of 1,000 entries) and classified "
+        "(`classify_publications` on the new ids, as `tracker poll` does), as one process "
+        f"(`benchmarks/ingest.py`); peak memory is the process's maximum resident set size. "
+        f"Median of {runs} rounds.",
+        "",
+        "| publications | whole process | of which storing | of which classifying | per second | peak memory |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for size, (total, mb, store_s, classify_s) in results.items():
+        lines.append(f"| {size:,} | {total:.1f} s | {store_s:.1f} s | {classify_s:.1f} s | "
+                     f"{size / total:,.0f} | {mb:.0f} MB |")
+    lines += [
+        "",
+        f"Target at {max(results):,}: under {TARGET_SECONDS} s and {TARGET_MB} MB: "
+        f"{seconds:.1f} s ({'met' if seconds < TARGET_SECONDS else '**missed**'}), "
+        f"{peak:.0f} MB ({'met' if peak < TARGET_MB else '**missed**'}).",
+        "",
+        growth("Ingest", {size: r[0] for size, r in results.items()}),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def growth(what: str, figures: dict[int, float]) -> str:
+    """How a figure grows with the number of publications, from the smallest size to each."""
+    sizes = sorted(figures)
+    steps = [f"x{figures[b] / figures[a]:.1f} from {a:,} to {b:,}" for a, b in zip(sizes, sizes[1:])]
+    return f"Growth ({what}): " + "; ".join(steps) + "."
