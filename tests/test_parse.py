@@ -344,3 +344,73 @@ def test_markup_in_feed_text_ends_as_plain_text(feed_source):
     [raw] = parse_body(feed_source, body, "application/atom+xml", FEED_URL)
     entry = normalise_entry(raw, base_url=FEED_URL)
     assert (entry.title, entry.summary) == ("Report on care", "Safe text")
+
+
+AGREEMENT = {
+    "rss-variants": rss("""
+<item><title>  Spaced\n title </title><link> https://www.example.org/a </link>
+  <content:encoded xmlns:content="http://purl.org/rss/1.0/modules/content/">&lt;p&gt;Body&lt;/p&gt;</content:encoded>
+  <dc:date xmlns:dc="http://purl.org/dc/elements/1.1/">2024-01-02T23:30:00Z</dc:date></item>
+<item><title>Guid link</title><guid>https://www.example.org/g</guid><description>d</description>
+  <pubDate>Tue, 12 Mar 2024 00:01:00 GMT</pubDate><category domain="x">Cat</category></item>
+<item><title>Relative guid</title><guid>rel</guid><link>/news/r</link></item>
+<item><title>Opaque guid</title><guid isPermaLink="false">42 at https://www.example.org</guid><link>b</link></item>
+<item><title>Undated</title><link>https://www.example.org/u</link></item>
+<item><title>Bad date</title><link>https://www.example.org/bd</link><pubDate>sometime soon</pubDate></item>
+<item><title><![CDATA[Caf&eacute; <em>report</em>]]></title><link>https://www.example.org/c</link></item>"""),
+    "rss-root-base": b"""<rss version="2.0" xml:base="https://www.local.gov.uk/"><channel><title>LGA</title>
+<item><title>One</title><link>publications/one</link><guid isPermaLink="false">1 at https://www.local.gov.uk</guid></item>
+<item><title>Two</title><link>/case-studies/two</link><pubDate>Thu, 05 Dec 2024 00:01:00 +0000</pubDate></item>
+</channel></rss>""",
+    "atom-variants": b"""<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">
+<title>t</title><id>t</id><updated>2025-01-01T00:00:00Z</updated>
+<entry><title type="html">A &lt;b&gt;b&lt;/b&gt;</title><id>x</id><link rel="self" href="https://www.example.org/self"/>
+  <link rel="alternate" href="/alt"/><content type="html">&lt;p&gt;C&lt;/p&gt;</content>
+  <published>2024-01-01T10:00:00+01:00</published><updated>2024-02-01T10:00:00Z</updated></entry>
+<entry><title>No rel</title><link href="https://www.example.org/norel"/><link rel="enclosure" href="https://www.example.org/x.mp3"/>
+  <summary>S</summary><content>Ctext</content><category term="t1"/></entry>
+<entry><title>Enclosure only</title><link rel="enclosure" href="https://www.example.org/y.mp3"/></entry>
+</feed>""",
+}
+
+
+@pytest.mark.parametrize("name", ["govuk-org.atom", "govuk-finder.atom", "wordpress.rss", "drupal.rss",
+                                  "research.rdf", "rss-variants", "rss-root-base", "atom-variants"])
+def test_fast_path_reads_feeds_as_feedparser_does(name):
+    """The C-parser fast path must give exactly what feedparser gives, once normalised."""
+    from dataclasses import replace
+    from urllib.parse import urljoin
+
+    from tracker.parse import _fast_items, _feedparser_items, _permalink
+
+    body = AGREEMENT.get(name) or (FEEDS / name).read_bytes()
+    url = "https://www.example.org/blog/feed"
+
+    def normalised(items):
+        return [normalise_entry(replace(i, link=urljoin(url, i.link or _permalink(i.entry_id) or "")),
+                                base_url=url) for i in items]
+
+    fast = _fast_items(body, url)
+    slow, problem = _feedparser_items(body, body.decode(), "application/xml", url)
+    assert fast is not None and problem is None and len(fast) >= 2
+    assert normalised(fast) == normalised(slow)
+
+
+@pytest.mark.parametrize("body", [
+    rss("<item><title>Caf&eacute;</title><link>https://www.example.org/a</link></item>"),  # HTML entity
+    b'<rss version="2.0"><channel><item xml:base="/x/"><title>B</title><link>b</link></item></channel></rss>',
+    b'<feed xmlns="http://purl.org/atom/ns#"><entry><title>Atom 0.3</title></entry></feed>',
+    rss(""),
+], ids=["undefined-entity", "nested-xml-base", "atom-0.3", "no-items"])
+def test_unusual_feeds_are_left_to_feedparser(body):
+    from tracker.parse import _fast_items
+
+    assert _fast_items(body, FEED_URL) is None
+
+
+def test_undefined_html_entities_still_parse(feed_source):
+    """Many real feeds use &nbsp; or &eacute; without declaring them: feedparser copes."""
+    [entry] = parse_body(feed_source, rss(
+        "<item><title>Caf&eacute;&nbsp;report</title><link>https://www.example.org/a</link></item>"),
+        "application/rss+xml", FEED_URL)
+    assert normalise_entry(entry, base_url=FEED_URL).title == "Caf\u00e9 report"
