@@ -182,6 +182,16 @@ def test_entity_bombs_are_refused_quickly_and_cheaply(feed_source, body):
     assert time.perf_counter() - started < 2 and peak < 50 * 1024 * 1024
 
 
+def test_entities_hidden_behind_a_comment_are_never_expanded(feed_source):
+    """A "<a" in a comment ends feedparser's prolog early, so it ignores the declarations after
+    it; expat sees them but its amplification limit stops it (and the C fast path with it)."""
+    body = b"<?xml version='1.0'?><!-- <a> -->" + QUADRATIC.split(b"?>", 1)[1]
+    started = time.perf_counter()
+    entries = parse_body(feed_source, body, "application/rss+xml", FEED_URL)
+    assert [e.title for e in entries] == ["&a;" * 20_000]  # left as written, not 2 GB
+    assert time.perf_counter() - started < 10  # a bound against hanging, not a speed test
+
+
 def test_external_entities_fetch_nothing(feed_source, feed_server):
     secret = feed_server.serve("/secret", b"SECRET")
     body = f"""<?xml version="1.0"?>
