@@ -409,3 +409,20 @@ def test_backoff_after_a_long_outage_is_at_most_a_day(db, db_path, tmp_path, fee
     assert outcomes(summary)["down"].error == "the server answered 503 Service Unavailable"
     assert source_row(db, "down")["consecutive_errors"] == 401
     assert 21 < _next_poll_in_hours(db, "down") < 27
+
+
+def test_a_failure_while_storing_is_recorded_and_stores_nothing_of_that_source(
+        db, db_path, sources_file):
+    """A real SQLite failure halfway through one source's items (a trigger refusing one row):
+    that source's items are rolled back, its error is recorded, the other sources are stored."""
+    db.execute("""create trigger refuse_one before insert on publications
+                  when new.title like 'Run the Royal Parks%'
+                  begin select raise(abort, 'database or disk is full'); end""")
+    summary = poll(db, db_path, sources_file)
+    got = outcomes(summary)
+    assert got["become"].error == "internal error (IntegrityError: database or disk is full)"
+    assert publications_of(db, "become") == []
+    health = source_row(db, "become")
+    assert health["last_error"] == got["become"].error and health["consecutive_errors"] == 1
+    assert health["next_poll"] is not None
+    assert all(got[s[0]].outcome == "fetched" for s in GOOD if s[0] != "become")

@@ -127,13 +127,25 @@ async def _poll(db, settings: Settings, sources, states, client, progress, clock
     return summary
 
 
-async def _poll_one_safely(db, settings, source: Source, *args):
+async def _poll_one_safely(db, settings, source: Source, state: dict, *args):
     """A bug or a database failure while handling one source costs that source only."""
     try:
-        return await _poll_one(db, settings, source, *args)
+        return await _poll_one(db, settings, source, state, *args)
     except Exception as ex:
         error = f"internal error ({type(ex).__name__}: {ex})"[:300]
+        _record_failure(db, settings, source, state, error)
         return SourceOutcome(source.id, source.publisher, "error", error=error), []
+
+
+def _record_failure(db, settings, source: Source, state: dict, error: str) -> None:
+    """Put the failure on the source like any other, so that it shows in the sources table and
+    backs off. Its entries were rolled back with their transaction."""
+    now = datetime.now(timezone.utc)
+    next_poll = _next_poll(settings, source, state, FetchResult(url=source.url), error, now)
+    try:
+        save_fetch(db, source, FetchRecord(started=now, duration_ms=0, error=error, next_poll=next_poll))
+    except Exception:  # the database itself is failing: the summary is the only report left
+        pass
 
 
 async def _poll_one(db, settings, source: Source, state: dict, client, limiter, parser_pool,
