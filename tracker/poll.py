@@ -272,10 +272,14 @@ def render_summary(summary: PollSummary) -> None:
         table.add_row(o.source_id, str(o.new), str(o.updated), str(o.unchanged), result)
     console = _console()
     console.print(table)
-    failed = len(summary.failed)
     console.print(
-        f"{len(summary.outcomes)} sources polled in {summary.seconds:.1f}s: "
-        f"{len(summary.new_ids)} new publications, {failed} source{'s' if failed != 1 else ''} failed"
+        f"{_count(len(summary.outcomes), 'source')} polled in {summary.seconds:.1f}s: "
+        f"{_count(len(summary.new_ids), 'new publication')}, "
+        f"{_count(len(summary.failed), 'source')} failed"
     )
     if summary.classify_error:
         console.print(f"New publications stored but not classified: {summary.classify_error}")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
