@@ -136,3 +136,37 @@ def test_serve_reports_a_port_in_use(served_db):
                                  "--port", str(port)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert f"could not listen on 127.0.0.1:{port}" in result.stderr
+
+
+@pytest.mark.parametrize("next_poll_in,low,high", [
+    (timedelta(hours=5), 3600, 3960),  # never longer than the interval (plus jitter)
+    (timedelta(minutes=20), 1200, 1320),  # the next due source, plus at most 10% jitter
+    (timedelta(hours=-1), 30, 33),  # overdue: soon, but never a busy loop
+])
+def test_scheduler_sleeps_until_the_next_source_is_due(db, make_source, next_poll_in, low, high):
+    from datetime import datetime, timezone
+
+    from tracker.config import Config, Settings
+    from tracker.normalise import utc_iso
+    from tracker.serve import Scheduler
+    from tracker.store import sync_sources
+
+    sources = (make_source("a"), make_source("b", enabled=False))
+    sync_sources(db, sources)
+    now = datetime.now(timezone.utc)
+    db.execute("update sources set next_poll = ? where id = 'a'", [utc_iso(now + next_poll_in)])
+    db.execute("update sources set next_poll = ? where id = 'b'", [utc_iso(now - timedelta(days=9))])
+    scheduler = Scheduler(Path("unused.db"), Config(Settings(interval=3600), sources))
+    assert low <= scheduler.seconds_to_next(db) <= high
+
+
+def test_scheduler_skips_a_pass_while_another_poll_runs(db, db_path, make_source, capsys):
+    from tracker.config import Config, Settings
+    from tracker.serve import Scheduler
+    from tracker.store import poll_lock
+
+    scheduler = Scheduler(db_path, Config(Settings(), (make_source("a"),)))
+    with poll_lock(db_path):
+        scheduler.run_once(db)
+    assert "poll skipped: a poll is already running" in capsys.readouterr().err
+    assert db["fetch_log"].count == 0

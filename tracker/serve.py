@@ -219,7 +219,9 @@ class Scheduler(threading.Thread):
         try:
             week = digest.next_issue_date(datetime.now(timezone.utc).date(),
                                           self.config.settings.issue_day)
-            digest.save_digest(db, week)
+            # With the polling settings, the list's documents (PDF page counts) are looked up
+            # here in the worker thread, never during a page view.
+            digest.save_digest(db, week, documents=self.config.settings)
         except Exception as ex:
             _log(f"digest not saved: {type(ex).__name__}: {ex}")
 
