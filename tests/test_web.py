@@ -4,6 +4,7 @@ import json
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -367,3 +368,11 @@ async def test_hostile_feed_text_and_urls_are_never_live(ds, editor, workspace_d
         text = (await ds.client.get(path, cookies=editor)).text
         assert "<script>alert(1)" not in text and "<img src=x" not in text, path
         assert 'href="javascript:' not in text, path
+
+
+@pytest.mark.asyncio
+async def test_a_damaged_accounts_file_refuses_login_without_a_500(ds, workspace_db):
+    Path(f"{workspace_db}.editors.json").write_text("{not json")
+    response, _ = await login(ds)
+    assert response.status_code == 401
+    assert "accounts cannot be read" in response.text and str(workspace_db) not in response.text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -19,7 +20,7 @@ from markupsafe import Markup, escape
 from datasette.utils import baseconv
 from datasette.utils.asgi import Forbidden, NotFound, Response, asgi_static
 
-from .editors import check_login
+from .editors import EditorError, check_login
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -148,7 +149,12 @@ async def login(request, datasette):
         username = (form.get("username") or "").strip()
         db_path = tracker_database(datasette).path
         # pbkdf2 with 480,000 rounds takes a good fraction of a second: keep it off the loop.
-        if await asyncio.to_thread(check_login, db_path, username, form.get("password") or ""):
+        try:
+            ok = await asyncio.to_thread(check_login, db_path, username, form.get("password") or "")
+        except EditorError as ex:  # a damaged accounts file: the details go to the log only
+            print(f"login refused: {ex}", file=sys.stderr)
+            ok, error = False, "The editors' accounts cannot be read: ask whoever runs the tracker."
+        if ok:
             response = Response.redirect(next_path or "/-/triage")
             expires = baseconv.base62.encode(int(time.time()) + SESSION_DAYS * 86400)
             actor = {"id": username, "roles": [EDITOR_ROLE]}
@@ -157,7 +163,7 @@ async def login(request, datasette):
                 httponly=True, max_age=SESSION_DAYS * 86400,
             )
             return response
-        error = "That username and password do not match an editor's account."
+        error = error or "That username and password do not match an editor's account."
     html = await datasette.render_template(
         "tracker_login.html",
         {"error": error, "next": next_path or "", "username": ""},
