@@ -81,8 +81,9 @@ def test_serve_polls_on_schedule_and_stops_cleanly(tmp_path, served_db, feed_ser
         health = httpx.get(f"{url}desk/source_health.json?_shape=array", timeout=5).json()
         assert health[0]["health"] == "ok" and health[0]["last_success"]
         friday = date.today() + timedelta(days=(4 - date.today().weekday()) % 7)
+        # The digest follows the poll's classification, which may train a model first: slow.
         digest_page = wait_for(lambda: httpx.get(f"{url}-/digest/{friday}", timeout=5)
-                               .status_code == 200)
+                               .status_code == 200, timeout=180)
         assert digest_page, "the scheduler should save the coming issue's digest"
         assert children_of(proc.pid) == []
     finally:
