@@ -376,3 +376,14 @@ async def test_a_damaged_accounts_file_refuses_login_without_a_500(ds, workspace
     response, _ = await login(ds)
     assert response.status_code == 401
     assert "accounts cannot be read" in response.text and str(workspace_db) not in response.text
+
+
+@pytest.mark.asyncio
+async def test_a_theme_dropped_from_themes_yaml_can_still_be_removed(ds, editor, workspace_db):
+    with sqlite3.connect(workspace_db) as conn:
+        conn.execute("update publications set themes = '[\"kinship\", \"retired\"]' where title = ?",
+                     [KINSHIP])
+    pid = str(publication(workspace_db, KINSHIP)["id"])
+    assert not (await post(ds, "add_theme", editor, id=pid, theme="retired"))["ok"]
+    assert (await post(ds, "remove_theme", editor, id=pid, theme="retired"))["ok"]
+    assert json.loads(publication(workspace_db, KINSHIP)["themes"]) == ["kinship"]

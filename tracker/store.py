@@ -153,9 +153,13 @@ def m004_web(db: Database):
           select raise(abort, 'Status must be one of: new, accepted, rejected')
             where new.action = 'set_status'
               and coalesce(new.value, '') not in ('new', 'accepted', 'rejected');
+          -- A slug dropped from themes.yaml can still be removed from a publication that has it.
           select raise(abort, 'Unknown theme: use a slug listed in the themes table')
             where new.action in ('add_theme', 'remove_theme')
-              and not exists (select 1 from themes where slug = new.value);
+              and not exists (select 1 from themes where slug = new.value)
+              and not (new.action = 'remove_theme' and exists (
+                select 1 from publications p, json_each(p.themes) t
+                where p.id = new.publication_id and t.value = new.value));
           select raise(abort, 'Unknown action')
             where new.action not in ('set_status', 'add_theme', 'remove_theme');
           insert into audit_log (editor, time, publication_id, action, old_value, new_value)
