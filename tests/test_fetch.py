@@ -314,3 +314,11 @@ async def test_redirect_to_an_invalid_address(feed_server):
     feed_server.redirect("/start", "http://[bad/feed")
     result = await get(feed_server.url("/start"))
     assert result.error == "redirected to an invalid address, which is not a web address"
+
+
+@pytest.mark.asyncio
+async def test_redirect_to_a_server_that_never_answers(feed_server):
+    feed_server.redirect("/start", "/hang")
+    feed_server.fault("/hang", "hang")
+    result = await get(feed_server.url("/start"), settings=Settings(timeout=0.5))
+    assert result.error == "no answer within 0.5 seconds"

@@ -130,7 +130,6 @@ async def _fetch(client, result: FetchResult, state, etag, last_modified, max_by
         response = await client.send(client.build_request("GET", result.url, headers=headers),
                                      stream=True)
         try:
-            state["answered"] = True
             result.status = response.status_code
             if response.status_code in REDIRECTS and "location" in response.headers:
                 try:
@@ -154,6 +153,7 @@ async def _fetch(client, result: FetchResult, state, etag, last_modified, max_by
             if response.status_code == 304:
                 result.not_modified = True
             elif 200 <= response.status_code < 300:
+                state["answered"] = True  # from here a timeout is a slow body, not silence
                 result.body = await _read_body(response, max_bytes)
                 result.nbytes = len(result.body)
             else:
