@@ -159,3 +159,15 @@ def test_only_accepted_and_candidates_with_web_addresses(db, add_publication, fe
 
 def test_count_pages():
     assert count_pages(pdf_bytes(12)) == 12
+
+
+def test_a_redirect_onto_the_private_network_is_refused(db, add_publication, feed_server):
+    # A feed's link is someone else's input: it must not steer the tracker onto internal hosts.
+    feed_server.serve("/internal/report.pdf", pdf_bytes(2), content_type="application/pdf")
+    url = feed_server.redirect("/report.pdf", feed_server.url("/internal/report.pdf"))
+    pid = add_publication(url=url)
+
+    look_up(db, [pid], feed_server)
+
+    assert "private address" in documents(db)[pid]["error"]
+    assert feed_server.requests_to("/internal/report.pdf") == []

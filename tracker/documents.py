@@ -55,15 +55,11 @@ async def check_documents(db, client, ids, *, settings, content_api: str = CONTE
     Returns how many were looked up. Failures are stored as the row's ``error`` and never
     raised: a missing page count must not stop the digest.
     """
-    from .fetch import HostLimiter
-
     rows = _pending(db, ids)
     if not rows:
         return 0
-    limiter = HostLimiter(settings.per_host, settings.concurrency)
-    found = await asyncio.gather(*(
-        _look_up(client, limiter, row["url"], settings.max_bytes, content_api) for row in rows
-    ))
+    lookup = _Lookup(client, settings, content_api)
+    found = await asyncio.gather(*(lookup.document(row["url"]) for row in rows))
     now = utc_iso(datetime.now(timezone.utc))
     with write_transaction(db):
         for row, document in zip(rows, found):
@@ -92,20 +88,71 @@ def _pending(db, ids) -> list[dict]:
     )
 
 
-async def _look_up(client, limiter, url: str, max_bytes: int, content_api: str) -> Document:
-    try:
-        if urlsplit(url).hostname in GOVUK_HOSTS:
-            return await _govuk(client, limiter, url, max_bytes, content_api)
-        return await _publisher(client, limiter, url, max_bytes)
-    except Exception as ex:  # noqa: BLE001 - one odd document never stops the others
-        return Document(error=f"{type(ex).__name__}: {ex}")
+class _Lookup:
+    """One pass of look-ups: one client, the polling limits, one host limiter."""
 
+    def __init__(self, client, settings, content_api: str):
+        from .fetch import HostLimiter
 
-async def _get(client, limiter, url: str, max_bytes: int):
-    from .fetch import fetch
+        self.client, self.max_bytes, self.content_api = client, settings.max_bytes, content_api
+        self.limiter = HostLimiter(settings.per_host, settings.concurrency)
 
-    async with limiter.slot(url):
-        return await fetch(client, url, max_bytes=max_bytes)
+    async def document(self, url: str) -> Document:
+        try:
+            if urlsplit(url).hostname in GOVUK_HOSTS:
+                return await self._govuk(url)
+            return await self._publisher(url)
+        except Exception as ex:  # noqa: BLE001 - one odd document never stops the others
+            return Document(error=f"{type(ex).__name__}: {ex}")
+
+    async def _get(self, url: str):
+        from .fetch import fetch
+
+        async with self.limiter.slot(url):
+            # These URLs come from publishers' feeds and pages, not from our configuration:
+            # never let one redirect us onto the private network.
+            return await fetch(self.client, url, max_bytes=self.max_bytes,
+                               allow_private_redirects=False)
+
+    async def _govuk(self, url: str) -> Document:
+        result = await self._get(self.content_api.rstrip("/") + urlsplit(url).path)
+        if error := _failure(result):
+            return Document(error=f"Content API: {error}")
+        attachment = featured_pdf(json.loads(result.body))
+        if attachment is None:
+            return Document()
+        document = Document(
+            url=attachment.get("url"), content_type=PDF,
+            pages=_whole(attachment.get("number_of_pages")),
+            nbytes=_whole(attachment.get("file_size")),
+        )
+        if document.pages is None and document.url:
+            # Older attachments lack number_of_pages: count them from the file itself.
+            counted = await self._pdf(document.url)
+            return Document(url=document.url, content_type=PDF, pages=counted.pages,
+                            nbytes=document.nbytes or counted.nbytes, error=counted.error)
+        return document
+
+    async def _publisher(self, url: str) -> Document:
+        if urlsplit(url).path.lower().endswith(".pdf"):
+            return await self._pdf(url)
+        result = await self._get(url)
+        if error := _failure(result):
+            return Document(error=error)
+        if _is_pdf(result):
+            return await asyncio.to_thread(_counted, result.url or url, result.body)
+        if "html" not in (result.content_type or "").lower():
+            return Document()
+        link = prominent_pdf_link(result.body, result.url or url)
+        return await self._pdf(link) if link else Document()
+
+    async def _pdf(self, url: str) -> Document:
+        result = await self._get(url)
+        if error := _failure(result):
+            return Document(url=url, content_type=PDF, error=error)
+        if not _is_pdf(result):
+            return Document(url=url, error=f"not a PDF ({result.content_type or 'no content type'})")
+        return await asyncio.to_thread(_counted, result.url or url, result.body)
 
 
 def _failure(result) -> str | None:
@@ -114,26 +161,6 @@ def _failure(result) -> str | None:
     if result.status != 200 or result.body is None:
         return f"HTTP {result.status}"
     return None
-
-
-async def _govuk(client, limiter, url: str, max_bytes: int, content_api: str) -> Document:
-    api_url = content_api.rstrip("/") + urlsplit(url).path
-    result = await _get(client, limiter, api_url, max_bytes)
-    if error := _failure(result):
-        return Document(error=f"Content API: {error}")
-    attachment = featured_pdf(json.loads(result.body))
-    if attachment is None:
-        return Document()
-    document = Document(
-        url=attachment.get("url"), content_type=PDF,
-        pages=_whole(attachment.get("number_of_pages")), nbytes=_whole(attachment.get("file_size")),
-    )
-    if document.pages is None and document.url:
-        # Older attachments lack number_of_pages: count them from the file itself.
-        counted = await _pdf(client, limiter, document.url, max_bytes)
-        return Document(url=document.url, content_type=PDF, pages=counted.pages,
-                        nbytes=document.nbytes or counted.nbytes, error=counted.error)
-    return document
 
 
 def featured_pdf(content: dict) -> dict | None:
@@ -153,20 +180,6 @@ def _whole(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-async def _publisher(client, limiter, url: str, max_bytes: int) -> Document:
-    if urlsplit(url).path.lower().endswith(".pdf"):
-        return await _pdf(client, limiter, url, max_bytes)
-    result = await _get(client, limiter, url, max_bytes)
-    if error := _failure(result):
-        return Document(error=error)
-    if _is_pdf(result):
-        return await asyncio.to_thread(_counted, result.url or url, result.body)
-    if "html" not in (result.content_type or "").lower():
-        return Document()
-    link = prominent_pdf_link(result.body, result.url or url)
-    return await _pdf(client, limiter, link, max_bytes) if link else Document()
-
-
 def prominent_pdf_link(body: bytes, base_url: str) -> str | None:
     """The first PDF linked from the page's main content: on report pages, the report."""
     from selectolax.lexbor import LexborHTMLParser
@@ -183,15 +196,6 @@ def prominent_pdf_link(body: bytes, base_url: str) -> str | None:
                 return target
         return None
     return None
-
-
-async def _pdf(client, limiter, url: str, max_bytes: int) -> Document:
-    result = await _get(client, limiter, url, max_bytes)
-    if error := _failure(result):
-        return Document(url=url, content_type=PDF, error=error)
-    if not _is_pdf(result):
-        return Document(url=url, error=f"not a PDF ({result.content_type or 'no content type'})")
-    return await asyncio.to_thread(_counted, result.url or url, result.body)
 
 
 def _is_pdf(result) -> bool:
