@@ -1,6 +1,7 @@
 """`tracker demo`: the README's run command, offline, from any directory."""
 
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,9 +20,18 @@ TRACKER = str(Path(sys.executable).with_name("tracker"))
 EXPECTED_PUBLICATIONS = 90
 
 
-def demo(*args, cwd="/"):
-    return subprocess.run([TRACKER, "demo", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=180)
+def demo(*args, cwd="/", sample_port=None):
+    # Tests serve the samples on a port of their own: a developer's `make run`, or another test
+    # run on the same machine, may hold 8765.
+    port = ["--sample-port", str(sample_port or free_port())]
+    return subprocess.run([TRACKER, "demo", *port, *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=180)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def test_sample_sources_point_at_the_sample_server():
@@ -34,8 +44,8 @@ def test_sample_sources_point_at_the_sample_server():
 
 
 def test_demo_polls_the_samples_from_any_directory(tmp_path):
-    db = tmp_path / "demo.db"
-    first = demo("--no-serve", "--db", str(db))
+    db, port = tmp_path / "demo.db", free_port()
+    first = demo("--no-serve", "--db", str(db), sample_port=port)
     assert first.returncode == 0, first.stderr
     assert "Traceback" not in first.stderr
     assert f"{EXPECTED_PUBLICATIONS} new publications, 0 sources failed" in first.stdout
@@ -52,7 +62,7 @@ def test_demo_polls_the_samples_from_any_directory(tmp_path):
     conn.close()
 
     # the sample server answers conditional GETs: the second run stores nothing new
-    second = demo("--no-serve", "--db", str(db))
+    second = demo("--no-serve", "--db", str(db), sample_port=port)
     assert second.returncode == 0, second.stderr
     assert "0 new publications, 0 sources failed" in second.stdout
 
@@ -63,9 +73,10 @@ def test_demo_default_database_is_relative_to_the_current_directory(tmp_path):
     assert (tmp_path / "db" / "demo.db").is_file()
 
 
-def test_demo_opens_the_workspace_and_stops_cleanly(tmp_path, unused_port):
-    db = tmp_path / "demo.db"
-    process = subprocess.Popen([TRACKER, "demo", "--db", str(db), "--port", str(unused_port)],
+def test_demo_opens_the_workspace_and_stops_cleanly(tmp_path):
+    db, unused_port = tmp_path / "demo.db", free_port()
+    process = subprocess.Popen([TRACKER, "demo", "--db", str(db), "--port", str(unused_port),
+                                "--sample-port", str(free_port())],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/")
     try:
         url = f"http://127.0.0.1:{unused_port}/demo/publications.json?_shape=array&_size=5"
@@ -90,25 +101,12 @@ def test_demo_opens_the_workspace_and_stops_cleanly(tmp_path, unused_port):
 
 
 def test_demo_reports_a_busy_sample_port_in_one_line(tmp_path):
-    import socket
-
     with socket.socket() as blocker:
-        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            blocker.bind(("127.0.0.1", SAMPLE_PORT))
-        except OSError:
-            pytest.skip(f"port {SAMPLE_PORT} is in use by something else")
+        blocker.bind(("127.0.0.1", 0))
         blocker.listen()
-        result = demo("--no-serve", "--db", str(tmp_path / "demo.db"))
+        port = blocker.getsockname()[1]
+        result = demo("--no-serve", "--db", str(tmp_path / "demo.db"), sample_port=port)
     assert result.returncode == 2
-    assert result.stderr.startswith(f"Error: cannot serve the sample feeds on 127.0.0.1:{SAMPLE_PORT}")
+    assert result.stderr.startswith(f"Error: cannot serve the sample feeds on 127.0.0.1:{port}")
     assert result.stderr.count("\n") == 1
-
-
-@pytest.fixture
-def unused_port():
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    assert not (tmp_path / "demo.db").exists()

@@ -267,8 +267,10 @@ def editor_add(name, db_path):
               type=click.Path(dir_okay=False), help="SQLite database file for the demo")
 @click.option("--port", type=int, default=8001, show_default=True, help="Port of the workspace")
 @click.option("--no-serve", is_flag=True, help="Stop after the poll instead of opening the workspace")
+@click.option("--sample-port", type=int, default=8765, show_default=True,
+              help="Port to serve the sample feeds on")
 @user_errors
-def demo(db_path, port, no_serve):
+def demo(db_path, port, no_serve, sample_port):
     """Offline demo: serve the bundled sample feeds locally, poll them, open the workspace.
 
     The sample feeds (samples/, listed in sources.sample.yaml) are real-format copies of
@@ -281,7 +283,8 @@ def demo(db_path, port, no_serve):
     """
     from .demo import demo_run
 
-    demo_run(db_path, port=port, serve=not no_serve, progress=sys.stderr.isatty())
+    demo_run(db_path, port=port, serve=not no_serve, sample_port=sample_port,
+             progress=sys.stderr.isatty())
 
 
 @cli.command(name="import-newsletter")

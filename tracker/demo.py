@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 from contextlib import closing
+from dataclasses import replace
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -57,7 +58,7 @@ def demo_run(db_path: str | Path = DEMO_DB, *, port: int | None = None, serve: b
     from .poll import poll_sources, render_summary
     from .store import PollRunning, open_database
 
-    config = load_config(project_file(SAMPLE_SOURCES))
+    config = _on_port(load_config(project_file(SAMPLE_SOURCES)), sample_port)
     server = start_sample_server(project_file(SAMPLES), sample_port)
     db_path = Path(db_path)
     try:
@@ -77,3 +78,11 @@ def demo_run(db_path: str | Path = DEMO_DB, *, port: int | None = None, serve: b
         print(f"Opening the workspace on {db_path}...", file=sys.stderr)
         serve_workspace(db_path, poll=False, port=port or DEFAULT_PORT)
     return summary
+
+
+def _on_port(config, port: int):
+    """sources.sample.yaml names SAMPLE_PORT; another port (two demos, or tests running side by
+    side) gets the same sources at its own address."""
+    old, new = f"http://{SAMPLE_HOST}:{SAMPLE_PORT}/", f"http://{SAMPLE_HOST}:{port}/"
+    sources = tuple(replace(s, url=s.url.replace(old, new, 1)) for s in config.sources)
+    return replace(config, sources=sources)
