@@ -20,12 +20,17 @@ ROOT = Path(__file__).resolve().parent.parent
 TRACKER = Path(sys.executable).parent / "tracker"
 
 
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("model-cache")
+
+
 @pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch):
-    """Each test trains the shipped model into its own cache, never the user's."""
-    path = tmp_path / "cache"
-    monkeypatch.setenv("TRACKER_CACHE", str(path))
-    return path
+def cache(shared_cache, monkeypatch):
+    """The shipped model is trained once per test session into a scratch cache, never the
+    user's (test_classify_cli_trains_once_then_reuses_its_cache starts from an empty one)."""
+    monkeypatch.setenv("TRACKER_CACHE", str(shared_cache))
+    return shared_cache
 
 
 @pytest.fixture(scope="module")
@@ -288,7 +293,8 @@ def test_classify_cli_survives_bad_input_and_keeps_order(cache):
     assert "youth_justice" in out[11]["themes"]
 
 
-def test_classify_cli_trains_once_then_reuses_its_cache(cache):
+def test_classify_cli_trains_once_then_reuses_its_cache(tmp_path):
+    cache = tmp_path / "empty-cache"
     first = run_classify(b'{"title": "Kinship care strategy"}\n', cache)
     cached = list(cache.glob("model-*.npz")) if cache.exists() else []
     from tracker.classify import LABELLED_FILE

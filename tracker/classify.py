@@ -28,7 +28,7 @@ from . import TrackerError, project_file
 
 THEMES_FILE = "themes.yaml"
 LABELLED_FILE = Path(__file__).resolve().parent / "data" / "labelled.jsonl"
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2
 SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
 THEME_KEYS = {"label", "network", "description", "include", "exclude"}
 # Only the start of a long summary is read: a 100 kB summary costs what a normal one does, and
@@ -225,6 +225,9 @@ class Model:
     bias: "np.ndarray"
     calibration: "np.ndarray"  # (a, b) per column: p = sigmoid(a * decision + b)
     thresholds: "np.ndarray"  # per theme
+    first_weights: "np.ndarray"  # first stage, one column per theme in ``slugs``
+    first_bias: "np.ndarray"
+    stack: "np.ndarray"  # (theme, theme): first-stage decisions' weights in the second stage
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -244,7 +247,8 @@ class Model:
             buffer, terms=np.array(self.terms, dtype=str), idf=self.idf,
             rule_slugs=np.array(self.rule_slugs, dtype=str), slugs=np.array(self.slugs, dtype=str),
             weights=self.weights, bias=self.bias, calibration=self.calibration,
-            thresholds=self.thresholds, meta=np.array(json.dumps({**self.meta, "format": MODEL_FORMAT})),
+            thresholds=self.thresholds, first_weights=self.first_weights,
+            first_bias=self.first_bias, stack=self.stack, meta=np.array(json.dumps({**self.meta, "format": MODEL_FORMAT})),
         )
         return buffer.getvalue()
 
@@ -260,7 +264,8 @@ class Model:
                 terms=arrays["terms"].tolist(), idf=arrays["idf"],
                 rule_slugs=arrays["rule_slugs"].tolist(), slugs=arrays["slugs"].tolist(),
                 weights=arrays["weights"], bias=arrays["bias"], calibration=arrays["calibration"],
-                thresholds=arrays["thresholds"], meta=meta,
+                thresholds=arrays["thresholds"], first_weights=arrays["first_weights"],
+                first_bias=arrays["first_bias"], stack=arrays["stack"], meta=meta,
             )
 
     def vector(self, terms: Counter, fired: dict, blocked: list):
@@ -319,6 +324,7 @@ class Classifier:
         indices, values = model.vector(extract_terms(title, summary, publisher), fired, blocked)
         rows = model.weights[indices]
         decision = values @ rows + model.bias
+        decision[:-1] += (values @ model.first_weights[indices] + model.first_bias) @ model.stack
         probability = 1.0 / (1.0 + np.exp(-(model.calibration[:, 0] * decision + model.calibration[:, 1])))
         chosen = {slug for col, slug in self._modelled if probability[col] >= model.thresholds[col]}
         chosen |= {slug for slug in fired if slug not in model.slugs}
@@ -494,12 +500,12 @@ def _classify_line(line: bytes, number: int, classifier: Classifier) -> dict:
             "why": prediction.why}
 
 
-def classify_command(stdin=None, stdout=None) -> None:
+def classify_command(stdin=None, stdout=None, *, rules_only: bool = False) -> None:
     """`tracker classify`: JSON lines in, JSON lines out, flushed line by line so a caller
     feeding one line at a time gets each answer at once."""
     stdin = stdin or sys.stdin.buffer
     stdout = stdout or sys.stdout
-    classifier = classifier_for()
+    classifier = Classifier(load_theme_set()) if rules_only else classifier_for()
     for output in classify_stream(stdin, classifier):
         stdout.write(output + "\n")
         stdout.flush()

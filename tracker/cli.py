@@ -162,8 +162,9 @@ def digest(week, weeks, db_path, fmt, by_network, save, documents, sources_path)
 
 
 @cli.command()
+@click.option("--rules-only", is_flag=True, help="Use themes.yaml's phrases alone, no model")
 @user_errors
-def classify():
+def classify(rules_only):
     """Themes and a candidate score for JSON lines on stdin, one JSON line out per line in.
 
     Each input line is an object with a title (summary, publisher, url and any other keys are
@@ -176,7 +177,7 @@ def classify():
     """
     from .classify import classify_command
 
-    classify_command()
+    classify_command(rules_only=rules_only)
 
 
 @cli.command()

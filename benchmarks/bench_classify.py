@@ -1,0 +1,94 @@
+"""Classifier speed: publications per second once loaded, and `tracker classify`'s time to its
+first output line from process start, each the median of several runs, beside the keyword-only
+classifier (themes.yaml's phrases, no model).
+
+    .venv/bin/python benchmarks/bench_classify.py [--runs 5] [--items 5000]
+
+Prints a Markdown table. The shipped model is trained once into a scratch cache first, so the
+time-to-first-line figures are for a warm cache; the cold figure (first use, which trains) is
+printed below the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TRACKER = Path(sys.executable).parent / "tracker"
+LINE = b'{"title": "Raised by Relatives: the experiences of Black and Asian kinship carers", "publisher": "Kinship"}\n'
+
+
+def corpus(size: int) -> list[dict]:
+    """The shipped labelled publications, repeated (with a number, so no two are equal)."""
+    from tracker.classify import LABELLED_FILE, read_labelled
+
+    records = read_labelled(LABELLED_FILE)
+    return [{**records[i % len(records)], "title": f"{records[i % len(records)]['title']} ({i})"}
+            for i in range(size)]
+
+
+def throughput(classifier, items: list[dict], runs: int) -> float:
+    rates = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        for item in items:
+            classifier.predict(item)
+        rates.append(len(items) / (time.perf_counter() - started))
+    return statistics.median(rates)
+
+
+def first_line(args: list[str], cache: str) -> float:
+    """Seconds from starting the process to reading its first output line."""
+    env = {**os.environ, "TRACKER_CACHE": cache}
+    started = time.perf_counter()
+    process = subprocess.Popen([str(TRACKER), "classify", *args], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd="/")
+    process.stdin.write(LINE)
+    process.stdin.flush()
+    answer = process.stdout.readline()
+    seconds = time.perf_counter() - started
+    process.stdin.close()
+    process.wait(timeout=60)
+    if not answer.startswith(b"{") or b'"themes"' not in answer:
+        raise SystemExit(f"tracker classify gave no answer: {answer!r} {process.stderr.read()!r}")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (median reported)")
+    parser.add_argument("--items", type=int, default=5000, help="publications per throughput run")
+    args = parser.parse_args()
+    from tracker.classify import Classifier, load_theme_set, shipped_model
+
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["TRACKER_CACHE"] = cache
+        cold = first_line([], cache)  # trains the shipped model into the empty cache
+        theme_set = load_theme_set()
+        model = Classifier(theme_set, shipped_model(theme_set))
+        rules = Classifier(theme_set, None)
+        items = corpus(args.items)
+        rows = [
+            ("publications per second, once loaded",
+             throughput(model, items, args.runs), throughput(rules, items, args.runs), "{:,.0f}"),
+            ("`tracker classify` first line (s, warm cache)",
+             statistics.median(first_line([], cache) for _ in range(args.runs)),
+             statistics.median(first_line(["--rules-only"], cache) for _ in range(args.runs)), "{:.2f}"),
+        ]
+    print(f"| measure (median of {args.runs} runs) | model + rules | keyword-only | ratio |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, ours, baseline, fmt in rows:
+        print(f"| {name} | {fmt.format(ours)} | {fmt.format(baseline)} | {ours / baseline:.2f} |")
+    print(f"\nFirst use with an empty cache (trains the shipped model, one run): {cold:.2f} s; "
+          f"{args.items:,} publications per throughput run; model {model.version}.")
+
+
+if __name__ == "__main__":
+    main()
