@@ -35,7 +35,7 @@ THEME_KEYS = {"label", "network", "description", "include", "exclude"}
 MAX_SUMMARY = 1500
 MAX_TITLE = 500
 RULES_VERSION = "rules"
-STRONGEST_TERMS = 5
+STRONGEST_TERMS = 3
 
 
 class ThemesError(TrackerError):
@@ -326,13 +326,15 @@ class Classifier:
         chosen = {slug for col, slug in self._modelled if probability[col] >= model.thresholds[col]}
         chosen |= {slug for slug in fired if slug not in model.slugs}
         themes = [slug for slug in self.theme_set.slugs if slug in chosen]
-        columns = [col for col, slug in self._modelled if slug in chosen] + [len(model.slugs)]
-        why["terms"] = self._strongest_terms(indices, values, rows[:, columns])
+        why["terms"] = {
+            name: self._strongest_terms(indices, values * rows[:, col])
+            for name, col in [*((s, c) for c, s in self._modelled if s in chosen),
+                              ("candidate", len(model.slugs))]
+        }
         return Prediction(themes, round(float(probability[-1]), 4), why)
 
-    def _strongest_terms(self, indices, values, rows) -> list[str]:
-        """The words that pushed hardest towards the themes chosen and the candidate score."""
-        contribution = values * rows.sum(axis=1)
+    def _strongest_terms(self, indices, contribution) -> list[str]:
+        """The words that pushed hardest towards one theme (or the candidate score)."""
         terms = self.model.terms
         best = []
         for position in contribution.argsort()[::-1]:
