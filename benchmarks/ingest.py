@@ -23,7 +23,8 @@ if __name__ == "__main__":
     first = datetime.now(timezone.utc) - timedelta(days=730)
     new_ids = []
     for n, source in enumerate(sources):
-        seen = first + timedelta(days=730 * n / batches)
+        # The last source's batch arrives now: this week's candidates exist at every size.
+        seen = first + timedelta(days=730 * (n + 1) / batches)
         record = FetchRecord(started=seen, duration_ms=100, status=200)
         new_ids += save_fetch(db, source, record, entries(min(PER_SOURCE, total), n * PER_SOURCE)).new_ids
     stored = time.perf_counter() - started
