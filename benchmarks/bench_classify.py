@@ -12,6 +12,7 @@ printed below the table.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -61,6 +62,19 @@ def first_line(args: list[str], cache: str) -> float:
     return seconds
 
 
+def whole_process(args: list[str], cache: str, items: list[dict]) -> float:
+    """Lines per second through `tracker classify`, start to exit, JSON in and out."""
+    data = "".join(json.dumps(item) + "\n" for item in items).encode()
+    env = {**os.environ, "TRACKER_CACHE": cache}
+    started = time.perf_counter()
+    result = subprocess.run([str(TRACKER), "classify", *args], input=data, capture_output=True,
+                            env=env, cwd="/", timeout=600)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0 or result.stdout.count(b"\n") != len(items):
+        raise SystemExit(f"tracker classify failed: {result.stderr[-2000:]!r}")
+    return len(items) / seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (median reported)")
@@ -78,6 +92,10 @@ def main() -> None:
         rows = [
             ("publications per second, once loaded",
              throughput(model, items, args.runs), throughput(rules, items, args.runs), "{:,.0f}"),
+            ("`tracker classify` lines per second, whole process",
+             statistics.median(whole_process([], cache, items) for _ in range(args.runs)),
+             statistics.median(whole_process(["--rules-only"], cache, items) for _ in range(args.runs)),
+             "{:,.0f}"),
             ("`tracker classify` first line (s, warm cache)",
              statistics.median(first_line([], cache) for _ in range(args.runs)),
              statistics.median(first_line(["--rules-only"], cache) for _ in range(args.runs)), "{:.2f}"),

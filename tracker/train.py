@@ -282,7 +282,7 @@ def score(examples: list[Example], predictions, slugs: list[str]) -> Scores:
     return Scores(per_theme, sum(supported) / len(supported) if supported else 0.0, auc, len(examples))
 
 
-def cross_validate(examples: list[Example], theme_set: ThemeSet, folds: int = FOLDS):
+def cross_validate(examples: list[Example], theme_set: ThemeSet, folds: int = FOLDS, seed: int = 0):
     """(model scores, keyword-only scores) on held-out folds: each fold is scored by a model
     fitted, calibrated and thresholded on the other folds only."""
     strata = np.array([{True: 1, False: 0, None: 2}[e.candidate] for e in examples])
@@ -290,9 +290,9 @@ def cross_validate(examples: list[Example], theme_set: ThemeSet, folds: int = FO
     if len(examples) < folds * 2:
         raise TrackerError(f"only {len(examples)} labelled examples: too few to cross-validate")
     if smallest >= folds:
-        split = StratifiedKFold(folds, shuffle=True, random_state=0).split(strata, strata)
+        split = StratifiedKFold(folds, shuffle=True, random_state=seed).split(strata, strata)
     else:
-        split = KFold(folds, shuffle=True, random_state=0).split(strata)
+        split = KFold(folds, shuffle=True, random_state=seed).split(strata)
     predictions = [None] * len(examples)
     for train, test in split:
         classifier = Classifier(theme_set, fit_model([examples[i] for i in train], theme_set))
