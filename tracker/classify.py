@@ -36,6 +36,8 @@ MAX_SUMMARY = 1500
 MAX_TITLE = 500
 RULES_VERSION = "rules"
 STRONGEST_TERMS = 3
+# Words that carry weight in the model but tell an editor nothing when shown as a reason.
+UNINFORMATIVE = set("a an and are as at by for from in into is it its of on or the their to with".split())
 
 
 class ThemesError(TrackerError):
@@ -343,7 +345,7 @@ class Classifier:
             index = indices[position]
             if index < len(terms):
                 word = readable_term(terms[index])
-                if word not in best:
+                if word not in best and not set(word.split()) <= UNINFORMATIVE:
                     best.append(word)
         return best
 
