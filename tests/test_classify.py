@@ -380,3 +380,36 @@ def test_poll_classifies_what_it_stores_and_loads_nothing_heavy(tmp_path, db_pat
                            timeout=300, cwd="/")
     assert again.returncode == 0 and again.stdout.strip().endswith("[]")  # nothing new
     db.close()
+
+
+def test_evaluate_scores_a_file_with_a_model_that_never_saw_it(tmp_path):
+    records = [
+        {"title": "Kinship carers’ allowances: a survey of local authorities", "themes": ["kinship"], "candidate": True},
+        {"title": "Special guardianship support: what kinship families need", "themes": ["kinship"], "candidate": True},
+        {"title": "Youth justice statistics: 2024 to 2025", "themes": ["youth_justice"], "candidate": True},
+        {"title": "Foster carer recruitment: the regional fostering hubs a year on", "themes": ["fostering"], "candidate": True},
+        {"title": "Consumer price inflation, UK: September 2025", "publisher": "ONS", "themes": [], "candidate": False},
+        {"title": "Apprenticeship funding rules: August 2025 to July 2026", "publisher": "DfE", "themes": [], "candidate": False},
+        {"title": "Our autumn quiz night: raise money for children", "themes": [], "candidate": False},
+    ]
+    path = tmp_path / "held-out.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    result = CliRunner().invoke(cli.cli, ["evaluate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "scored by a model trained on" in result.output and "| kinship | 2 |" in result.output
+    assert "Candidate ROC-AUC: 1.000" in result.output  # every listing outranks every routine item
+
+
+def test_train_from_the_cli_prints_the_figures_and_stores_a_model(db, db_path, add_publication):
+    add_publication("Kinship care strategy", status="new")
+    result = CliRunner().invoke(cli.cli, ["train", "--db", str(db_path)])
+    assert result.exit_code == 0, result.output
+    assert "| **macro** |" in result.output and "re-scored 1 unreviewed publications" in result.output
+    assert db["models"].count == 1
+
+
+def test_classify_rules_only_uses_no_model(cache):
+    result = subprocess.run([str(TRACKER), "classify", "--rules-only"], input=b'{"title": "Adoption support fund"}\n',
+                            capture_output=True, env={**os.environ, "TRACKER_CACHE": str(cache)}, timeout=60)
+    out = json.loads(result.stdout)
+    assert out["themes"] == ["adoption"] and out["why"]["model"] == "rules"
