@@ -413,3 +413,11 @@ def test_classify_rules_only_uses_no_model(cache):
                             capture_output=True, env={**os.environ, "TRACKER_CACHE": str(cache)}, timeout=60)
     out = json.loads(result.stdout)
     assert out["themes"] == ["adoption"] and out["why"]["model"] == "rules"
+
+
+def test_a_stored_model_it_cannot_read_falls_back_to_the_shipped_one(db, add_publication):
+    db["models"].insert({"version": "old-release", "trained_at": "2099-01-01T00:00:00Z",
+                         "model": b"an older format"})
+    publication = add_publication("Kinship care strategy", status="new")
+    assert classify_publications(db) == 1
+    assert row(db, publication)["model_version"].startswith("shipped-")

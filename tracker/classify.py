@@ -407,11 +407,16 @@ def shipped_model(theme_set: ThemeSet) -> Model | None:
 
 
 def latest_model(db) -> Model | None:
-    """The newest model `tracker train` stored in this database, if any."""
+    """The newest model `tracker train` stored in this database, if any. One stored by an
+    older release in another format is passed over (the shipped model serves until the next
+    `tracker train`), never an error that would stop a poll's scoring."""
     if "models" not in db.table_names():
         return None
     row = db.execute("select model from models order by trained_at desc, rowid desc limit 1").fetchone()
-    return Model.from_bytes(row[0]) if row else None
+    try:
+        return Model.from_bytes(row[0]) if row else None
+    except (ValueError, KeyError, OSError):
+        return None
 
 
 def classifier_for(db=None) -> Classifier:
