@@ -73,6 +73,24 @@ def kill_after(args, delay: float) -> int | None:
     return finished
 
 
+def kill_when(args, condition, timeout=600) -> int | None:
+    """Start ``tracker ARGS`` and SIGKILL it the moment ``condition()`` holds."""
+    process = subprocess.Popen([str(TRACKER), *map(str, args)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    finished = process.poll()
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return finished
+
+
+def models(path) -> int:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("select count(*) from models").fetchone()[0]
+
+
 def assert_consistent(path):
     with sqlite3.connect(path) as conn:
         assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
@@ -111,6 +129,37 @@ def test_digest_killed_at_any_moment_leaves_the_old_digest_or_the_new_one(crash_
     with sqlite3.connect(crash_db) as conn:
         html = conn.execute("select html from digests where week = ?", [WEEK]).fetchone()[0]
     assert "Report" in html and "<b>" not in html  # complete, and feed markup escaped
+
+
+def test_train_killed_at_any_moment_keeps_decisions_and_the_next_run_completes(crash_db):
+    # Editors' decisions on a few hundred publications; editor-set themes on some of them.
+    with sqlite3.connect(crash_db) as conn:
+        conn.execute("update publications set status = 'new' where id > 200")
+        conn.execute("update publications set themes = '[\"kinship\"]', themes_by_editor = 1 "
+                     "where id % 7 = 0")
+    before = [row for row in statuses(crash_db)]
+    editor_set = [(i, s, t) for i, s, t in before if i % 7 == 0]
+    run = ["train", "--db", crash_db]
+    # Early kills land in loading and cross-validation; the last one the moment the new model
+    # is stored, while the unreviewed publications are being re-scored.
+    kills = [lambda: kill_after(run, 0.5), lambda: kill_after(run, 3.0),
+             lambda: kill_when(run, lambda: models(crash_db) > 0)]
+    for kill in kills:
+        finished = kill()
+        assert_consistent(crash_db)
+        after = statuses(crash_db)
+        assert [(i, s) for i, s, _ in after] == [(i, s) for i, s, _ in before]
+        assert [r for r in after if r[0] % 7 == 0] == editor_set
+    assert finished is None and models(crash_db) == 1  # the last kill hit the re-scoring
+    done = subprocess.run([TRACKER, *map(str, run)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert_consistent(crash_db)
+    with sqlite3.connect(crash_db) as conn:
+        assert conn.execute("select count(*) from models").fetchone()[0] >= 1
+        unscored = conn.execute("select count(*) from publications where status = 'new' "
+                                "and model_version is null").fetchone()[0]
+    assert unscored == 0  # the completed run re-scored every unreviewed publication
+    assert [r for r in statuses(crash_db) if r[0] % 7 == 0] == editor_set
 
 
 def test_backup_killed_at_any_moment_leaves_no_half_copy(crash_db, tmp_path):
