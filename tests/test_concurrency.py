@@ -1,6 +1,7 @@
 """Real processes at once: ``tracker poll`` writing, editors writing through a real
-``tracker serve`` (logged in, POSTing to the canned queries), readers browsing. Nothing may
-fail with "database is locked" and no write may be lost."""
+``tracker serve`` (logged in, POSTing to the canned queries), readers browsing, and
+``tracker backup`` copying. Nothing may fail with "database is locked" and no write may be
+lost."""
 
 import json
 import os
@@ -146,8 +147,25 @@ def test_poll_editors_and_readers_at_once(db_path, sources_file, server, feed_se
                 failed = conn.execute("select id, last_error from sources where last_error is not null")
                 problems.extend(f"poll {round}: {row}" for row in failed)
 
+    backups = []
+
+    def backer_up():
+        # `tracker backup` while all of the above run: each copy is whole and consistent.
+        for n in range(3):
+            time.sleep(1)
+            dest = Path(db_path).with_name(f"backup-{n}.db")
+            done = subprocess.run([TRACKER, "backup", dest, "--db", db_path],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                problems.append(f"backup {n}: {done.stderr}")
+                continue
+            with sqlite3.connect(dest) as conn:
+                if conn.execute("pragma integrity_check").fetchone()[0] != "ok":
+                    problems.append(f"backup {n}: integrity check failed")
+                backups.append(conn.execute("select count(*) from audit_log").fetchone()[0])
+
     threads = [threading.Thread(target=editor, args=(i, name)) for i, name in enumerate(EDITORS)]
-    threads += [threading.Thread(target=poller)]
+    threads += [threading.Thread(target=poller), threading.Thread(target=backer_up)]
     readers = [threading.Thread(target=reader, args=(editor,)) for editor in (False, True)]
     for thread in threads + readers:
         thread.start()
@@ -158,6 +176,7 @@ def test_poll_editors_and_readers_at_once(db_path, sources_file, server, feed_se
         thread.join(60)
 
     assert problems == []
+    assert len(backups) == 3 and backups == sorted(backups)
     # No lost writes: every editor's change is there, audited once, and the poll's rows too.
     assert len(writes) == len(EDITORS) * WRITES_PER_EDITOR
     for pid, data in expected.items():
