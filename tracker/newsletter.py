@@ -245,7 +245,8 @@ def read_newsletter(path: str | Path, issue_date: str | date) -> Issue:
 
 
 def store_issue(db, issue: Issue) -> ImportResult:
-    """Store each entry as an accepted publication; an entry already stored is left alone.
+    """Store each entry as an accepted publication, with themes; an entry already stored is
+    left alone.
 
     The URL is the entry's position in the issue, so importing an issue again finds the same
     rows and changes nothing, whatever an editor has done to them since.
@@ -272,6 +273,12 @@ def store_issue(db, issue: Issue) -> ImportResult:
                 result.imported.append(cursor.lastrowid)
             else:
                 result.already += 1
+    if result.imported:
+        # Themes let the digest group past issues by network; the classifier knows these
+        # entries (they are in its labelled data), and never overrides an editor's themes.
+        from .classify import classify_publications
+
+        classify_publications(db, result.imported)
     return result
 
 
