@@ -31,8 +31,10 @@ def documents(db) -> dict[int, dict]:
     return {row["publication_id"]: row for row in db["documents"].rows}
 
 
-def look_up(db, ids, feed_server, settings=SETTINGS):
-    return check_documents_now(db, ids, settings, content_api=feed_server.url("/api/content"))
+def look_up(db, ids, feed_server, settings=SETTINGS, allow_private=True):
+    # The test server is on loopback: allowed here as a deployment would allow its own network.
+    return check_documents_now(db, ids, settings, content_api=feed_server.url("/api/content"),
+                               allow_private=allow_private)
 
 
 def test_govuk_featured_pdf_from_the_content_api(db, add_publication, feed_server):
@@ -161,13 +163,16 @@ def test_count_pages():
     assert count_pages(pdf_bytes(12)) == 12
 
 
-def test_a_redirect_onto_the_private_network_is_refused(db, add_publication, feed_server):
-    # A feed's link is someone else's input: it must not steer the tracker onto internal hosts.
+def test_a_link_onto_the_private_network_is_refused(db, add_publication, feed_server):
+    # A feed's link is someone else's input: it must not steer the tracker onto internal hosts,
+    # neither directly nor by a redirect (fetch's own tests cover redirects from public hosts).
     feed_server.serve("/internal/report.pdf", pdf_bytes(2), content_type="application/pdf")
-    url = feed_server.redirect("/report.pdf", feed_server.url("/internal/report.pdf"))
-    pid = add_publication(url=url)
+    direct = add_publication(url=feed_server.url("/internal/report.pdf"))
+    redirected = add_publication(url=feed_server.redirect("/report.pdf", feed_server.url("/internal/report.pdf")))
 
-    look_up(db, [pid], feed_server)
+    look_up(db, [direct, redirected], feed_server, allow_private=False)
 
-    assert "private address" in documents(db)[pid]["error"]
-    assert feed_server.requests_to("/internal/report.pdf") == []
+    for pid in (direct, redirected):
+        assert "links to a private address (127.0.0.1): refused" in documents(db)[pid]["error"]
+    assert feed_server.requests == []
+

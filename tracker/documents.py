@@ -38,27 +38,32 @@ class Document:
     error: str | None = None
 
 
-def check_documents_now(db, ids, settings, *, content_api: str = CONTENT_API) -> int:
+def check_documents_now(db, ids, settings, *, content_api: str = CONTENT_API,
+                        allow_private: bool = False) -> int:
     """Synchronous entry point for the CLI: look up the given publications' documents."""
     from .fetch import make_client
 
     async def run() -> int:
         async with make_client(settings) as client:
-            return await check_documents(db, client, ids, settings=settings, content_api=content_api)
+            return await check_documents(db, client, ids, settings=settings,
+                                         content_api=content_api, allow_private=allow_private)
 
     return asyncio.run(run())
 
 
-async def check_documents(db, client, ids, *, settings, content_api: str = CONTENT_API) -> int:
+async def check_documents(db, client, ids, *, settings, content_api: str = CONTENT_API,
+                          allow_private: bool = False) -> int:
     """Look up each given accepted or candidate publication not looked up before.
 
     Returns how many were looked up. Failures are stored as the row's ``error`` and never
-    raised: a missing page count must not stop the digest.
+    raised: a missing page count must not stop the digest. The links come from publishers'
+    feeds, so a link or redirect to a private address is refused unless ``allow_private``
+    (a deployment whose publishers sit on its own network, or a test on loopback).
     """
     rows = _pending(db, ids)
     if not rows:
         return 0
-    lookup = _Lookup(client, settings, content_api)
+    lookup = _Lookup(client, settings, content_api, allow_private)
     found = await asyncio.gather(*(lookup.document(row["url"]) for row in rows))
     now = utc_iso(datetime.now(timezone.utc))
     with write_transaction(db):
@@ -91,10 +96,11 @@ def _pending(db, ids) -> list[dict]:
 class _Lookup:
     """One pass of look-ups: one client, the polling limits, one host limiter."""
 
-    def __init__(self, client, settings, content_api: str):
+    def __init__(self, client, settings, content_api: str, allow_private: bool):
         from .fetch import HostLimiter
 
         self.client, self.max_bytes, self.content_api = client, settings.max_bytes, content_api
+        self.allow_private = allow_private
         self.limiter = HostLimiter(settings.per_host, settings.concurrency)
 
     async def document(self, url: str) -> Document:
@@ -106,13 +112,18 @@ class _Lookup:
             return Document(error=f"{type(ex).__name__}: {ex}")
 
     async def _get(self, url: str):
-        from .fetch import fetch
+        from .fetch import FetchError, FetchResult, fetch, refuse_private
 
+        # These URLs come from publishers' feeds and pages, not from our configuration: never
+        # let one lead us onto the private network, directly or by a redirect.
+        if not self.allow_private and not url.startswith(self.content_api):
+            try:
+                await refuse_private(url, "links to")
+            except FetchError as ex:
+                return FetchResult(url=url, error=str(ex))
         async with self.limiter.slot(url):
-            # These URLs come from publishers' feeds and pages, not from our configuration:
-            # never let one redirect us onto the private network.
             return await fetch(self.client, url, max_bytes=self.max_bytes,
-                               allow_private_redirects=False)
+                               allow_private_redirects=self.allow_private)
 
     async def _govuk(self, url: str) -> Document:
         result = await self._get(self.content_api.rstrip("/") + urlsplit(url).path)

@@ -142,7 +142,7 @@ async def _fetch(client, result: FetchResult, state, etag, last_modified, max_by
                 if target in visited:
                     raise FetchError("the server redirects in a loop")
                 if not allow_private:
-                    await _refuse_private(target)
+                    await refuse_private(target)
                 visited.add(target)
                 permanent = permanent and response.status_code in PERMANENT
                 result.url = target
@@ -187,8 +187,9 @@ def is_private_host(url: str) -> bool:
         return False
 
 
-async def _refuse_private(url: str):
-    """Refuse a redirect to loopback, private, link-local or reserved addresses (SSRF)."""
+async def refuse_private(url: str, how: str = "redirected to"):
+    """Refuse a loopback, private, link-local or reserved address (SSRF): raises FetchError
+    saying the URL was ``how`` there ("redirected to", "links to")."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
@@ -198,12 +199,12 @@ async def _refuse_private(url: str):
         try:
             infos = await loop.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
         except socket.gaierror:
-            raise FetchError(f"redirected to {host}, which could not be found (DNS lookup failed)")
+            raise FetchError(f"{how} {host}, which could not be found (DNS lookup failed)")
         addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
     for address in addresses:
         mapped = getattr(address, "ipv4_mapped", None) or address
         if not mapped.is_global or mapped.is_multicast:
-            raise FetchError(f"redirected to a private address ({mapped}): refused")
+            raise FetchError(f"{how} a private address ({mapped}): refused")
 
 
 async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
