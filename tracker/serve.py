@@ -211,14 +211,13 @@ class Scheduler(threading.Thread):
         self.save_digest(db)
 
     def save_digest(self, db) -> None:
-        """Regenerate the coming issue's list, when the digest module is installed."""
+        """Regenerate the coming issue's list (its London date: the issue day starts at
+        midnight in London, an hour before UTC's in summer)."""
+        from . import digest
+        from .normalise import LONDON
+
         try:
-            from . import digest
-        except ImportError:
-            return
-        try:
-            week = digest.next_issue_date(datetime.now(timezone.utc).date(),
-                                          self.config.settings.issue_day)
+            week = digest.next_issue_date(datetime.now(LONDON).date(), self.config.settings.issue_day)
             # With the polling settings, the list's documents (PDF page counts) are looked up
             # here in the worker thread, never during a page view.
             digest.save_digest(db, week, documents=self.config.settings)
