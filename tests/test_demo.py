@@ -1,5 +1,6 @@
 """`tracker demo`: the README's run command, offline, from any directory."""
 
+import re
 import signal
 import socket
 import sqlite3
@@ -74,7 +75,7 @@ def test_demo_default_database_is_relative_to_the_current_directory(tmp_path):
 
 
 def test_demo_opens_the_workspace_and_stops_cleanly(tmp_path):
-    db, unused_port = tmp_path / "demo.db", free_port()
+    db, unused_port, printed = tmp_path / "demo.db", free_port(), []
     process = subprocess.Popen([TRACKER, "demo", "--db", str(db), "--port", str(unused_port),
                                 "--sample-port", str(free_port())],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/")
@@ -92,11 +93,23 @@ def test_demo_opens_the_workspace_and_stops_cleanly(tmp_path):
             assert time.monotonic() < deadline, "the workspace never answered"
             time.sleep(0.2)
         assert len(response.json()) == 5
+        # the demo prints a working editor account: log in with it as a newcomer would
+        printed = [process.stdout.readline()]
+        while not printed[-1].startswith("Log in at"):
+            assert printed[-1], "the demo ended its output without an editor account"
+            printed.append(process.stdout.readline())
+        name, password = re.search(r"as (\w+), password (\S+),", printed[-1]).groups()
+        with httpx.Client(base_url=f"http://127.0.0.1:{unused_port}") as browser:
+            token = browser.get("/-/login").cookies["ds_csrftoken"]
+            answer = browser.post("/-/login", data={"username": name, "password": password,
+                                                    "csrftoken": token})
+            assert answer.status_code == 302 and "ds_actor" in answer.cookies
+            assert browser.get("/-/triage").status_code == 200
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=60)
     assert process.returncode in (0, -signal.SIGTERM)
-    assert f"{EXPECTED_PUBLICATIONS} new publications" in out
+    assert f"{EXPECTED_PUBLICATIONS} new publications" in "".join(printed) + out
     assert "Traceback" not in err
 
 

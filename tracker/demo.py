@@ -7,6 +7,7 @@ disk, so the demo exercises exactly the code that polls the real publishers.
 
 from __future__ import annotations
 
+import secrets
 import sys
 import threading
 from contextlib import closing
@@ -22,6 +23,7 @@ SAMPLE_PORT = 8765  # sources.sample.yaml points here
 SAMPLE_SOURCES = "sources.sample.yaml"
 SAMPLES = "samples"
 DEMO_DB = "db/demo.db"
+DEMO_EDITOR = "editor"
 
 
 class _SampleHandler(SimpleHTTPRequestHandler):
@@ -72,11 +74,19 @@ def demo_run(db_path: str | Path = DEMO_DB, *, port: int | None = None, serve: b
     render_summary(summary)
     if serve:
         # The workspace serves the polled file; no scheduler: the samples do not change.
+        from .editors import editor_add
         from .serve import DEFAULT_PORT
         from .serve import serve as serve_workspace
 
+        port = port or DEFAULT_PORT
+        # A fresh password each run: the demo account must not be a known default that
+        # outlives the demo if someone serves that database later.
+        password = secrets.token_urlsafe(9)
+        editor_add(db_path, DEMO_EDITOR, password)
+        print(f"Log in at http://127.0.0.1:{port}/-/login as {DEMO_EDITOR}, password {password}, "
+              f"then triage at http://127.0.0.1:{port}/-/triage", flush=True)
         print(f"Opening the workspace on {db_path}...", file=sys.stderr)
-        serve_workspace(db_path, poll=False, port=port or DEFAULT_PORT)
+        serve_workspace(db_path, poll=False, port=port)
     return summary
 
 
