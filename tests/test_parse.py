@@ -259,6 +259,28 @@ def test_duplicate_guids_stay_distinct_by_link(feed_source):
     assert entries[0].entry_id == entries[1].entry_id
 
 
+ORG_ATOM_ENTRY = """<entry><id>https://www.gov.uk{path}#2025-04-01T09:30:00+01:00</id>
+<updated>2025-04-01T09:30:00+01:00</updated><link rel="alternate" type="text/html" href="https://www.gov.uk{path}"/>
+<title>{label}: Children looked after in England</title><category label="{label}" term="{label}"/>
+<summary>Figures.</summary></entry>"""
+
+
+@pytest.mark.parametrize("path,label,kept", [
+    ("/government/statistics/children-looked-after", "Official Statistics", True),
+    ("/government/statistics/announcements/children-looked-after", "Official Statistics", False),
+    ("/government/statistics/children-looked-after-2026", "Official Statistics announcement", False),
+    ("/government/statistics/children-looked-after-2026", "Statistics release announcement", False),
+])
+def test_statistics_announcements_are_not_publications(feed_source, path, label, kept):
+    # Organisation feeds cannot be filtered server-side: announcements of future releases
+    # arrive beside the releases and are dropped by their path or display type.
+    body = f"""<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom">
+<id>tag:www.gov.uk,2005:/government/organisations/department-for-education</id><title>DfE</title>
+<updated>2025-04-01T09:30:00+01:00</updated>{ORG_ATOM_ENTRY.format(path=path, label=label)}</feed>""".encode()
+    entries = parse_body(feed_source, body, "application/atom+xml", FEED_URL)
+    assert [e.title for e in entries] == ([f"{label}: Children looked after in England"] if kept else [])
+
+
 def test_relative_links_resolve_against_the_feed_url(feed_source):
     body = rss("""<item><title>Rooted</title><link>/news/rooted</link></item>
 <item><title>Sibling</title><link>sibling</link></item>""")

@@ -21,8 +21,10 @@ from feedparser.datetimes import _parse_date
 from selectolax.lexbor import LexborHTMLParser
 
 GOVUK = "https://www.gov.uk"
-# Future release dates, not publications (publishers.md §7.3).
+# Future release dates, not publications (publishers.md §7.3): GOV.UK's document type, and the
+# display type "Official Statistics announcement" that organisation feeds carry instead.
 ANNOUNCEMENT_TYPES = {"statistics_announcement"}
+ANNOUNCEMENT = re.compile(r"statistics?[\s_]+(release[\s_]+)?announcement", re.I)
 # GOV.UK's retired finder feeds answer 200 with this single entry (publishers.md §7.5).
 FEED_ENDED = "this feed has ended"
 
@@ -65,7 +67,17 @@ def parse_body(source, body: bytes, content_type: str | None, url: str) -> list[
     if not body or not body.strip():
         raise ParseError("the server sent an empty response")
     parser = {"feed": parse_feed, "govuk-search": parse_govuk_search, "html": parse_listing}
-    return parser[source.type](source, body, content_type, url)
+    return [e for e in parser[source.type](source, body, content_type, url) if not is_announcement(e)]
+
+
+def is_announcement(entry: RawEntry) -> bool:
+    """GOV.UK announces statistics weeks before their release: the announcement is not a
+    publication. Server-side filters (``reject_content_store_document_type``, the finder's
+    ``statistics_published``) drop most; organisation feeds cannot be filtered, so this does,
+    for every source type."""
+    return "/statistics/announcements/" in entry.link or bool(
+        entry.category and ANNOUNCEMENT.search(entry.category)
+    )
 
 
 def decode(body: bytes, content_type: str | None, declared: re.Pattern = XML_DECLARATION) -> str:

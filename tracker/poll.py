@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,8 +25,6 @@ from .store import FetchRecord, poll_lock, prune_fetch_log, save_fetch, source_s
 MAX_BACKOFF = timedelta(hours=24)
 MAX_DOUBLINGS = 16
 JITTER = 0.1
-# display type "Official Statistics announcement", document type "statistics_announcement"
-ANNOUNCEMENT = re.compile(r"statistics?[\s_]+(release[\s_]+)?announcement", re.I)
 
 
 @dataclass
@@ -194,19 +191,10 @@ def _parse_and_normalise(source: Source, result: FetchResult) -> list[Entry]:
     entries, seen = [], set()
     for raw in raws:
         entry = normalise_entry(raw, base_url=result.url, date_order=source.date_order)
-        if entry is not None and entry.url_key not in seen and not is_announcement(entry):
+        if entry is not None and entry.url_key not in seen:
             seen.add(entry.url_key)
             entries.append(entry)
     return entries
-
-
-def is_announcement(entry: Entry) -> bool:
-    """GOV.UK announces statistics weeks before their release: the announcement is not a
-    publication. Server-side filters (``reject_content_store_document_type``, the finder's
-    ``statistics_published``) drop most; organisation feeds cannot be filtered, so this does."""
-    return "/statistics/announcements/" in entry.url or bool(
-        entry.document_type and ANNOUNCEMENT.search(entry.document_type)
-    )
 
 
 def _next_poll(settings, source, state, result: FetchResult, error, now) -> datetime:
