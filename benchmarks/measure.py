@@ -30,6 +30,7 @@ class BenchmarkError(Exception):
 class Run:
     seconds: float
     peak_mb: float
+    cpu_seconds: float
     output: str
 
 
@@ -45,7 +46,7 @@ def run_process(args, *, env=None, cwd=None, stdin=None) -> Run:
     seconds = time.perf_counter() - started
     if process.returncode != 0:
         raise BenchmarkError(f"{' '.join(map(str, args))} exited {process.returncode}:\n{output[-3000:]}")
-    return Run(seconds, _peak_from_output(output), output)
+    return Run(seconds, *_usage_from_output(output), output)
 
 
 # The wrapper runs the command in a child and prints that child's own peak RSS on the last line.
@@ -57,11 +58,13 @@ def with_peak(args) -> list:
     return [sys.executable, str(Path(__file__).with_name("peak.py")), *map(str, args)]
 
 
-def _peak_from_output(output: str) -> float:
+def _usage_from_output(output: str) -> tuple[float, float]:
+    """(peak MB, CPU seconds) from peak.py's last line; zeros for an unwrapped command."""
     for line in reversed(output.splitlines()):
         if line.startswith(PEAK_MARK):
-            return int(line[len(PEAK_MARK):]) / 1024
-    return 0.0
+            fields = dict(field.split("=") for field in line.split())
+            return int(fields["BENCH_PEAK_KB"]) / 1024, float(fields["BENCH_CPU_S"])
+    return 0.0, 0.0
 
 
 def median(values) -> float:
