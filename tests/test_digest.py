@@ -326,11 +326,15 @@ def test_issue_day_comes_from_sources_yaml(issue, db_path, tmp_path):
     assert [row["week"] for row in issue["digests"].rows] == ["2025-04-22"]
 
 
-def test_documents_looked_up_from_the_cli(db, db_path, add_publication, feed_server, tmp_path):
+def test_documents_looked_up_from_the_cli(db, db_path, add_publication, feed_server, make_source):
     from test_documents import pdf_bytes
+    from tracker.store import sync_sources
 
+    # The publisher is configured on this machine (loopback), so its links may stay here.
+    sync_sources(db, [make_source(id="coalition", url=feed_server.url("/feed"))])
     url = feed_server.serve("/uploads/report.pdf", pdf_bytes(9), content_type="application/pdf")
-    add_publication("Spending report", url=url, publisher="the Children's Charities Coalition")
+    add_publication("Spending report", url=url, publisher="the Children's Charities Coalition",
+                    source_id="coalition")
     args = ["--week", "2025-04-18", "--db", str(db_path), "--documents"]
     assert "Spending report (pdf, 9 pages)" in run(*args).stdout
     assert "Spending report (pdf, 9 pages)" in run(*args).stdout

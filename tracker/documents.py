@@ -57,14 +57,20 @@ async def check_documents(db, client, ids, *, settings, content_api: str = CONTE
 
     Returns how many were looked up. Failures are stored as the row's ``error`` and never
     raised: a missing page count must not stop the digest. The links come from publishers'
-    feeds, so a link or redirect to a private address is refused unless ``allow_private``
-    (a deployment whose publishers sit on its own network, or a test on loopback).
+    feeds, so a link or redirect to a private address is refused unless ``allow_private`` (a
+    deployment whose publishers sit on its own network) or the publication's source is itself
+    configured on a private address (the operator's choice, as for polling).
     """
     rows = _pending(db, ids)
     if not rows:
         return 0
-    lookup = _Lookup(client, settings, content_api, allow_private)
-    found = await asyncio.gather(*(lookup.document(row["url"]) for row in rows))
+    from .fetch import HostLimiter
+
+    limiter = HostLimiter(settings.per_host, settings.concurrency)
+    lookups = {private_ok: _Lookup(client, settings, content_api, limiter, private_ok)
+               for private_ok in (False, True)}
+    found = await asyncio.gather(*(
+        lookups[allow_private or row["private_source"]].document(row["url"]) for row in rows))
     now = utc_iso(datetime.now(timezone.utc))
     with write_transaction(db):
         for row, document in zip(rows, found):
@@ -79,29 +85,32 @@ async def check_documents(db, client, ids, *, settings, content_api: str = CONTE
 
 
 def _pending(db, ids) -> list[dict]:
+    from .fetch import is_private_host
+
     ids = [int(i) for i in ids]
     if not ids:
         return []
     marks = ", ".join("?" * len(ids))
-    return db.execute_returning_dicts(
-        f"""select id, url from publications
-            where id in ({marks}) and status in ('accepted', 'new')
-              and (url like 'http://%' or url like 'https://%')
-              and id not in (select publication_id from documents)
-            order by id""",
+    rows = db.execute_returning_dicts(
+        f"""select p.id, p.url, s.url as source_url from publications p
+            left join sources s on s.id = p.source_id
+            where p.id in ({marks}) and p.status in ('accepted', 'new')
+              and (p.url like 'http://%' or p.url like 'https://%')
+              and p.id not in (select publication_id from documents)
+            order by p.id""",
         ids,
     )
+    for row in rows:
+        row["private_source"] = is_private_host(row.pop("source_url") or "")
+    return rows
 
 
 class _Lookup:
-    """One pass of look-ups: one client, the polling limits, one host limiter."""
+    """Look-ups under one policy for private addresses, sharing a pass's client and limits."""
 
-    def __init__(self, client, settings, content_api: str, allow_private: bool):
-        from .fetch import HostLimiter
-
+    def __init__(self, client, settings, content_api: str, limiter, private_ok: bool):
         self.client, self.max_bytes, self.content_api = client, settings.max_bytes, content_api
-        self.allow_private = allow_private
-        self.limiter = HostLimiter(settings.per_host, settings.concurrency)
+        self.limiter, self.private_ok = limiter, private_ok
 
     async def document(self, url: str) -> Document:
         try:
@@ -116,14 +125,14 @@ class _Lookup:
 
         # These URLs come from publishers' feeds and pages, not from our configuration: never
         # let one lead us onto the private network, directly or by a redirect.
-        if not self.allow_private and not url.startswith(self.content_api):
+        if not self.private_ok and not url.startswith(self.content_api):
             try:
                 await refuse_private(url, "links to")
             except FetchError as ex:
                 return FetchResult(url=url, error=str(ex))
         async with self.limiter.slot(url):
             return await fetch(self.client, url, max_bytes=self.max_bytes,
-                               allow_private_redirects=self.allow_private)
+                               allow_private_redirects=self.private_ok)
 
     async def _govuk(self, url: str) -> Document:
         result = await self._get(self.content_api.rstrip("/") + urlsplit(url).path)
