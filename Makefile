@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test demo poll serve cog clean
+.PHONY: run test bench poll serve cog clean
 
 $(BIN)/tracker: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ run: $(BIN)/tracker
 test: $(BIN)/tracker
 	$(BIN)/cog --check README.md
 	$(BIN)/pytest -q
+
+# Speed against reader 3.26 and the targets, written to benchmarks/REPORT.md (about 10 minutes).
+bench: $(BIN)/tracker
+	$(BIN)/python benchmarks/run.py
 
 # Poll the real publishers once (needs internet).
 poll: $(BIN)/tracker
