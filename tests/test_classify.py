@@ -1,5 +1,6 @@
 import json
 import os
+import select
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -237,6 +238,19 @@ def test_a_model_round_trips_as_plain_arrays(theme_set):
     assert Classifier(theme_set, again).predict(item).themes == ["fostering"]
 
 
+def test_batch_and_single_predictions_agree_on_the_shipped_labelled_file(theme_set):
+    from tracker.classify import BATCH, LABELLED_FILE, read_labelled, shipped_model
+
+    items = read_labelled(LABELLED_FILE)
+    assert len(items) > BATCH  # batches of different sizes, a publication's row in each
+    for classifier in (Classifier(theme_set, None), Classifier(theme_set, shipped_model(theme_set))):
+        batch = classifier.predict_many(items)
+        assert batch == [classifier.predict(item) for item in items]
+        assert classifier.predict_many(items[::-1]) == batch[::-1]
+        assert sum(bool(p.themes) for p in batch) > len(items) / 2
+    assert sum(bool(p.why["terms"]["candidate"]) for p in batch) > len(items) / 2  # the model's
+
+
 def test_an_editor_can_add_a_theme_in_themes_yaml(tmp_path, monkeypatch, theme_set):
     text = (ROOT / "themes.yaml").read_text()
     text += ("\n  housing:\n    label: Housing\n    network: Commissioners' Network\n"
@@ -293,6 +307,24 @@ def test_classify_cli_survives_bad_input_and_keeps_order(cache):
     assert out[6]["themes"] == [] or isinstance(out[6]["themes"], list)
     assert out[6]["candidate_score"] < out[0]["candidate_score"]
     assert "youth_justice" in out[11]["themes"]
+
+
+def test_classify_cli_answers_each_line_as_it_arrives(cache):
+    """Lines are scored in batches of those that have arrived: a caller that waits for each
+    answer before sending the next line must still get it."""
+    process = subprocess.Popen([str(TRACKER), "classify"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, env={**os.environ, "TRACKER_CACHE": str(cache)},
+                               cwd="/")
+    try:
+        for title in ("Kinship care strategy", "Adoption support fund", "Youth justice statistics"):
+            process.stdin.write(json.dumps({"title": title}).encode() + b"\n")
+            process.stdin.flush()
+            assert select.select([process.stdout], [], [], 120)[0], f"no answer for {title!r}"
+            answer = json.loads(process.stdout.readline())
+            assert answer["title"] == title and answer["themes"]
+    finally:
+        process.stdin.close()
+        assert process.wait(timeout=60) == 0
 
 
 def test_classify_cli_trains_once_then_reuses_its_cache(tmp_path):
