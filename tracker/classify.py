@@ -139,64 +139,86 @@ def rule_text(text: str) -> str:
     return " ".join(WORD.findall(QUOTES.sub("", unicodedata.normalize("NFKC", text).casefold())))
 
 
+def _alternatives(phrases: Iterable[str]) -> list[tuple[str, list[str], str, bool]]:
+    """Each phrase as (regular expression, its words but the last, the last, whether the last
+    is a prefix), longest expression first: the order a pattern of them tries them in."""
+    parts = []
+    for phrase in phrases:
+        words, wildcard = rule_text(phrase.rstrip("*")).split(), phrase.endswith("*")
+        parts.append((re.escape(" ".join(words)) + (r"\w*" if wildcard else ""), words[:-1], words[-1], wildcard))
+    return sorted(parts, key=lambda part: len(part[0]), reverse=True)
+
+
 def _pattern(phrases: Iterable[str]) -> re.Pattern | None:
-    parts = sorted(
-        (re.escape(rule_text(p.rstrip("*"))) + (r"\w*" if p.endswith("*") else "") for p in phrases),
-        key=len, reverse=True,
-    )
+    parts = [expression for expression, *_ in _alternatives(phrases)]
     return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)") if parts else None
 
 
 class Rules:
     """themes.yaml's phrases compiled: which themes fire on a text, and on which words.
 
-    A phrase can only match where a word of the text is its first word (or, for a one-word
-    phrase ending in *, where a word starts with it), so one set intersection and one scan for
-    those prefixes pick the few themes whose patterns are worth running on a text: a typical
-    publication names two or three of the fourteen. What each pattern finds is unchanged."""
+    A text is matched word by word, as a pattern of a theme's phrases would match it (leftmost
+    first, a phrase tried in the pattern's order, matches not overlapping), but in one pass for
+    every theme, stopping only at words that start a phrase: a phrase's first word, or a word
+    starting with a one-word phrase ending in *. Those words are found by one set intersection
+    and one scan for the prefixes."""
 
     def __init__(self, theme_set: ThemeSet):
         self.slugs = theme_set.slugs
-        self._patterns = [(t.slug, _pattern(t.include), _pattern(t.exclude)) for t in theme_set.themes]
-        self._not_candidate = _pattern(theme_set.not_candidate)
-        self._starts: dict[str, set] = {}  # first word -> positions in _patterns (None: not_candidate)
-        self._prefixes: list[tuple[str, int | None]] = []
-        for key, phrases in [*enumerate(t.include for t in theme_set.themes), (None, theme_set.not_candidate)]:
-            for phrase in phrases:
-                text = rule_text(phrase.rstrip("*"))
-                if phrase.endswith("*") and " " not in text:
-                    self._prefixes.append((text, key))
-                else:
-                    self._starts.setdefault(text.split(" ", 1)[0], set()).add(key)
-        self._start_words = frozenset(self._starts)
-        self._prefixed: dict[str, set] = {}  # a word found by _prefix_pattern -> its keys
+        self._excludes = [_pattern(t.exclude) for t in theme_set.themes]
+        # One group of phrases per theme, then the not-candidate phrases, keyed by position.
+        self._groups = [_alternatives(t.include) for t in theme_set.themes]
+        self._groups.append(_alternatives(theme_set.not_candidate))
+        self._start_words = set(head[0] if head else last for group in self._groups
+                                      for _, head, last, wildcard in group if head or not wildcard)
         # No word boundary in front: a word's start is always tried before its middle, so every
-        # word starting with a prefix is found whole; a match inside a word costs a wasted check.
-        prefixes = sorted({re.escape(prefix) for prefix, _ in self._prefixes}, key=len, reverse=True)
+        # word starting with a prefix is found whole; a match inside a word is a wasted lookup.
+        prefixes = sorted({re.escape(last) for group in self._groups
+                           for _, head, last, wildcard in group if wildcard and not head}, key=len, reverse=True)
         self._prefix_pattern = re.compile("(?:" + "|".join(prefixes) + r")\w*") if prefixes else None
+        self._starting: dict[str, list] = {}  # word -> [(group, its phrases that can start there)]
+
+    def _phrases_at(self, word: str) -> list:
+        found = self._starting.get(word)
+        if found is None:
+            if len(self._starting) > 100_000:  # a bound on memory, never reached by real text
+                self._starting.clear()
+            found = self._starting[word] = [
+                (key, alternatives) for key, group in enumerate(self._groups)
+                if (alternatives := [(head, last, wildcard) for _, head, last, wildcard in group
+                                     if (head[0] == word if head else word.startswith(last) if wildcard
+                                         else word == last)])
+            ]
+        return found
 
     def match(self, text: str) -> tuple[dict[str, list[str]], list[str]]:
         """({slug: matched phrases} for the themes that fire, not-candidate phrases matched), for
         a text as ``rule_text`` gives it (words separated by single spaces)."""
-        keys: set = set()
-        for word in self._start_words.intersection(text.split(" ")):
-            keys |= self._starts[word]
+        words = text.split(" ")
+        starts = self._start_words.intersection(words)
         if self._prefix_pattern is not None:
-            for word in set(self._prefix_pattern.findall(text)):
-                found = self._prefixed.get(word)
-                if found is None:
-                    if len(self._prefixed) > 100_000:  # a bound on memory, never reached by real text
-                        self._prefixed.clear()
-                    found = self._prefixed[word] = {k for prefix, k in self._prefixes if word.startswith(prefix)}
-                keys |= found
+            starts.update(self._prefix_pattern.findall(text))
+        found: dict[int, list[str]] = {}
+        if starts:
+            free: dict[int, int] = {}  # group -> the first word a match of it may start at
+            for i, word in enumerate(words):
+                if word not in starts:
+                    continue
+                for key, alternatives in self._phrases_at(word):
+                    if free.get(key, 0) > i:
+                        continue
+                    for head, last, wildcard in alternatives:
+                        j = i + len(head)
+                        if j < len(words) and words[i:j] == head and (
+                                words[j].startswith(last) if wildcard else words[j] == last):
+                            found.setdefault(key, []).append(" ".join(words[i : j + 1]))
+                            free[key] = j + 1
+                            break
         fired = {}
-        for key, (slug, include, exclude) in enumerate(self._patterns):
-            if key in keys:
-                found = include.findall(text)
-                if found and not (exclude and exclude.search(text)):
-                    fired[slug] = sorted(set(found))
-        blocked = sorted(set(self._not_candidate.findall(text))) if None in keys else []
-        return fired, blocked
+        for key, (slug, exclude) in enumerate(zip(self.slugs, self._excludes)):
+            if key in found and not (exclude and exclude.search(text)):
+                fired[slug] = sorted(set(found[key]))
+        return fired, sorted(set(found.get(len(self.slugs), ())))
 
 
 def rules_candidate_score(fired: dict, blocked: list) -> float:
