@@ -81,7 +81,8 @@ def load_theme_set(path: str | Path | None = None) -> ThemeSet:
     path = Path(path) if path else project_file(THEMES_FILE)
     try:
         raw = path.read_bytes()
-        data = yaml.safe_load(raw.decode("utf-8"))
+        # libyaml's parser, where PyYAML has it, with the same safe constructor: a tenth of the time
+        data = yaml.load(raw.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except OSError as ex:
         raise ThemesError(f"cannot read {path}: {ex.strerror or ex}") from None
     except UnicodeDecodeError:
@@ -201,10 +202,8 @@ class Rules:
         found: dict[int, list[str]] = {}
         if starts:
             free: dict[int, int] = {}  # group -> the first word a match of it may start at
-            for i, word in enumerate(words):
-                if word not in starts:
-                    continue
-                for key, alternatives in self._phrases_at(word):
+            for i in [i for i, word in enumerate(words) if word in starts]:
+                for key, alternatives in self._phrases_at(words[i]):
                     if free.get(key, 0) > i:
                         continue
                     for head, last, wildcard in alternatives:
