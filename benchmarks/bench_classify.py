@@ -35,11 +35,15 @@ def corpus(size: int) -> list[dict]:
             for i in range(size)]
 
 
-def throughput(classifier, items: list[dict], runs: int) -> float:
+def throughput(classifier, items: list[dict], runs: int, batch: bool = True) -> float:
+    """Publications per second through ``predict_many`` (what `tracker poll` and `tracker
+    classify` call), or ``predict`` one at a time."""
     rates = []
     for _ in range(runs):
         started = time.perf_counter()
-        for item in items:
+        if batch:
+            classifier.predict_many(items)
+        for item in [] if batch else items:
             classifier.predict(item)
         rates.append(len(items) / (time.perf_counter() - started))
     return statistics.median(rates)
@@ -92,6 +96,9 @@ def main() -> None:
         rows = [
             ("publications per second, once loaded",
              throughput(model, items, args.runs), throughput(rules, items, args.runs), "{:,.0f}"),
+            ("publications per second, once loaded, one at a time (`predict`)",
+             throughput(model, items, args.runs, batch=False),
+             throughput(rules, items, args.runs, batch=False), "{:,.0f}"),
             ("`tracker classify` lines per second, whole process",
              statistics.median(whole_process([], cache, items) for _ in range(args.runs)),
              statistics.median(whole_process(["--rules-only"], cache, items) for _ in range(args.runs)),
