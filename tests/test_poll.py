@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from feedserver import gzip_bomb
 from tracker.cli import cli
 from tracker.config import load_config
-from tracker.poll import poll_sources
+from tracker.poll import _Classifying, poll_sources
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 TRACKER = str(Path(sys.executable).with_name("tracker"))
@@ -176,6 +176,20 @@ def test_first_pass_stores_every_source_type(db, db_path, sources_file, feed_ser
     assert guide["published"] == "2025-02-07"
     fts = db.execute("select count(*) from publications_fts where publications_fts match 'kinship'").fetchone()[0]
     assert fts >= 4
+
+
+@pytest.mark.parametrize("batch", [500, 7])
+def test_every_new_publication_is_classified_as_sources_are_stored(
+    db, db_path, sources_file, monkeypatch, batch
+):
+    # 64 new publications: one batch at the end of the pass, or several during it plus the rest.
+    monkeypatch.setattr(_Classifying, "BATCH", batch)
+    summary = poll(db, db_path, sources_file)
+    assert summary.classify_error is None and len(summary.new_ids) == sum(g[-1] for g in GOOD)
+    unscored = db.execute(
+        "select count(*) from publications where model_version is null or candidate_score is null"
+    ).fetchone()[0]
+    assert unscored == 0
 
 
 def test_second_pass_is_not_modified_and_stores_nothing(db, db_path, sources_file, feed_server):

@@ -7,6 +7,7 @@ written in one transaction, so a failing or killed source never touches another.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import sys
 import time
@@ -73,24 +74,36 @@ def poll_sources(
         if due_only:
             sources = [s for s in sources if _is_due(states[s.id], now)]
         summary = asyncio.run(_poll(db, config.settings, sources, states, client, progress, clock))
-        if summary.new_ids:
-            summary.classify_error = _classify_new(db, summary.new_ids)
         prune_fetch_log(db, config.settings.fetch_log_days, now=now)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _classify_new(db: Database, ids: list[int]) -> str | None:
-    """Themes and candidate scores for the new publications. Imported only when something is
-    new, so an idle poll never loads numpy. They are stored whatever happens here; a failure is
-    reported, and `tracker train` scores every unreviewed publication again."""
-    from .classify import classify_publications
+@dataclass
+class _Classifying:
+    """Themes and candidate scores for the new publications, given on the writer thread as
+    sources are stored, so that classifying overlaps fetching; batches of BATCH keep the
+    classifier's array products efficient. Imported only when something is new, so an idle poll
+    never loads numpy. Publications are stored whatever happens here; a failure is reported,
+    and `tracker train` scores every unreviewed publication again."""
 
-    try:
-        classify_publications(db, ids)
-    except Exception as ex:
-        return f"classification failed ({type(ex).__name__}: {ex})"[:300]
-    return None
+    BATCH = 500
+    waiting: list[int] = field(default_factory=list)
+    error: str | None = None
+    classifier: object = None
+
+    def add(self, db: Database, ids: list[int], *, finish: bool = False) -> None:
+        self.waiting += ids
+        if self.error or not self.waiting or (len(self.waiting) < self.BATCH and not finish):
+            return
+        try:
+            from .classify import classifier_for, classify_publications
+
+            self.classifier = self.classifier or classifier_for(db)
+            classify_publications(db, self.waiting, classifier=self.classifier)
+        except Exception as ex:
+            self.error = f"classification failed ({type(ex).__name__}: {ex})"[:300]
+        self.waiting = []
 
 
 def _is_due(state: dict, now: datetime) -> bool:
@@ -103,34 +116,49 @@ async def _poll(db, settings: Settings, sources, states, client, progress, clock
     client = client or make_client(settings)
     limiter = HostLimiter(settings.per_host, settings.concurrency)
     # Parsing is CPU work: a small pool keeps it off the event loop while fetches wait on I/O.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse") as parser_pool:
-        tasks = [
-            _poll_one_safely(db, settings, source, states[source.id], client, limiter, parser_pool,
-                             clock)
-            for source in sources
-        ]
-        try:
-            with _progress(progress, len(tasks)) as advance:
-                for finished in asyncio.as_completed(tasks):
-                    outcome, new_ids = await finished
-                    summary.outcomes.append(outcome)
-                    summary.new_ids.extend(new_ids)
-                    advance(outcome)
-        finally:
-            if own_client:
-                await client.aclose()
+    parser_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse")
+    # One writer thread owns `db` for the pass: sources' transactions are written one after
+    # another, never concurrently, while the loop goes on fetching (sqlite3 releases the GIL).
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+    classifying = _Classifying()
+    tasks = [
+        _poll_one_safely(db, settings, source, states[source.id], client, limiter, parser_pool,
+                         writer, classifying, clock)
+        for source in sources
+    ]
+    try:
+        with _progress(progress, len(tasks)) as advance:
+            for finished in asyncio.as_completed(tasks):
+                outcome, new_ids = await finished
+                summary.outcomes.append(outcome)
+                summary.new_ids.extend(new_ids)
+                advance(outcome)
+        await _in_thread(writer, functools.partial(classifying.add, db, [], finish=True))
+        summary.classify_error = classifying.error
+    finally:
+        if own_client:
+            await client.aclose()
+        # Interrupted: a source being written finishes its transaction, queued ones never start.
+        for pool in (parser_pool, writer):
+            pool.shutdown(wait=True, cancel_futures=True)
     order = {source.id: index for index, source in enumerate(sources)}
     summary.outcomes.sort(key=lambda o: order[o.source_id])
     return summary
 
 
-async def _poll_one_safely(db, settings, source: Source, state: dict, *args):
+async def _in_thread(pool: ThreadPoolExecutor, fn, *args):
+    return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+
+async def _poll_one_safely(db, settings, source: Source, state: dict, client, limiter,
+                           parser_pool, writer, classifying, clock):
     """A bug or a database failure while handling one source costs that source only."""
     try:
-        return await _poll_one(db, settings, source, state, *args)
+        return await _poll_one(db, settings, source, state, client, limiter, parser_pool, writer,
+                               classifying, clock)
     except Exception as ex:
         error = f"internal error ({type(ex).__name__}: {ex})"[:300]
-        _record_failure(db, settings, source, state, error)
+        await _in_thread(writer, _record_failure, db, settings, source, state, error)
         return SourceOutcome(source.id, source.publisher, "error", error=error), []
 
 
@@ -146,7 +174,7 @@ def _record_failure(db, settings, source: Source, state: dict, error: str) -> No
 
 
 async def _poll_one(db, settings, source: Source, state: dict, client, limiter, parser_pool,
-                    clock=None):
+                    writer, classifying, clock=None):
     now = clock or datetime.now(timezone.utc)
     if state.get("retry_after") and _parse_utc(state["retry_after"]) > now:
         until = _parse_utc(state["retry_after"]).strftime("%H:%M UTC on %d %b")
@@ -162,9 +190,8 @@ async def _poll_one(db, settings, source: Source, state: dict, client, limiter, 
     entries: list[Entry] = []
     error = result.error
     if error is None and not result.not_modified:
-        loop = asyncio.get_running_loop()
         try:
-            entries = await loop.run_in_executor(parser_pool, _parse_and_normalise, source, result)
+            entries = await _in_thread(parser_pool, _parse_and_normalise, source, result)
         except ParseError as ex:
             error = str(ex)
         except Exception as ex:  # a parser bug must cost one source, not the whole pass
@@ -176,7 +203,7 @@ async def _poll_one(db, settings, source: Source, state: dict, client, limiter, 
         retry_after=result.retry_after,
         next_poll=_next_poll(settings, source, state, result, error, now),
     )
-    stored = save_fetch(db, source, record, entries)
+    stored = await _in_thread(writer, _store, db, source, record, entries, classifying)
     outcome = SourceOutcome(
         source.id, source.publisher,
         "error" if error else ("not modified" if result.not_modified else "fetched"),
@@ -184,6 +211,12 @@ async def _poll_one(db, settings, source: Source, state: dict, client, limiter, 
         status=result.status, error=error, duration_ms=result.duration_ms,
     )
     return outcome, stored.new_ids
+
+
+def _store(db, source: Source, record: FetchRecord, entries, classifying: _Classifying):
+    stored = save_fetch(db, source, record, entries)
+    classifying.add(db, stored.new_ids)
+    return stored
 
 
 def _parse_and_normalise(source: Source, result: FetchResult) -> list[Entry]:
