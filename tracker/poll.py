@@ -87,7 +87,7 @@ class _Classifying:
     never loads numpy. Publications are stored whatever happens here; a failure is reported,
     and `tracker train` scores every unreviewed publication again."""
 
-    BATCH = 500
+    BATCH = 200
     waiting: list[int] = field(default_factory=list)
     error: str | None = None
     classifier: object = None
