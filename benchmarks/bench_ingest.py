@@ -1,6 +1,6 @@
 """Ingest and classify 1,000, 10,000 and 100,000 publications: whole-process time and peak
 memory (benchmarks/ingest.py under peak.py), median of the rounds. The 100,000 database of the
-last round is kept for the Datasette benchmark (bench_web.py)."""
+last round is kept for the Datasette benchmark (bench_datasette.py)."""
 
 from __future__ import annotations
 
