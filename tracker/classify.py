@@ -589,27 +589,30 @@ def classify_publications(db, ids: Iterable[int] | None = None, *, classifier: C
             rows += db.execute_returning_dicts(
                 f"select {columns} from publications where id in ({','.join('?' * len(chunk))})", chunk
             )
-    updates = []
-    for row, prediction in zip(rows, classifier.predict_many(rows)):
-        why = prediction.why
-        # A source's default themes (sources.yaml) are in `themes` before the first scoring;
-        # keep them in why so a re-score keeps them too.
-        source_themes = _source_themes(row)
-        if source_themes:
-            why["source_themes"] = source_themes
-        themes = prediction.themes + [t for t in source_themes if t not in prediction.themes]
-        updates.append([json.dumps(themes), prediction.candidate_score, classifier.version,
-                        json.dumps(why), row["id"]])
-    for start in range(0, len(updates), 1000):
+    # Scored and written a thousand at a time: 100,000 publications' predictions (each with
+    # its why) are never all in memory at once.
+    for start in range(0, len(rows), 1000):
+        chunk = rows[start : start + 1000]
+        updates = []
+        for row, prediction in zip(chunk, classifier.predict_many(chunk)):
+            why = prediction.why
+            # A source's default themes (sources.yaml) are in `themes` before the first scoring;
+            # keep them in why so a re-score keeps them too.
+            source_themes = _source_themes(row)
+            if source_themes:
+                why["source_themes"] = source_themes
+            themes = prediction.themes + [t for t in source_themes if t not in prediction.themes]
+            updates.append([json.dumps(themes), prediction.candidate_score, classifier.version,
+                            json.dumps(why), row["id"]])
         with write_transaction(db):
             db.conn.executemany(
                 """update publications set
                      themes = case when themes_by_editor = 1 then themes else ? end,
                      candidate_score = ?, model_version = ?, why = ?
                    where id = ?""",
-                updates[start : start + 1000],
+                updates,
             )
-    return len(updates)
+    return len(rows)
 
 
 def _source_themes(row: dict) -> list[str]:
