@@ -119,7 +119,10 @@ def clean_text(value: str | None) -> str:
         if "&" in text:
             text = html.unescape(text)
     text = unicodedata.normalize("NFC", text).replace("\u00a0", " ")
-    text = "".join(ch for ch in text if ch in "\t\n " or unicodedata.category(ch)[0] != "C")
+    # Control and format characters never belong in a title; checking first (in C) spares the
+    # character-by-character filter for the usual text that has none.
+    if not text.replace("\t", "").replace("\n", "").isprintable():
+        text = "".join(ch for ch in text if ch in "\t\n " or unicodedata.category(ch)[0] != "C")
     return re.sub(r"\s+", " ", text).strip()
 
 
