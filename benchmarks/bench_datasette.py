@@ -16,7 +16,7 @@ import time
 import httpx
 
 from bench_ingest import SIZES, database, growth
-from measure import TRACKER, WORK, percentile
+from measure import TRACKER, WORK, page_times
 
 REQUESTS, WARM_UP = 30, 3
 TARGET_P95_MS = 300
@@ -82,19 +82,8 @@ def time_pages(size: int) -> dict[str, tuple[float, float]]:
     process, base = serve(prepare(size))
     try:
         client = login(base)
-        results = {}
-        for label, path in pages("tracker").items():
-            times = []
-            for n in range(WARM_UP + REQUESTS):
-                started = time.perf_counter()
-                response = client.get(path)
-                elapsed = (time.perf_counter() - started) * 1000
-                if response.status_code != 200:
-                    raise RuntimeError(f"{path}: {response.status_code} {response.text[:300]}")
-                if n >= WARM_UP:
-                    times.append(elapsed)
-            results[label] = (percentile(times, 0.5), percentile(times, 0.95))
-        return results
+        return {label: page_times(client.get, path, requests=REQUESTS, warm_up=WARM_UP)
+                for label, path in pages("tracker").items()}
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)

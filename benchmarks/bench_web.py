@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
-import time
 
-from measure import WORK, median, percentile
+from measure import WORK, median, page_times
 
 REQUESTS = 40
 WARM_UP = 3
@@ -62,7 +61,7 @@ def pages(db_name):
     }
 
 
-async def time_pages(db_path):
+def time_pages(db_path):
     from datasette.app import Datasette
 
     from tracker.serve import make_datasette
@@ -72,19 +71,16 @@ async def time_pages(db_path):
     cookies = {"ds_actor": ours.sign({"a": {"id": "bench", "roles": ["editor"]}}, "actor")}
     targets = [(name, ours, path) for name, path in pages(db_path.stem).items()]
     targets.append(("baseline: plain Datasette publications", plain, f"/{db_path.stem}/publications"))
-    results = {}
-    for name, ds, path in targets:
-        times = []
-        for n in range(WARM_UP + REQUESTS):
-            started = time.perf_counter()
-            response = await ds.client.get(path, cookies=cookies)
-            elapsed = (time.perf_counter() - started) * 1000
-            if response.status_code != 200:
-                raise RuntimeError(f"{path}: {response.status_code}")
-            if n >= WARM_UP:
-                times.append(elapsed)
-        results[name] = (percentile(times, 0.5), percentile(times, 0.95))
-    return results
+    # One event loop for the whole run: Datasette's client is async, the shared timing loop is not.
+    loop = asyncio.new_event_loop()
+    try:
+        return {
+            name: page_times(lambda p, ds=ds: loop.run_until_complete(ds.client.get(p, cookies=cookies)),
+                             path, requests=REQUESTS, warm_up=WARM_UP)
+            for name, ds, path in targets
+        }
+    finally:
+        loop.close()
 
 
 def run(runs: int) -> str:
@@ -93,7 +89,7 @@ def run(runs: int) -> str:
     tables = {}
     for path in (sample, scaled):
         rows = sqlite3.connect(path).execute("select count(*) from publications").fetchone()[0]
-        rounds = [asyncio.run(time_pages(path)) for _ in range(runs)]
+        rounds = [time_pages(path) for _ in range(runs)]
         tables[rows] = {
             name: (median(r[name][0] for r in rounds), median(r[name][1] for r in rounds))
             for name in rounds[0]

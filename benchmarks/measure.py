@@ -77,6 +77,21 @@ def percentile(values, fraction: float) -> float:
     return ordered[index]
 
 
+def page_times(get, path: str, *, requests: int, warm_up: int) -> tuple[float, float]:
+    """p50 and p95, in milliseconds, of ``get(path)`` (which returns an HTTP response), timed
+    after ``warm_up`` requests that are not counted; any answer but 200 fails the benchmark."""
+    times = []
+    for n in range(warm_up + requests):
+        started = time.perf_counter()
+        response = get(path)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            raise BenchmarkError(f"{path}: {response.status_code} {response.text[:300]}")
+        if n >= warm_up:
+            times.append(elapsed)
+    return percentile(times, 0.5), percentile(times, 0.95)
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:
