@@ -20,7 +20,7 @@ SCALE_ROWS = 20_000
 
 def sample_database():
     """The README's demo database: the bundled sample feeds through the real pipeline."""
-    from tracker.demo import demo_run
+    from tracker.ops.demo import demo_run
 
     path = WORK / "web" / "demo.db"
     if not path.exists():
@@ -64,7 +64,7 @@ def pages(db_name):
 def time_pages(db_path):
     from datasette.app import Datasette
 
-    from tracker.serve import make_datasette
+    from tracker.web.serve import make_datasette
 
     ours = make_datasette(db_path, secret="bench")
     plain = Datasette([str(db_path)])

@@ -11,8 +11,9 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
-from tracker.config import parse_config
-from tracker.normalise import Entry, url_key
+from tracker.ingest.config import parse_config
+from tracker.entries import Entry
+from tracker.ingest.normalise import url_key
 
 PUBLISHERS = ["DfE", "Ofsted", "MoJ", "ONS", "LGA", "NSPCC", "Barnardo's", "Action for Children",
               "the Children's Commissioner", "Kinship", "Family Rights Group", "Foundations",

@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from corpus import entries, source_for
-from tracker.classify import classify_publications
+from tracker.judgement.classify import classify_publications
 from tracker.store import FetchRecord, open_database, save_fetch, sync_sources
 
 PER_SOURCE = 1000

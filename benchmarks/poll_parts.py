@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 
 started = time.perf_counter()
 from feedserver import atom_feed  # noqa: E402
-from tracker.config import parse_config  # noqa: E402
-from tracker.fetch import FetchResult  # noqa: E402
-from tracker.poll import _parse_and_normalise  # noqa: E402
+from tracker.ingest.config import parse_config  # noqa: E402
+from tracker.ingest.fetch import FetchResult  # noqa: E402
+from tracker.ingest.poll import _parse_and_normalise  # noqa: E402
 from tracker.store import FetchRecord, open_database, save_fetch, sync_sources  # noqa: E402
 
 FEEDS, ENTRIES, BASE = 200, 20, "http://127.0.0.1:8000"
@@ -37,7 +37,7 @@ if __name__ == "__main__":
         ids += save_fetch(db, source, record, entries).new_ids
     store = time.perf_counter() - mark
     mark = time.perf_counter()
-    from tracker.classify import classify_publications
+    from tracker.judgement.classify import classify_publications
 
     classify_publications(db, ids)
     classify = time.perf_counter() - mark

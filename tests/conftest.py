@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker.config import parse_config
+from tracker.ingest.config import parse_config
 from tracker.store import open_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ def add_publication(db):
     """Insert a publication as the store keeps it (a real row in the real schema); returns its id."""
     import json
 
-    from tracker.normalise import url_key
+    from tracker.ingest.normalise import url_key
 
     def add(title="Family Court Statistics Quarterly: October to December 2024", *, url=None,
             status="accepted", publisher="MoJ", published="2025-04-07",
@@ -79,9 +79,10 @@ def workspace_db(tmp_path, make_source):
     import json
     from datetime import datetime, timezone
 
-    from tracker.editors import editor_add
-    from tracker.normalise import Entry, url_key
-    from tracker.serve import sync_themes
+    from tracker.web.editors import editor_add
+    from tracker.entries import Entry
+    from tracker.ingest.normalise import url_key
+    from tracker.web.serve import sync_themes
     from tracker.store import FetchRecord, save_fetch, sync_sources
 
     path = tmp_path / "newsroom.db"

@@ -9,7 +9,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from tracker.backup import backup_database
+from tracker.ops.backup import backup_database
 from tracker.cli import cli
 from tracker.store import open_database
 
@@ -20,8 +20,9 @@ BATCH = 10
 WRITER = textwrap.dedent(f"""
     import sys
     from datetime import datetime, timezone
-    from tracker.config import parse_config
-    from tracker.normalise import Entry, url_key
+    from tracker.ingest.config import parse_config
+    from tracker.entries import Entry
+    from tracker.ingest.normalise import url_key
     from tracker.store import FetchRecord, open_database, save_fetch, sync_sources
     db = open_database(sys.argv[1])
     source = parse_config({{"sources": [{{"id": "writer", "publisher": "DfE", "type": "feed",

@@ -10,11 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from tracker import cli
-from tracker.classify import (
+from tracker.judgement.classify import (
     Classifier, Model, ThemesError, classify_publications, latest_model, load_theme_set,
     parse_themes,
 )
-from tracker.normalise import Entry, url_key
+from tracker.entries import Entry
+from tracker.ingest.normalise import url_key
 from tracker.store import FetchRecord, save_fetch, sync_sources
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,7 +176,7 @@ def test_retraining_follows_the_editors(db, add_publication, editable_themes):
         edit(db, note, "add_theme", "inspection")
         edit(db, note, "set_status", "accepted")
 
-    from tracker.train import train
+    from tracker.judgement.training import train
 
     output = []
     model = train(db, echo=output.append)
@@ -205,7 +206,7 @@ def test_retraining_never_touches_statuses_or_editor_set_themes(db, add_publicat
     kept = ("status", "themes", "themes_by_editor", "reviewed_at")
     before = {i: {k: row(db, i)[k] for k in kept} for i in ids}
 
-    from tracker.train import train
+    from tracker.judgement.training import train
 
     train(db, echo=lambda text: None)
     assert {i: {k: row(db, i)[k] for k in kept} for i in ids} == before
@@ -223,7 +224,7 @@ def test_an_editor_s_themes_win_over_a_score_computed_before_them(db, add_public
 
 
 def test_a_model_round_trips_as_plain_arrays(theme_set):
-    from tracker.train import examples_from_records, fit_model
+    from tracker.judgement.training import examples_from_records, fit_model
 
     records = [{"title": f"Foster carers allowance update {n}", "themes": ["fostering"],
                 "candidate": True} for n in range(6)]
@@ -239,7 +240,7 @@ def test_a_model_round_trips_as_plain_arrays(theme_set):
 
 
 def test_batch_and_single_predictions_agree_on_the_shipped_labelled_file(theme_set):
-    from tracker.classify import BATCH, LABELLED_FILE, read_labelled, shipped_model
+    from tracker.judgement.classify import BATCH, LABELLED_FILE, read_labelled, shipped_model
 
     items = read_labelled(LABELLED_FILE)
     assert len(items) > BATCH  # batches of different sizes, a publication's row in each
@@ -260,7 +261,7 @@ def test_an_editor_can_add_a_theme_in_themes_yaml(tmp_path, monkeypatch, theme_s
     monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
     edited = load_theme_set()
     assert edited.slugs[-1] == "housing"
-    from tracker.classify import shipped_model
+    from tracker.judgement.classify import shipped_model
 
     # The model knows nothing of the new theme yet: its phrases assign it meanwhile.
     prediction = Classifier(edited, shipped_model(edited)).predict(
@@ -331,7 +332,7 @@ def test_classify_cli_trains_once_then_reuses_its_cache(tmp_path):
     cache = tmp_path / "empty-cache"
     first = run_classify(b'{"title": "Kinship care strategy"}\n', cache)
     cached = list(cache.glob("model-*.npz")) if cache.exists() else []
-    from tracker.classify import LABELLED_FILE
+    from tracker.judgement.classify import LABELLED_FILE
 
     assert len(cached) == (1 if LABELLED_FILE.exists() else 0)
     second = run_classify(b'{"title": "Kinship care strategy"}\n', cache)
@@ -393,13 +394,13 @@ def test_poll_classifies_what_it_stores_and_loads_nothing_heavy(tmp_path, db_pat
     # A real `tracker poll`, in a process of its own, saying which heavy modules it loaded.
     probe = ("import sys; from tracker.cli import cli\n"
              f"cli(['poll', '--sources', {str(sources)!r}, '--db', {str(db_path)!r}], standalone_mode=False)\n"
-             "print(sorted(m for m in ('sklearn', 'tracker.classify') if m in sys.modules))")
+             "print(sorted(m for m in ('sklearn', 'tracker.judgement.classify') if m in sys.modules))")
     env = {**os.environ, "TRACKER_CACHE": str(cache)}
     run_classify(b'{"title": "warm the cache"}\n', cache)
     first = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
                            timeout=300, cwd="/")
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip().endswith("['tracker.classify']")  # scored, no scikit-learn
+    assert first.stdout.strip().endswith("['tracker.judgement.classify']")  # scored, no scikit-learn
     from tracker.store import open_database
 
     db = open_database(db_path)

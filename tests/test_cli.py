@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parent.parent / "tracker" / "data" / "samples"
 TRACKER = str(Path(sys.executable).with_name("tracker"))
 
 

@@ -11,7 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from tracker.cli import cli
-from tracker.config import ConfigError, Settings, load_config, parse_config, parse_duration
+from tracker.ingest.config import ConfigError, Settings, load_config, parse_config, parse_duration
 
 ROOT = Path(__file__).resolve().parent.parent
 # The names the two real newsletters write; each must be a configured publisher.
@@ -209,7 +209,7 @@ sources:
     assert [s.id for s in config.select(["frg"])] == ["frg"]
 
 
-@pytest.mark.parametrize("name", ["sources.yaml", "sources.sample.yaml"])
+@pytest.mark.parametrize("name", ["sources.yaml", "tracker/data/sources.sample.yaml"])
 def test_shipped_sources_files_load(name):
     config = load_config(ROOT / name)
     assert config.sources

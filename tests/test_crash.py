@@ -6,7 +6,6 @@ happens to be: start-up, reading, rendering or writing; the delays spread the ki
 run, and whatever moment each one hits, the invariants must hold.
 """
 
-import json
 import shutil
 import signal
 import sqlite3
@@ -18,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tracker.config import parse_config
-from tracker.normalise import Entry, url_key
+from tracker.ingest.config import parse_config
+from tracker.entries import Entry
+from tracker.ingest.normalise import url_key
 from tracker.store import FetchRecord, open_database, save_fetch, sync_sources
 
 TRACKER = Path(sys.executable).parent / "tracker"

@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tracker import project_file
-from tracker.config import load_config
-from tracker.demo import SAMPLE_PORT
+from tracker.paths import data_file
+from tracker.ingest.config import load_config
+from tracker.ops.demo import SAMPLE_PORT
 
 TRACKER = str(Path(sys.executable).with_name("tracker"))
 # What the samples hold, minus the two statistics announcements the poll drops.
@@ -36,11 +35,11 @@ def free_port():
 
 
 def test_sample_sources_point_at_the_sample_server():
-    config = load_config(project_file("sources.sample.yaml"))
+    config = load_config(data_file("sources.sample.yaml"))
     for source in config.sources:
         assert source.url.startswith(f"http://127.0.0.1:{SAMPLE_PORT}/"), source.id
         path = source.url.split("?")[0].removeprefix(f"http://127.0.0.1:{SAMPLE_PORT}/")
-        assert (project_file("samples") / path).is_file(), source.id
+        assert (data_file("samples") / path).is_file(), source.id
     assert {s.type for s in config.sources} == {"feed", "govuk-search", "html"}
 
 

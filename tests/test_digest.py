@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from tracker.cli import cli
-from tracker.digest import (
+from tracker.publish.digest import (
     collect,
     digest_report,
     line,
@@ -434,7 +434,7 @@ def expected_lines(issue: int, paragraphs: list[str]) -> tuple[list[str], int]:
 def history(tmp_path_factory):
     if not NEWSLETTERS.is_dir():
         pytest.skip(f"the real newsletters are not beside the project ({NEWSLETTERS} is absent)")
-    from tracker.newsletter import import_newsletter
+    from tracker.publish.newsletter import import_newsletter
     from tracker.store import open_database
 
     db = open_database(tmp_path_factory.mktemp("history") / "tracker.db")

@@ -8,9 +8,9 @@ import pytest
 from pypdf import PdfWriter
 
 from conftest import FEEDS
-from tracker.config import Settings
-from tracker.digest import collect, line
-from tracker.documents import check_documents_now, count_pages, featured_pdf, prominent_pdf_link
+from tracker.ingest.config import Settings
+from tracker.publish.digest import collect, line
+from tracker.publish.documents import check_documents_now, count_pages, featured_pdf, prominent_pdf_link
 
 CONTENT = json.loads((FEEDS / "govuk-content-publication.json").read_text())
 GOVUK_PATH = CONTENT["base_path"]

@@ -10,8 +10,8 @@ from email.utils import format_datetime
 import pytest
 
 from feedserver import gzip_bomb
-from tracker.config import Settings
-from tracker.fetch import HostLimiter, fetch, is_private_host, make_client
+from tracker.ingest.config import Settings
+from tracker.ingest.fetch import HostLimiter, fetch, is_private_host, make_client
 
 MB = 1024 * 1024
 SETTINGS = Settings(timeout=1.0, connect_timeout=1.0, contact="https://example.org/contact")

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from tracker.cli import cli
-from tracker.newsletter import (
+from tracker.publish.newsletter import (
     NewsletterError, import_newsletter, parse_newsletter, parse_section, read_newsletter,
 )
 

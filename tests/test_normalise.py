@@ -5,11 +5,10 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from tracker.normalise import (
-    clean_text, clean_url, london_date, normalise_entry, strip_display_type, title_key, to_datetime,
-    url_key,
-)
-from tracker.parse import RawEntry
+from tracker.dates import london_date, to_datetime
+from tracker.entries import RawEntry
+from tracker.ingest.normalise import clean_url, normalise_entry, strip_display_type, url_key
+from tracker.text import clean_text, title_key
 
 
 @pytest.mark.parametrize("url,clean", [

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tracker.config import Settings
-from tracker.fetch import fetch, make_client
-from tracker.normalise import normalise_entry
-from tracker.parse import ParseError, parse_body
+from tracker.ingest.config import Settings
+from tracker.ingest.fetch import fetch, make_client
+from tracker.ingest.normalise import normalise_entry
+from tracker.ingest.parse import ParseError, parse_body
 
 FEEDS = Path(__file__).resolve().parent / "feeds"
 FEED_URL = "https://www.example.org/feed"
@@ -413,7 +413,7 @@ def test_fast_path_reads_feeds_as_feedparser_does(name):
     from dataclasses import replace
     from urllib.parse import urljoin
 
-    from tracker.parse import _fast_items, _feedparser_items, _permalink
+    from tracker.ingest.parse import _fast_items, _feedparser_items, _permalink
 
     body = AGREEMENT.get(name) or (FEEDS / name).read_bytes()
     url = "https://www.example.org/blog/feed"
@@ -435,7 +435,7 @@ def test_fast_path_reads_feeds_as_feedparser_does(name):
     rss(""),
 ], ids=["undefined-entity", "nested-xml-base", "atom-0.3", "no-items"])
 def test_unusual_feeds_are_left_to_feedparser(body):
-    from tracker.parse import _fast_items
+    from tracker.ingest.parse import _fast_items
 
     assert _fast_items(body, FEED_URL) is None
 

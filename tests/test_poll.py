@@ -14,10 +14,10 @@ from click.testing import CliRunner
 
 from feedserver import gzip_bomb
 from tracker.cli import cli
-from tracker.config import load_config
-from tracker.poll import _Classifying, poll_sources
+from tracker.ingest.config import load_config
+from tracker.ingest.poll import _Classifying, poll_sources
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parent.parent / "tracker" / "data" / "samples"
 TRACKER = str(Path(sys.executable).with_name("tracker"))
 SETTINGS = {"contact": "https://github.com/seslip/tracker", "timeout": 2, "connect_timeout": 2,
             "max_bytes": 1_000_000, "per_host": 16, "concurrency": 32}

@@ -4,7 +4,6 @@ digest through the CLI."""
 
 import json
 import sqlite3
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 import pytest_asyncio
 from datasette.utils import baseconv
 
-from tracker.serve import make_datasette
+from tracker.web.serve import make_datasette
 
 SECRET = "security-test-secret"
 TRACKER = Path(sys.executable).parent / "tracker"
@@ -163,8 +162,8 @@ def hostile_feed(base: str) -> bytes:
 
 
 def poll(db, db_path, feed_server, sources, **options):
-    from tracker.config import parse_config
-    from tracker.poll import poll_sources
+    from tracker.ingest.config import parse_config
+    from tracker.ingest.poll import poll_sources
 
     config = parse_config({"sources": [
         {"id": source_id, "publisher": "DfE", "type": "feed",
@@ -180,8 +179,8 @@ def good_feed(feed_server):
 def test_script_in_a_feed_never_reaches_a_page_the_digest_or_the_atom_feed(db, db_path, feed_server):
     import asyncio
 
-    from tracker.digest import digest_report, save_digest
-    from tracker.serve import sync_themes
+    from tracker.publish.digest import digest_report, save_digest
+    from tracker.web.serve import sync_themes
 
     feed_server.serve("/hostile.atom", hostile_feed("https://publisher.example"))
     summary = poll(db, db_path, feed_server, {"hostile": "/hostile.atom"})
@@ -280,7 +279,7 @@ def test_bombs_and_enormous_bodies_cost_one_source_and_little_memory(db, db_path
 @pytest.mark.asyncio
 @pytest.mark.parametrize("as_editor", [False, True])
 async def test_no_password_hash_is_served(workspace, workspace_db, as_editor):
-    from tracker.editors import editors_path, load_editors
+    from tracker.web.editors import editors_path, load_editors
 
     secrets = [account["hash"] for account in load_editors(workspace_db).values()]
     secrets += [h.split("$")[2] for h in secrets]  # the salt alone

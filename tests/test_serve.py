@@ -147,9 +147,9 @@ def test_serve_reports_a_port_in_use(served_db):
 def test_scheduler_sleeps_until_the_next_source_is_due(db, make_source, next_poll_in, low, high):
     from datetime import datetime, timezone
 
-    from tracker.config import Config, Settings
-    from tracker.normalise import utc_iso
-    from tracker.serve import Scheduler
+    from tracker.ingest.config import Config, Settings
+    from tracker.dates import utc_iso
+    from tracker.web.serve import Scheduler
     from tracker.store import sync_sources
 
     sources = (make_source("a"), make_source("b", enabled=False))
@@ -162,8 +162,8 @@ def test_scheduler_sleeps_until_the_next_source_is_due(db, make_source, next_pol
 
 
 def test_scheduler_skips_a_pass_while_another_poll_runs(db, db_path, make_source, capsys):
-    from tracker.config import Config, Settings
-    from tracker.serve import Scheduler
+    from tracker.ingest.config import Config, Settings
+    from tracker.web.serve import Scheduler
     from tracker.store import poll_lock
 
     scheduler = Scheduler(db_path, Config(Settings(), (make_source("a"),)))

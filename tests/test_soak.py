@@ -19,9 +19,9 @@ from xml.sax.saxutils import escape
 import pytest
 import yaml
 
-from tracker import project_file
-from tracker.config import parse_config
-from tracker.poll import poll_sources
+from tracker.paths import data_file
+from tracker.ingest.config import parse_config
+from tracker.ingest.poll import poll_sources
 
 DAYS = 30
 # The month ends now, so that queries using SQLite's 'now' (source health) see it as recent.
@@ -177,7 +177,7 @@ def test_a_month_of_polling(db, db_path, month, feed_server):
     assert health["steady"]["last_new"] >= (end - timedelta(days=1)).isoformat()[:19]
 
     # The workspace's source-health query flags them: failing first, then the silent one.
-    metadata = yaml.safe_load(project_file("metadata.yml").read_text())
+    metadata = yaml.safe_load(data_file("metadata.yml").read_text())
     sql = metadata["databases"]["tracker"]["queries"]["source_health"]["sql"]
     flagged = {r["id"]: r["health"] for r in db.execute_returning_dicts(sql, {"silent_days": "14"})}
     assert flagged == {"gone": "failing", "quiet": "silent", "steady": "ok", "flaky": "ok",

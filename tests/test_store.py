@@ -5,7 +5,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tracker import TrackerError
-from tracker.normalise import Entry, title_key, url_key
+from tracker.entries import Entry
+from tracker.text import title_key
+from tracker.ingest.normalise import url_key
 from tracker.store import (
     FetchRecord,
     NotATrackerDatabase,

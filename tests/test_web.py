@@ -11,7 +11,7 @@ import pytest_asyncio
 from conftest import EDITOR_PASSWORD
 from sqlite_utils import Database
 
-from tracker.serve import make_datasette
+from tracker.web.serve import make_datasette
 
 DB = "newsroom"  # the file stem, not "tracker": the metadata must follow it
 
@@ -308,7 +308,7 @@ async def test_dashboard_draws_themes_per_week_and_accepted_per_publisher(ds, ed
 
 @pytest.mark.asyncio
 async def test_digest_page_shows_the_stored_html(ds, workspace_db):
-    from tracker.digest import save_digest
+    from tracker.publish.digest import save_digest
     from tracker.store import open_database
 
     db = open_database(workspace_db)

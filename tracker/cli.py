@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from . import TrackerError, __version__
+from tracker import TrackerError, __version__
 
 DEFAULT_DB = "db/tracker.db"
 DEFAULT_SOURCES = "sources.yaml"
@@ -89,12 +89,12 @@ def poll(sources_path, db_path, source_ids, due):
     Example:
         tracker poll --source dfe-activity --source ofsted-search
     """
-    from .config import load_config
+    from tracker.ingest.config import load_config
 
     # Validate first: a mistake in sources.yaml is reported before anything heavier loads.
     config = load_config(sources_path)
     sources = config.select(source_ids)
-    from .poll import poll_sources, render_summary
+    from tracker.ingest.poll import poll_sources, render_summary
     from .store import PollRunning, open_database
 
     db = open_database(db_path)
@@ -121,7 +121,7 @@ def backup(dest, db_path):
     Example:
         tracker backup /var/backups/tracker/
     """
-    from .backup import backup_database
+    from tracker.ops.backup import backup_database
 
     result = backup_database(db_path, dest)
     click.echo(f"Backed up {db_path} to {result.path}: {result.publications} publications, "
@@ -155,7 +155,7 @@ def digest(week, weeks, db_path, fmt, by_network, save, documents, sources_path)
         tracker digest --week 2025-04-18
         tracker digest --save --documents      # from cron: the coming issue, stored
     """
-    from .digest import digest_report
+    from tracker.publish.digest import digest_report
 
     click.echo(digest_report(db_path, week, weeks=weeks, fmt=fmt, by_network=by_network,
                              save=save, documents=documents, sources_path=sources_path), nl=False)
@@ -175,7 +175,7 @@ def classify(rules_only):
     Example:
         echo '{"title": "Kinship care strategy", "publisher": "DfE"}' | tracker classify
     """
-    from .classify import classify_command
+    from tracker.judgement.classify import classify_command
 
     classify_command(rules_only=rules_only)
 
@@ -190,7 +190,7 @@ def train(db_path):
     the keyword-only baseline, stores the new model version in the database, and re-scores the
     publications not yet reviewed. Statuses and editor-set themes are never changed.
     """
-    from .train import train_command
+    from tracker.judgement.training import train_command
 
     train_command(db_path)
 
@@ -207,7 +207,7 @@ def evaluate(file, db_path, cross_validate):
     By default a model trained on the shipped examples (and --db's decisions) minus FILE's own
     publications scores FILE; the keyword-only baseline is printed beside it.
     """
-    from .train import evaluate_command
+    from tracker.judgement.training import evaluate_command
 
     evaluate_command(file, db_path, cross_validate=cross_validate)
 
@@ -232,7 +232,7 @@ def serve(db_path, sources_path, host, port, no_poll, private):
     Example:
         DATASETTE_SECRET=$(openssl rand -hex 32) tracker serve --port 8001
     """
-    from .serve import serve as serve_workspace
+    from tracker.web.serve import serve as serve_workspace
 
     serve_workspace(db_path, sources_path, host=host, port=port, poll=not no_poll, private=private)
 
@@ -253,7 +253,7 @@ def editor_add(name, db_path):
     Example:
         printf '%s\\n' "$PASSWORD" | tracker editor add alice --db db/tracker.db
     """
-    from .editors import editor_add as add
+    from tracker.web.editors import editor_add as add
 
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -282,7 +282,7 @@ def demo(db_path, port, no_serve, sample_port):
     Example:
         tracker demo --no-serve
     """
-    from .demo import demo_run
+    from tracker.ops.demo import demo_run
 
     demo_run(db_path, port=port, serve=not no_serve, sample_port=sample_port,
              progress=sys.stderr.isatty())
@@ -304,7 +304,7 @@ def import_newsletter(file, issue_date, db_path):
     Example:
         tracker import-newsletter issue-658.txt --date 2025-04-18
     """
-    from .newsletter import describe, read_newsletter, store_issue
+    from tracker.publish.newsletter import describe, read_newsletter, store_issue
     from .store import open_database
 
     if not issue_date:

@@ -127,14 +127,14 @@ def menu_links(datasette, actor):
 
 @hookimpl
 def register_routes():
-    from . import web_pages
+    from . import pages
 
     return [
         (r"^/-/login$", login),
-        (r"^/-/triage$", web_pages.triage),
-        (r"^/-/dashboard$", web_pages.dashboard),
-        (r"^/-/digest$", web_pages.digest_index),
-        (r"^/-/digest/(?P<week>\d{4}-\d{2}-\d{2})$", web_pages.digest_week),
+        (r"^/-/triage$", pages.triage),
+        (r"^/-/dashboard$", pages.dashboard),
+        (r"^/-/digest$", pages.digest_index),
+        (r"^/-/digest/(?P<week>\d{4}-\d{2}-\d{2})$", pages.digest_week),
         (r"^/-/tracker-static/(?P<path>.*)$", asgi_static(str(STATIC))),
     ]
 

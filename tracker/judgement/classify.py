@@ -24,10 +24,11 @@ from typing import Iterable, Iterator
 
 import yaml
 
-from . import TrackerError, project_file
+from tracker import TrackerError
+from tracker.paths import DATA, data_file
 
 THEMES_FILE = "themes.yaml"
-LABELLED_FILE = Path(__file__).resolve().parent / "data" / "labelled.jsonl"
+LABELLED_FILE = DATA / "labelled.jsonl"
 MODEL_FORMAT = 3
 SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
 QUOTES = re.compile(r"['’‘`]")
@@ -78,7 +79,7 @@ def load_themes(path: str | Path | None = None) -> list[Theme]:
 
 
 def load_theme_set(path: str | Path | None = None) -> ThemeSet:
-    path = Path(path) if path else project_file(THEMES_FILE)
+    path = Path(path) if path else data_file(THEMES_FILE)
     try:
         raw = path.read_bytes()
         # libyaml's parser, where PyYAML has it, with the same safe constructor: a tenth of the time
@@ -254,7 +255,7 @@ def item_texts(item: dict) -> tuple[str, str, str]:
         value = value if isinstance(value, str) else json.dumps(value)
         value = value[: limit * 4]
         if "<" in value or "&" in value:
-            from .normalise import clean_text
+            from tracker.text import clean_text
 
             value = clean_text(value)
         return value[:limit]
@@ -536,7 +537,7 @@ def shipped_model(theme_set: ThemeSet) -> Model | None:
         return Model.from_bytes(path.read_bytes())
     except (OSError, ValueError, KeyError):
         pass  # not cached yet, or a damaged file: train again
-    from .train import examples_from_records, fit_model
+    from .training import examples_from_records, fit_model
 
     model = fit_model(examples_from_records(read_labelled(LABELLED_FILE)), theme_set,
                       data_digest=key, source="shipped")
@@ -575,7 +576,7 @@ def classify_publications(db, ids: Iterable[int] | None = None, *, classifier: C
     """Re-score the given publications (default: every one not yet reviewed). Never changes a
     status, nor themes an editor has set: the update itself checks ``themes_by_editor``, so an
     editor's edit made meanwhile still wins. Returns how many were scored."""
-    from .store import write_transaction
+    from tracker.store import write_transaction
 
     classifier = classifier or classifier_for(db)
     columns = "id, title, summary, publisher, themes, why, model_version"

@@ -26,15 +26,17 @@ from pathlib import Path
 
 import yaml
 
-from . import TrackerError
-from .normalise import MONTHS, title_key
+from tracker import TrackerError
+from tracker.paths import DATA
+from tracker.dates import MONTHS
+from tracker.text import title_key
 
 VERBS = ("published", "released", "launched", "premiered", "advertised", "broadcast")
 # An issue lists what came out before it; an entry dated more than this after the issue date
 # belongs to the year before (a "December" item in a January issue).
 LOOKAHEAD = timedelta(days=14)
 URN = "urn:tracker:newsletter:{issue}:{n}"
-PUBLISHERS_FILE = Path(__file__).parent / "data" / "publishers.yaml"
+PUBLISHERS_FILE = DATA / "publishers.yaml"
 
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _WEEKDAY = r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day"
@@ -251,7 +253,7 @@ def store_issue(db, issue: Issue) -> ImportResult:
     The URL is the entry's position in the issue, so importing an issue again finds the same
     rows and changes nothing, whatever an editor has done to them since.
     """
-    from .store import write_transaction
+    from tracker.store import write_transaction
 
     result = ImportResult(issue=issue.date, skipped=list(issue.skipped))
     seen = f"{issue.date.isoformat()}T00:00:00Z"
@@ -276,7 +278,7 @@ def store_issue(db, issue: Issue) -> ImportResult:
     if result.imported:
         # Themes let the digest group past issues by network; the classifier knows these
         # entries (they are in its labelled data), and never overrides an editor's themes.
-        from .classify import classify_publications
+        from tracker.judgement.classify import classify_publications
 
         classify_publications(db, result.imported)
     return result

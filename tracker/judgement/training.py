@@ -21,12 +21,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from . import TrackerError
+from tracker import TrackerError
 from .classify import (
     LABELLED_FILE, Classifier, Model, ThemeSet, classify_publications, extract_terms,
     item_texts, load_theme_set, read_labelled, rule_text, Rules,
 )
-from .normalise import title_key
+from tracker.text import title_key
 
 C = 4.0  # fixed a priori (tf-idf rows are unit length), not searched on any fold
 MIN_EXAMPLES = 3  # positives and negatives a column needs before the model takes it over
@@ -322,7 +322,7 @@ def render_scores(model: Scores, baseline: Scores, title: str) -> str:
 # --- the commands -------------------------------------------------------------------------
 
 def train_command(db_path) -> Model:
-    from .store import open_database
+    from tracker.store import open_database
 
     return train(open_database(db_path, must_exist=True))
 
@@ -345,7 +345,7 @@ def train(db, *, echo=print) -> Model:
 
 
 def store_model(db, model: Model, measured: Scores) -> None:
-    from .store import write_transaction
+    from tracker.store import write_transaction
 
     metrics = {"macro_f1": measured.macro_f1, "roc_auc": measured.roc_auc,
                "per_theme": {s: dict(zip(("precision", "recall", "f1", "support"), v))
@@ -360,7 +360,7 @@ def store_model(db, model: Model, measured: Scores) -> None:
 
 
 def evaluate_command(path, db_path=None, *, cross_validate: bool = False) -> Scores:
-    from .store import open_database
+    from tracker.store import open_database
 
     db = open_database(db_path, must_exist=True) if db_path else None
     return evaluate(path, db, cross_validate_file=cross_validate)

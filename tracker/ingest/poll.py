@@ -19,9 +19,10 @@ from sqlite_utils import Database
 
 from .config import Config, Settings, Source
 from .fetch import FetchResult, HostLimiter, fetch, is_private_host, make_client
-from .normalise import Entry, normalise_entry
+from tracker.entries import Entry
+from .normalise import normalise_entry
 from .parse import ParseError, parse_body
-from .store import FetchRecord, poll_lock, prune_fetch_log, save_fetch, source_states, sync_sources
+from tracker.store import FetchRecord, poll_lock, prune_fetch_log, save_fetch, source_states, sync_sources
 
 MAX_BACKOFF = timedelta(hours=24)
 MAX_DOUBLINGS = 16
@@ -97,7 +98,7 @@ class _Classifying:
         if self.error or not self.waiting or (len(self.waiting) < self.BATCH and not finish):
             return
         try:
-            from .classify import classifier_for, classify_publications
+            from tracker.judgement.classify import classifier_for, classify_publications
 
             self.classifier = self.classifier or classifier_for(db)
             classify_publications(db, self.waiting, classifier=self.classifier)

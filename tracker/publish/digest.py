@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
-from . import TrackerError
-from .config import WEEKDAYS, Settings
-from .normalise import LONDON, london_date, utc_iso
-from .store import open_database, write_transaction
+from tracker import TrackerError
+from tracker.ingest.config import WEEKDAYS, Settings
+from tracker.dates import LONDON, london_date, utc_iso
+from tracker.store import open_database, write_transaction
 
 DEFAULT_WEEKS = 12
 FORMATS = ("text", "markdown", "html")
@@ -305,7 +305,7 @@ def _link_url(url: str) -> str:
 
 def theme_networks() -> dict[str, str]:
     """Theme slug -> the regional network that follows it, from themes.yaml."""
-    from .classify import load_themes
+    from tracker.judgement.classify import load_themes
 
     return {theme.slug: theme.network for theme in load_themes() if theme.network}
 
@@ -356,7 +356,7 @@ def load_settings(sources_path: str | Path | None) -> Settings:
         sources_path = Path("sources.yaml")
         if not sources_path.exists():
             return Settings()
-    from .config import load_config
+    from tracker.ingest.config import load_config
 
     return load_config(sources_path).settings
 

@@ -10,15 +10,15 @@ import codecs
 import io
 import json
 import re
-import time
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
 from urllib.parse import urljoin
 from xml.etree import ElementTree
 
 import feedparser
 from feedparser.datetimes import _parse_date
 from selectolax.lexbor import LexborHTMLParser
+
+from tracker.entries import RawEntry
 
 GOVUK = "https://www.gov.uk"
 # Future release dates, not publications (publishers.md §7.3): GOV.UK's document type, and the
@@ -48,18 +48,6 @@ BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
 
 class ParseError(Exception):
     """The body is not what the source should serve; the message is shown to editors as is."""
-
-
-@dataclass(frozen=True)
-class RawEntry:
-    title: str
-    link: str
-    summary: str | None = None
-    published: str | datetime | time.struct_time | None = None
-    updated: str | datetime | time.struct_time | None = None
-    entry_id: str | None = None
-    category: str | None = None  # GOV.UK display type, e.g. "Research and analysis"
-    date_source: str = "feed"  # "feed" or "page": where ``published`` came from
 
 
 def parse_body(source, body: bytes, content_type: str | None, url: str) -> list[RawEntry]:

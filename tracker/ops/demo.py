@@ -16,7 +16,8 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from . import TrackerError, project_file
+from tracker import TrackerError
+from tracker.paths import data_file
 
 SAMPLE_HOST = "127.0.0.1"
 SAMPLE_PORT = 8765  # sources.sample.yaml points here
@@ -56,12 +57,12 @@ def demo_run(db_path: str | Path = DEMO_DB, *, port: int | None = None, serve: b
              sample_port: int = SAMPLE_PORT, progress: bool = False):
     """Poll the sample feeds into ``db_path``, print the summary, then (with ``serve``) open
     the workspace on it until Ctrl-C. Returns the PollSummary."""
-    from .config import load_config
-    from .poll import poll_sources, render_summary
-    from .store import PollRunning, open_database
+    from tracker.ingest.config import load_config
+    from tracker.ingest.poll import poll_sources, render_summary
+    from tracker.store import PollRunning, open_database
 
-    config = _on_port(load_config(project_file(SAMPLE_SOURCES)), sample_port)
-    server = start_sample_server(project_file(SAMPLES), sample_port)
+    config = _on_port(load_config(data_file(SAMPLE_SOURCES)), sample_port)
+    server = start_sample_server(data_file(SAMPLES), sample_port)
     db_path = Path(db_path)
     try:
         with closing(open_database(db_path)) as db:
@@ -74,9 +75,9 @@ def demo_run(db_path: str | Path = DEMO_DB, *, port: int | None = None, serve: b
     render_summary(summary)
     if serve:
         # The workspace serves the polled file; no scheduler: the samples do not change.
-        from .editors import editor_add
-        from .serve import DEFAULT_PORT
-        from .serve import serve as serve_workspace
+        from tracker.web.editors import editor_add
+        from tracker.web.serve import DEFAULT_PORT
+        from tracker.web.serve import serve as serve_workspace
 
         port = port or DEFAULT_PORT
         # A fresh password each run: the demo account must not be a known default that

@@ -23,8 +23,9 @@ from typing import Iterable, Iterator
 
 from sqlite_utils import Database, Migrations
 
-from . import TrackerError
-from .normalise import Entry, utc_iso
+from tracker import TrackerError
+from tracker.entries import Entry
+from tracker.dates import utc_iso
 
 STATUSES = ("new", "accepted", "rejected")
 MIGRATION_SET = "tracker"

@@ -17,7 +17,7 @@ import secrets
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import TrackerError
+from tracker import TrackerError
 
 ALGORITHM = "pbkdf2_sha256"
 ITERATIONS = 480_000  # datasette-auth-passwords' (and Django 4.2's) figure

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import TrackerError
-from .store import open_database
+from tracker import TrackerError
+from tracker.store import open_database
 
 
 class BackupError(TrackerError):

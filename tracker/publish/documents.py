@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
 
-from .normalise import utc_iso
-from .store import write_transaction
+from tracker.dates import utc_iso
+from tracker.store import write_transaction
 
 CONTENT_API = "https://www.gov.uk/api/content"
 GOVUK_HOSTS = ("www.gov.uk", "gov.uk")
@@ -41,7 +41,7 @@ class Document:
 def check_documents_now(db, ids, settings, *, content_api: str = CONTENT_API,
                         allow_private: bool = False) -> int:
     """Synchronous entry point for the CLI: look up the given publications' documents."""
-    from .fetch import make_client
+    from tracker.ingest.fetch import make_client
 
     async def run() -> int:
         async with make_client(settings) as client:
@@ -64,7 +64,7 @@ async def check_documents(db, client, ids, *, settings, content_api: str = CONTE
     rows = _pending(db, ids)
     if not rows:
         return 0
-    from .fetch import HostLimiter
+    from tracker.ingest.fetch import HostLimiter
 
     limiter = HostLimiter(settings.per_host, settings.concurrency)
     lookups = {private_ok: _Lookup(client, settings, content_api, limiter, private_ok)
@@ -85,7 +85,7 @@ async def check_documents(db, client, ids, *, settings, content_api: str = CONTE
 
 
 def _pending(db, ids) -> list[dict]:
-    from .fetch import is_private_host
+    from tracker.ingest.fetch import is_private_host
 
     ids = [int(i) for i in ids]
     if not ids:
@@ -121,7 +121,7 @@ class _Lookup:
             return Document(error=f"{type(ex).__name__}: {ex}")
 
     async def _get(self, url: str):
-        from .fetch import FetchError, FetchResult, fetch, refuse_private
+        from tracker.ingest.fetch import FetchError, FetchResult, fetch, refuse_private
 
         # These URLs come from publishers' feeds and pages, not from our configuration: never
         # let one lead us onto the private network, directly or by a redirect.

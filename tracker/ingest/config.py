@@ -13,7 +13,7 @@ from urllib.parse import urlencode, urlsplit
 
 import yaml
 
-from . import TrackerError
+from tracker import TrackerError
 
 # libyaml's loader reads a 200-source file in a seventh of the pure-Python one's time; it builds
 # the same safe types (SafeConstructor) and reports the same error marks.
@@ -55,7 +55,7 @@ class Settings:
 
     @property
     def user_agent(self) -> str:
-        from . import __version__
+        from tracker import __version__
 
         return f"tracker/{__version__} (children's services publication tracker; +{self.contact})"
 

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 from datasette.utils.asgi import NotFound, Response
 
-from .web import is_editor, require, tracker_database
+from tracker.web import is_editor, require, tracker_database
 
 DASHBOARD_WEEKS = 12
 TOP_PUBLISHERS = 15

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from . import TrackerError, project_file
+from tracker import TrackerError
+from tracker.paths import data_file
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001
@@ -28,7 +29,7 @@ JITTER = 0.1
 
 def load_metadata(db_path: str | Path, *, private: bool = False) -> dict:
     """metadata.yml with its `tracker` database block renamed to the served file's stem."""
-    path = project_file("metadata.yml")
+    path = data_file("metadata.yml")
     try:
         metadata = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as ex:
@@ -44,7 +45,7 @@ def load_metadata(db_path: str | Path, *, private: bool = False) -> dict:
 
 def load_theme_rows() -> list[dict]:
     """Theme slugs and labels from themes.yaml (the classifier's file)."""
-    path = project_file("themes.yaml")
+    path = data_file("themes.yaml")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as ex:
@@ -65,7 +66,7 @@ def load_theme_rows() -> list[dict]:
 
 def sync_themes(db) -> int:
     """Make the themes table match themes.yaml, so add_theme refuses any other slug."""
-    from .store import write_transaction
+    from tracker.store import write_transaction
 
     rows = load_theme_rows()
     with write_transaction(db):
@@ -100,14 +101,14 @@ def serve(
     """Serve until SIGTERM or Ctrl-C. ``ready(url)`` is called once the server listens."""
     import uvicorn
 
-    from .store import open_database
+    from tracker.store import open_database
 
     db_path = Path(db_path)
     db = open_database(db_path, must_exist=True)
     sync_themes(db)
     config = None
     if poll:
-        from .config import load_config
+        from tracker.ingest.config import load_config
 
         config = load_config(sources_path)
     db.close()
@@ -182,7 +183,7 @@ class Scheduler(threading.Thread):
         self.join(timeout)
 
     def run(self) -> None:
-        from .store import open_database
+        from tracker.store import open_database
 
         db = open_database(self.db_path)
         try:
@@ -193,8 +194,8 @@ class Scheduler(threading.Thread):
             db.close()
 
     def run_once(self, db) -> None:
-        from .poll import poll_sources
-        from .store import PollRunning
+        from tracker.ingest.poll import poll_sources
+        from tracker.store import PollRunning
 
         try:
             summary = poll_sources(db, self.config, self.config.select(), db_path=self.db_path,
@@ -213,8 +214,8 @@ class Scheduler(threading.Thread):
     def save_digest(self, db) -> None:
         """Regenerate the coming issue's list (its London date: the issue day starts at
         midnight in London, an hour before UTC's in summer)."""
-        from . import digest
-        from .normalise import LONDON
+        from tracker.publish import digest
+        from tracker.dates import LONDON
 
         try:
             week = digest.next_issue_date(datetime.now(LONDON).date(), self.config.settings.issue_day)

@@ -1,0 +1,108 @@
+"""Dates as UK publishers write them, and the Europe/London calendar the newsletter uses."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import date, datetime, timezone
+from email.utils import parsedate_to_datetime
+from zoneinfo import ZoneInfo
+
+LONDON = ZoneInfo("Europe/London")
+
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
+            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
+            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+(\d{{4}})\b", re.I)
+MONTH_DAY_YEAR = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I)
+NUMERIC_DATE = re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})\b")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+ISO_IN_TEXT = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+
+def to_datetime(value) -> datetime | None:
+    """An aware datetime from a feedparser struct_time, a datetime or an ISO/RFC 822 string.
+
+    Naive values are taken as London local time: that is what UK publishers mean by them.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, time.struct_time):
+        # feedparser's *_parsed values are always UTC
+        return datetime(*value[:6], tzinfo=timezone.utc)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=LONDON)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, 12, tzinfo=LONDON)
+    text = str(value).strip()
+    if ISO_DATE.match(text):
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=LONDON)
+    try:
+        parsed = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=LONDON)
+
+
+def london_date(value, order: str = "DMY") -> date | None:
+    """The Europe/London calendar date of a timestamp or of a date written in UK styles.
+
+    Handles "7th February 2025", "Monday 17 July 2023", "04 Oct 2023", "26/02/25",
+    "Decision date : 04 Oct 2023", and month-first "October 10, 2022" when ``order="MDY"``.
+    """
+    moment = to_datetime(value)
+    if moment is not None:
+        return moment.astimezone(LONDON).date()
+    if not isinstance(value, str):
+        return None
+    return _date_in_text(value, order)
+
+
+def _date_in_text(text: str, order: str) -> date | None:
+    patterns = [DAY_MONTH_YEAR, MONTH_DAY_YEAR] if order == "DMY" else [MONTH_DAY_YEAR, DAY_MONTH_YEAR]
+    for pattern in patterns:
+        match = pattern.search(text)
+        if match:
+            if pattern is DAY_MONTH_YEAR:
+                day, month, year = match.group(1), match.group(2), match.group(3)
+            else:
+                month, day, year = match.group(1), match.group(2), match.group(3)
+            found = _make_date(int(year), MONTHS[month.lower().rstrip(".")], int(day))
+            if found:
+                return found
+    match = ISO_IN_TEXT.search(text)
+    if match:
+        return _make_date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    match = NUMERIC_DATE.search(text)
+    if match:
+        first, second, year = int(match.group(1)), int(match.group(2)), int(match.group(3))
+        year += 2000 if year < 100 else 0
+        day, month = (first, second) if order == "DMY" else (second, first)
+        return _make_date(year, month, day)
+    return None
+
+
+def _make_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def utc_iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
