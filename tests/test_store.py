@@ -12,6 +12,8 @@ from tracker.store import (
     FetchRecord,
     NotATrackerDatabase,
     PollRunning,
+    announcement_changes,
+    migrations,
     open_database,
     poll_lock,
     prune_fetch_log,
@@ -57,6 +59,43 @@ def test_open_creates_schema_and_is_idempotent(db_path):
     db.close()
     again = open_database(db_path)
     assert set(again.table_names()) == tables
+
+
+def schema(db):
+    return db.execute("select type, name, tbl_name, sql from sqlite_master order by type, name").fetchall()
+
+
+def test_migrations_are_registered_in_numeric_order():
+    from sqlite_utils import Database
+
+    # pending() lists a set's migrations in the order apply() runs them.
+    names = [migration.name for migration in migrations.pending(Database(memory=True))]
+    assert names == sorted(names) and names[0] == "m001_initial"
+
+
+# Before the store was split the migrations were registered, and so applied, in this order.
+OLD_ORDER = ["m001_initial", "m005_digest", "m004_web", "m002_classifier", "m003_newsletter"]
+
+
+@pytest.mark.parametrize("applied", [len(OLD_ORDER), 3, 1])
+def test_a_database_migrated_in_the_old_order_opens_with_the_same_schema(tmp_path, applied):
+    from sqlite_utils import Database, Migrations
+
+    from tracker.store import schema as schema_module
+
+    old = Migrations(schema_module.MIGRATION_SET)
+    for name in OLD_ORDER:
+        old(name=name)(getattr(schema_module, name))
+    path = tmp_path / "old.db"
+    made = Database(path)
+    old.apply(made, stop_before=OLD_ORDER[applied:])
+    made.close()
+
+    db = open_database(path)
+    applied_now = [row[0] for row in db.execute("select name from _sqlite_migrations order by id")]
+    assert applied_now[:applied] == OLD_ORDER[:applied]
+    assert sorted(applied_now) == sorted(OLD_ORDER) and migrations.pending(db) == []
+    assert schema(db) == schema(open_database(tmp_path / "fresh.db"))
 
 
 def test_must_exist_says_how_to_create(tmp_path):
@@ -169,6 +208,38 @@ def test_generic_or_same_source_titles_are_not_merged(db, make_source, second_so
     save_fetch(db, other if second_source else first, ok(),
                [entry(url="https://www.local.gov.uk/b", title=title)])
     assert db["publications"].count == 2
+
+
+STORED = {"id": 1, "title": "Report", "summary": "About it.", "published": "2025-04-07",
+          "source_id": "moj-stats", "updated": None}
+
+
+# What another announcement of a stored publication changes (the store applies it as it stands).
+@pytest.mark.parametrize("source_id, linked, announced, changes", [
+    pytest.param("moj-stats", True, {}, {}, id="same-again"),
+    pytest.param("moj-stats", True, {"published": "2025-04-01"}, {}, id="own-source-never-redates"),
+    pytest.param("moj-stats", True, {"title": "Report (revised)"},
+                 {"title": "Report (revised)", "summary": "About it.", "title_key": "report revised"},
+                 id="own-source-keeps-wording-current"),
+    pytest.param("moj-finder", True, {"title": "Another wording"}, {}, id="other-source-never-rewords"),
+    pytest.param("moj-finder", False, {"published": "2025-04-03"},
+                 {"published": "2025-04-03", "date_source": "feed"}, id="new-source-earlier-date-wins"),
+    pytest.param("moj-finder", False, {"published": "2025-04-20"}, {}, id="new-source-later-date-ignored"),
+    pytest.param("moj-finder", False, {"published": None}, {}, id="new-source-without-date"),
+    pytest.param("moj-finder", True, {"published": "2025-04-01"}, {}, id="known-source-never-redates"),
+    pytest.param("moj-stats", True, {"updated": "2025-05-01T08:30:00Z"},
+                 {"updated": "2025-05-01T08:30:00Z"}, id="upstream-update-recorded"),
+])
+def test_announcement_changes(source_id, linked, announced, changes):
+    announcement = {"title": "Report", "summary": "About it.", "published": "2025-04-07", **announced}
+    found = entry(url="https://example.org/report", **announcement)
+    assert announcement_changes(STORED, found, source_id, linked) == changes
+
+
+def test_a_new_source_dates_an_undated_publication():
+    found = entry(url="https://example.org/report", title="Report", summary="About it.")
+    assert announcement_changes({**STORED, "published": None}, found, "moj-page", False) == {
+        "published": "2025-04-03", "date_source": "feed"}
 
 
 def test_failed_fetch_records_error_and_keeps_state(db, moj):

@@ -1,0 +1,168 @@
+"""Publications: one row per publication, whichever sources announced it and however often.
+
+A row is keyed on its URL (``url_key`` folds http/https, www. and a trailing slash), or on its
+folded title when another publisher announces the same report. What a repeated announcement may
+change is decided by ``announcement_changes`` alone, away from the SQL that applies it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from sqlite_utils import Database
+
+from tracker.dates import utc_iso
+from tracker.entries import Entry
+from tracker.text import title_key
+
+from .database import write_transaction
+
+# Titles shorter than this ("Annual report", "News") are too generic to merge publishers on.
+MIN_TITLE_KEY_FOR_MERGE = 25
+TITLE_MERGE_WINDOW = timedelta(days=120)
+# What the decision reads of a stored publication.
+DECISION_COLUMNS = "id, title, summary, published, source_id, updated"
+
+
+@dataclass
+class StoreResult:
+    new_ids: list[int] = field(default_factory=list)
+    updated: int = 0
+    unchanged: int = 0
+
+
+def announcement_changes(row: dict, entry: Entry, source_id: str, linked: bool) -> dict:
+    """The columns of a stored publication that this announcement of it changes.
+
+    A later poll never changes ``status``, editor-set ``themes`` or ``published``, except that a
+    source not seen announcing it before, giving an earlier date (or the first date), lowers
+    ``published`` (earliest wins). The source that first announced it keeps its wording current.
+    ``linked``: this source has announced the publication before.
+    """
+    changes = {}
+    if not linked:
+        if entry.published and (row["published"] is None or entry.published < row["published"]):
+            changes.update(published=entry.published, date_source=entry.date_source)
+    elif row["source_id"] == source_id and (entry.title, entry.summary) != (row["title"], row["summary"]):
+        changes.update(title=entry.title, summary=entry.summary, title_key=entry.title_key)
+    if entry.updated and entry.updated != row["updated"]:
+        changes["updated"] = entry.updated
+    return changes
+
+
+def store_entry(db: Database, source, entry: Entry, now: str, result: StoreResult) -> None:
+    """Insert the entry as a new publication, or apply what it changes on the one it repeats.
+
+    Runs inside the caller's transaction; ``now`` is the fetch's UTC ISO timestamp.
+    """
+    row = _find_publication(db, source, entry, now)
+    if row is None:
+        cursor = db.execute(
+            """insert into publications (url, url_key, title, summary, publisher, published,
+                 date_source, source_id, first_seen, last_seen, updated, document_type,
+                 status, themes, title_key)
+               values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)""",
+            [
+                entry.url, entry.url_key, entry.title, entry.summary, source.publisher,
+                entry.published, entry.date_source, source.id, now, now, entry.updated,
+                entry.document_type, json.dumps(list(source.themes)), entry.title_key,
+            ],
+        )
+        result.new_ids.append(cursor.lastrowid)
+        _link_source(db, cursor.lastrowid, source, entry, now)
+        return
+    publication_id = row["id"]
+    linked = db.execute(
+        "select 1 from publication_sources where publication_id = ? and source_id = ?",
+        [publication_id, source.id],
+    ).fetchone() is not None
+    changes = announcement_changes(row, entry, source.id, linked)
+    if not linked:
+        _link_source(db, publication_id, source, entry, now)
+    if changes:
+        result.updated += 1
+    else:
+        result.unchanged += 1
+    changes = {"last_seen": now, **changes}
+    assignments = ", ".join(f"{column} = ?" for column in changes)
+    db.execute(
+        f"update publications set {assignments} where id = ?", [*changes.values(), publication_id]
+    )
+    db.execute(
+        "update publication_sources set last_seen = ? where publication_id = ? and source_id = ?",
+        [now, publication_id, source.id],
+    )
+
+
+def _find_publication(db: Database, source, entry: Entry, now: str) -> dict | None:
+    row = db.execute_returning_dicts(
+        f"select {DECISION_COLUMNS} from publications where url_key = ?", [entry.url_key]
+    )
+    if row:
+        return row[0]
+    key = entry.title_key
+    if len(key) < MIN_TITLE_KEY_FOR_MERGE:
+        return None
+    since = utc_iso(datetime.fromisoformat(now) - TITLE_MERGE_WINDOW)
+    # Only another source's copy counts: one source listing a title twice means two things.
+    rows = db.execute_returning_dicts(
+        f"""select {DECISION_COLUMNS} from publications where title_key = ? and first_seen >= ?
+            and id not in (select publication_id from publication_sources where source_id = ?)
+            order by id limit 1""",
+        [key, since, source.id],
+    )
+    return rows[0] if rows else None
+
+
+def _link_source(db: Database, publication_id: int, source, entry: Entry, now: str) -> None:
+    db.execute(
+        """insert or ignore into publication_sources
+           (publication_id, source_id, url, publisher, published, entry_id, first_seen, last_seen)
+           values (?, ?, ?, ?, ?, ?, ?, ?)""",
+        [publication_id, source.id, entry.url, source.publisher, entry.published,
+         entry.entry_id, now, now],
+    )
+
+
+@dataclass(frozen=True)
+class PastEntry:
+    """An entry of a past newsletter issue, stored as a publication the editors accepted."""
+
+    url: str  # a stable identifier for the entry (it has no web address)
+    title: str
+    publisher: str
+    published: str  # YYYY-MM-DD
+    date_source: str  # "newsletter", or "month" when the issue gave only the month
+    verb: str  # the newsletter's verb: "released", "premiered", ...
+    line: str  # the entry exactly as the issue wrote it
+
+
+def store_past_entries(db: Database, entries: Iterable[PastEntry], seen: str) -> tuple[list[int], int]:
+    """Store past issue entries as accepted publications, first seen and reviewed at ``seen``.
+
+    An entry whose URL is already stored is left as it is, whatever an editor has done to it
+    since, so importing an issue again changes nothing. Returns the new publications' ids and
+    how many entries were already stored.
+    """
+    imported, already = [], 0
+    with write_transaction(db):
+        for entry in entries:
+            cursor = db.execute(
+                """insert or ignore into publications (url, url_key, title, summary, publisher,
+                     published, date_source, first_seen, last_seen, status, themes, reviewed_at,
+                     title_key, verb, newsletter_line)
+                   values (?, ?, ?, '', ?, ?, ?, ?, ?, 'accepted', '[]', ?, ?, ?, ?)""",
+                [
+                    entry.url, entry.url, entry.title, entry.publisher, entry.published,
+                    entry.date_source, seen, seen, seen, title_key(entry.title), entry.verb,
+                    entry.line,
+                ],
+            )
+            if cursor.rowcount:
+                imported.append(cursor.lastrowid)
+            else:
+                already += 1
+    return imported, already

@@ -1,0 +1,112 @@
+"""Sources and their fetches: configuration, health, the fetch log, and each fetch's entries.
+
+Each source's fetch, entries and health are written in one short transaction, so a killed poll
+leaves every source either fully stored or untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Iterable
+
+from sqlite_utils import Database
+
+from tracker.dates import utc_iso
+from tracker.entries import Entry
+
+from .database import write_transaction
+from .publications import StoreResult, store_entry
+
+
+def sync_sources(db: Database, sources: Iterable) -> None:
+    """Record the configured sources; their fetch state survives edits to sources.yaml."""
+    sources = list(sources)
+    with write_transaction(db):
+        db.execute("update sources set configured = 0")
+        for source in sources:
+            existing = db.execute("select url from sources where id = ?", [source.id]).fetchone()
+            row = {
+                "id": source.id, "publisher": source.publisher, "type": source.type,
+                "url": source.request_url, "confidence": source.confidence,
+                "interval": source.interval, "configured": 1,
+            }
+            if existing and existing[0] != source.request_url:
+                # A new configured URL starts afresh: old validators and redirects don't apply.
+                row.update(fetch_url=None, etag=None, last_modified=None)
+            db["sources"].upsert(row, pk="id")
+
+
+def source_states(db: Database) -> dict[str, dict]:
+    return {row["id"]: row for row in db["sources"].rows}
+
+
+@dataclass
+class FetchRecord:
+    """What happened when one source was fetched, as the store records it."""
+
+    started: datetime
+    duration_ms: int
+    status: int | None = None
+    nbytes: int = 0
+    error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    fetch_url: str | None = None  # set after a permanent redirect
+    not_modified: bool = False
+    next_poll: datetime | None = None
+    retry_after: datetime | None = None
+
+
+def save_fetch(
+    db: Database, source, record: FetchRecord, entries: Iterable[Entry] = ()
+) -> StoreResult:
+    """Store one source's entries, fetch log row and health in a single transaction."""
+    now = utc_iso(record.started)
+    result = StoreResult()
+    with write_transaction(db):
+        if record.error is None:
+            for entry in entries:
+                store_entry(db, source, entry, now, result)
+        _record_health(db, source.id, record, now, result)
+    return result
+
+
+def _record_health(db: Database, source_id: str, record: FetchRecord, now: str, result: StoreResult):
+    db.execute(
+        """insert into fetch_log (source_id, started, status, bytes, duration_ms, new_items,
+             updated_items, error) values (?, ?, ?, ?, ?, ?, ?, ?)""",
+        [source_id, now, record.status, record.nbytes, record.duration_ms,
+         len(result.new_ids), result.updated, record.error],
+    )
+    changes = {
+        "last_attempt": now,
+        "last_status": record.status,
+        "next_poll": utc_iso(record.next_poll) if record.next_poll else None,
+        "retry_after": utc_iso(record.retry_after) if record.retry_after else None,
+    }
+    if record.error is None:
+        changes.update(last_success=now, last_error=None, consecutive_errors=0)
+        if not record.not_modified:
+            changes.update(etag=record.etag, last_modified=record.last_modified)
+        if result.new_ids:
+            changes["last_new"] = now
+    else:
+        changes["last_error"] = record.error
+    if record.fetch_url:
+        changes["fetch_url"] = record.fetch_url
+    assignments = ", ".join(f"{column} = ?" for column in changes)
+    extra = ", consecutive_errors = consecutive_errors + 1" if record.error else ""
+    extra += ", items_seen = items_seen + ?"
+    db.execute(
+        f"update sources set {assignments}{extra} where id = ?",
+        [*changes.values(), len(result.new_ids), source_id],
+    )
+
+
+def prune_fetch_log(db: Database, keep_days: int, now: datetime | None = None) -> int:
+    """Drop fetch log rows older than ``keep_days``; source health keeps the summary."""
+    cutoff = utc_iso((now or datetime.now(timezone.utc)) - timedelta(days=keep_days))
+    with write_transaction(db):
+        cursor = db.execute("delete from fetch_log where started < ?", [cutoff])
+    return cursor.rowcount
