@@ -39,3 +39,17 @@ def title_key(title: str) -> str:
     folded = unicodedata.normalize("NFKC", title).translate(QUOTES).casefold()
     folded = folded.replace("&", " and ")
     return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", folded)).strip()
+
+
+def is_http_url(value: object) -> bool:
+    """Whether ``value`` is an http(s) link: the only kind tracker shows as a link, follows or
+    looks up (never javascript:, data:, or the urn:tracker: ids of newsletter history)."""
+    return isinstance(value, str) and value[:8].lower().startswith(("http://", "https://"))
+
+
+def human_size(nbytes: int) -> str:
+    """A file's size as publishers and the newsletter write it: "1.9 MB", "36 KB" (powers of
+    1000, never less than 1 KB)."""
+    if nbytes >= 1_000_000:
+        return f"{nbytes / 1_000_000:.1f} MB"
+    return f"{max(1, round(nbytes / 1000))} KB"
