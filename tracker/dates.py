@@ -10,18 +10,21 @@ from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
 
+MONTH_NAMES = (
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+)
+# Month names and the abbreviations UK publishers write, lower case -> month number.
 MONTHS = {
     name: number
-    for number, names in enumerate(
+    for number, abbreviations in enumerate(
         [
-            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
-            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
-            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
-            ("december", "dec"),
+            ("jan",), ("feb",), ("mar",), ("apr",), (), ("jun",), ("jul",), ("aug",),
+            ("sep", "sept"), ("oct",), ("nov",), ("dec",),
         ],
         start=1,
     )
-    for name in names
+    for name in (MONTH_NAMES[number - 1].lower(), *abbreviations)
 }
 _MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+(\d{{4}})\b", re.I)
