@@ -20,12 +20,12 @@ SCALE_ROWS = 20_000
 
 def sample_database():
     """The README's demo database: the bundled sample feeds through the real pipeline."""
-    from tracker.ops.demo import demo_run
+    from tracker.ops.demo import poll_samples
 
     path = WORK / "web" / "demo.db"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        demo_run(path, serve=False)
+        poll_samples(path)
     return path
 
 

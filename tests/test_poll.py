@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from feedserver import gzip_bomb
 from tracker.cli import cli
 from tracker.ingest.config import load_config
-from tracker.ingest.poll import _Classifying, poll_sources
+from tracker.ingest.poll import ClassifyQueue, poll_sources
 
 SAMPLES = Path(__file__).resolve().parent.parent / "tracker" / "data" / "samples"
 TRACKER = str(Path(sys.executable).with_name("tracker"))
@@ -183,7 +183,7 @@ def test_every_new_publication_is_classified_as_sources_are_stored(
     db, db_path, sources_file, monkeypatch, batch
 ):
     # 64 new publications: one batch at the end of the pass, or several during it plus the rest.
-    monkeypatch.setattr(_Classifying, "BATCH", batch)
+    monkeypatch.setattr(ClassifyQueue, "BATCH", batch)
     summary = poll(db, db_path, sources_file)
     assert summary.classify_error is None and len(summary.new_ids) == sum(g[-1] for g in GOOD)
     unscored = db.execute(

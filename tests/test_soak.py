@@ -3,7 +3,7 @@
 Six publishers behave as real ones do over a month: one publishes steadily, one fails for
 days and recovers, one goes quiet, one disappears (404) for good, and a GOV.UK-style one
 re-dates updated items and re-announces them under new Atom ids. The clock is injected
-(``poll_sources(now=...)``) and advances one step at a time; ``poll --due`` decides who is
+(``poll_sources(clock=...)``) and advances one step at a time; ``poll --due`` decides who is
 polled, so backoff and scheduling run as they would for real.
 
 CI runs it with a 6-hour step (120 passes); ``TRACKER_SOAK_STEP_HOURS=1`` gives the full
@@ -107,7 +107,8 @@ def run_month(db, db_path, config, feed_server, on_day=None):
                 publish(feed_server, source, day)
             if on_day:
                 on_day(day, now)
-        summary = poll_sources(db, config, config.select(), db_path=db_path, due_only=True, now=now)
+        summary = poll_sources(db, config, config.select(), db_path=db_path, due_only=True,
+                               clock=lambda moment=now: moment)
         passes.append((now, summary))
         now += STEP
     return passes

@@ -7,6 +7,7 @@ Heavy imports (scikit-learn, Datasette) happen inside the commands that need the
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 
 import click
@@ -15,6 +16,7 @@ from tracker import TrackerError, __version__
 
 DEFAULT_DB = "db/tracker.db"
 DEFAULT_SOURCES = "sources.yaml"
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class UsageError(click.ClickException):
@@ -39,31 +41,22 @@ def user_errors(fn):
     return wrapper
 
 
-def db_option(fn):
-    return click.option(
-        "--db",
-        "db_path",
-        default=DEFAULT_DB,
-        show_default=True,
-        type=click.Path(dir_okay=False),
-        help="SQLite database file",
-    )(fn)
+def file_option(flag: str, dest: str, help: str, default: str | None = None):
+    """An option naming a file, relative to the current directory; a folder is refused."""
+    return click.option(flag, dest, default=default, show_default=default is not None,
+                        type=click.Path(dir_okay=False), help=help)
 
 
-def sources_option(fn):
-    return click.option(
-        "--sources",
-        "sources_path",
-        default=DEFAULT_SOURCES,
-        show_default=True,
-        type=click.Path(dir_okay=False),
-        help="Sources file (YAML)",
-    )(fn)
+db_option = file_option("--db", "db_path", "SQLite database file", DEFAULT_DB)
+sources_option = file_option("--sources", "sources_path", "Sources file (YAML)", DEFAULT_SOURCES)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tracker")
-def cli():
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="warning",
+              show_default=True, envvar="TRACKER_LOG_LEVEL",
+              help="Log tracker's messages of this level and above on stderr (or TRACKER_LOG_LEVEL)")
+def cli(log_level):
     """Track what children's-services publishers publish, and draft the newsletter's list.
 
     \b
@@ -71,6 +64,9 @@ def cli():
     tracker serve                 browse and triage in Datasette, polling on a schedule
     tracker digest --week DATE    the Tools & Templates list for the issue dated DATE
     """
+    # Other libraries' warnings still show; their chatter below that stays out of the way.
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.WARNING)
+    logging.getLogger("tracker").setLevel(log_level.upper())
 
 
 @cli.command()
@@ -94,13 +90,16 @@ def poll(sources_path, db_path, source_ids, due):
     # Validate first: a mistake in sources.yaml is reported before anything heavier loads.
     config = load_config(sources_path)
     sources = config.select(source_ids)
-    from tracker.ingest.poll import poll_sources, render_summary
-    from .store import PollRunning, open_database
+    from tracker.ingest.poll import poll_sources
+    from tracker.store import PollRunning, open_database
+
+    from .progress import ProgressBar, render_summary
 
     db = open_database(db_path)
     try:
-        summary = poll_sources(db, config, sources, db_path=db_path, due_only=due,
-                               progress=sys.stderr.isatty())
+        with ProgressBar(sys.stderr.isatty()) as on_progress:
+            summary = poll_sources(db, config, sources, db_path=db_path, due_only=due,
+                                   on_progress=on_progress)
     except PollRunning as ex:
         click.echo(f"{ex}: nothing to do", err=True)
         return
@@ -264,8 +263,7 @@ def editor_add(name, db_path):
 
 
 @cli.command()
-@click.option("--db", "db_path", default="db/demo.db", show_default=True,
-              type=click.Path(dir_okay=False), help="SQLite database file for the demo")
+@file_option("--db", "db_path", "SQLite database file for the demo", "db/demo.db")
 @click.option("--port", type=int, default=8001, show_default=True, help="Port of the workspace")
 @click.option("--no-serve", is_flag=True, help="Stop after the poll instead of opening the workspace")
 @click.option("--sample-port", type=int, default=8765, show_default=True,
@@ -282,10 +280,23 @@ def demo(db_path, port, no_serve, sample_port):
     Example:
         tracker demo --no-serve
     """
-    from tracker.ops.demo import demo_run
+    from tracker.ops.demo import demo_editor, poll_samples
 
-    demo_run(db_path, port=port, serve=not no_serve, sample_port=sample_port,
-             progress=sys.stderr.isatty())
+    from .progress import ProgressBar, render_summary
+
+    with ProgressBar(sys.stderr.isatty()) as on_progress:
+        summary = poll_samples(db_path, sample_port=sample_port, on_progress=on_progress)
+    render_summary(summary)
+    if no_serve:
+        return
+    from tracker.web.serve import serve as serve_workspace
+
+    name, password = demo_editor(db_path)
+    click.echo(f"Log in at http://127.0.0.1:{port}/-/login as {name}, password {password}, "
+               f"then triage at http://127.0.0.1:{port}/-/triage")
+    click.echo(f"Opening the workspace on {db_path}...", err=True)
+    # No scheduler: the samples do not change.
+    serve_workspace(db_path, poll=False, port=port)
 
 
 @cli.command(name="import-newsletter")

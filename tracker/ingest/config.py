@@ -56,6 +56,18 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class Selectors:
+    """Where an html source's listing page keeps its publications: CSS selectors, from the
+    source's ``item``, ``title``, ``link``, ``date`` and ``summary`` keys."""
+
+    item: str  # one element per publication
+    title: str  # inside the item: its text is the title
+    link: str  # inside the item: its href is the link
+    date: str | None = None
+    summary: str | None = None
+
+
+@dataclass(frozen=True)
 class Source:
     id: str
     publisher: str
@@ -67,11 +79,7 @@ class Source:
     themes: tuple[str, ...] = ()
     confidence: str | None = None
     date_order: str = "DMY"
-    item: str | None = None
-    title: str | None = None
-    link: str | None = None
-    date: str | None = None
-    summary: str | None = None
+    selectors: Selectors | None = None  # html sources only
 
     @property
     def request_url(self) -> str:
@@ -228,7 +236,8 @@ def _parse_source(raw, index: int) -> Source:
         themes=tuple(themes),
         confidence=raw.get("confidence"),
         date_order=raw.get("date_order", "DMY"),
-        **{key: raw.get(key) for key in HTML_SELECTORS},
+        selectors=Selectors(**{key: raw.get(key) for key in HTML_SELECTORS})
+        if raw["type"] == "html" else None,
     )
 
 

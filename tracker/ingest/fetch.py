@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
 import ssl
 import time
@@ -22,6 +23,8 @@ from http import HTTPStatus
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+
+log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -144,6 +147,7 @@ async def _fetch(client, result: FetchResult, state, etag, last_modified, max_by
                 if not allow_private:
                     await refuse_private(target)
                 visited.add(target)
+                log.debug("%s redirects (%d) to %s", result.url, response.status_code, target)
                 permanent = permanent and response.status_code in PERMANENT
                 result.url = target
                 if permanent:

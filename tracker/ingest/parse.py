@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import io
 import json
+import logging
 import re
 from dataclasses import replace
 from urllib.parse import urljoin
@@ -19,6 +20,10 @@ from feedparser.datetimes import _parse_date
 from selectolax.lexbor import LexborHTMLParser
 
 from tracker.entries import RawEntry
+
+from .config import Source
+
+log = logging.getLogger(__name__)
 
 GOVUK = "https://www.gov.uk"
 # Future release dates, not publications (publishers.md §7.3): GOV.UK's document type, and the
@@ -50,8 +55,8 @@ class ParseError(Exception):
     """The body is not what the source should serve; the message is shown to editors as is."""
 
 
-def parse_body(source, body: bytes, content_type: str | None, url: str) -> list[RawEntry]:
-    """The entries in ``body``, fetched from ``url`` for ``source`` (a config.Source)."""
+def parse_body(source: Source, body: bytes, content_type: str | None, url: str) -> list[RawEntry]:
+    """The entries in ``body``, fetched from ``url`` for ``source``."""
     if not body or not body.strip():
         raise ParseError("the server sent an empty response")
     parser = {"feed": parse_feed, "govuk-search": parse_govuk_search, "html": parse_listing}
@@ -94,7 +99,7 @@ def decode(body: bytes, content_type: str | None, declared: re.Pattern = XML_DEC
     return body.decode("latin-1")  # unreachable: latin-1 decodes any bytes
 
 
-def parse_feed(source, body: bytes, content_type: str | None, url: str) -> list[RawEntry]:
+def parse_feed(source: Source, body: bytes, content_type: str | None, url: str) -> list[RawEntry]:
     text = decode(body, content_type)
     prolog = text[: (FIRST_ELEMENT.search(text) or re.search("$", text)).start()]
     if "<!ENTITY" in prolog:
@@ -108,6 +113,7 @@ def parse_feed(source, body: bytes, content_type: str | None, url: str) -> list[
     # than feedparser; anything unusual, broken or empty gets feedparser's tolerance and errors.
     items, problem = _fast_items(utf8, url), None
     if items is None:
+        log.debug("%s: read by feedparser (not a plain RSS, RDF or Atom document)", url)
         items, problem = _feedparser_items(utf8, text, content_type, url)
     entries = []
     for item in items:
@@ -242,7 +248,7 @@ def _xml_problem(exception) -> str:
     return (get_message() if get_message else str(exception))[:200] or type(exception).__name__
 
 
-def parse_govuk_search(source, body: bytes, content_type: str | None, url: str) -> list[RawEntry]:
+def parse_govuk_search(source: Source, body: bytes, content_type: str | None, url: str) -> list[RawEntry]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -272,21 +278,23 @@ def parse_govuk_search(source, body: bytes, content_type: str | None, url: str) 
     return entries
 
 
-def parse_listing(source, body: bytes, content_type: str | None, url: str) -> list[RawEntry]:
+def parse_listing(source: Source, body: bytes, content_type: str | None, url: str) -> list[RawEntry]:
+    selectors = source.selectors
+    assert selectors is not None  # config.py gives every html source selectors that compile
     tree = LexborHTMLParser(decode(body, content_type, declared=META_CHARSET))
-    items = tree.css(source.item)  # config.py has checked that every selector compiles
+    items = tree.css(selectors.item)
     if not items:
-        raise ParseError(f"the item selector {source.item!r} matched nothing on the page "
+        raise ParseError(f"the item selector {selectors.item!r} matched nothing on the page "
                          "(the page layout has probably changed)")
     entries = []
     for item in items:
-        title_node = item.css_first(source.title)
-        link_node = item.css_first(source.link)
+        title_node = item.css_first(selectors.title)
+        link_node = item.css_first(selectors.link)
         href = link_node.attributes.get("href") if link_node is not None else None
         if title_node is None or not href:
             continue
-        date_node = item.css_first(source.date) if source.date else None
-        summary_node = item.css_first(source.summary) if source.summary else None
+        date_node = item.css_first(selectors.date) if selectors.date else None
+        summary_node = item.css_first(selectors.summary) if selectors.summary else None
         entries.append(RawEntry(
             title=_text(title_node),
             link=urljoin(url, href.strip()),
@@ -295,8 +303,8 @@ def parse_listing(source, body: bytes, content_type: str | None, url: str) -> li
             date_source="page",
         ))
     if not entries:
-        raise ParseError(f"{len(items)} items matched {source.item!r} but none had both a title "
-                         f"({source.title!r}) and a link ({source.link!r})")
+        raise ParseError(f"{len(items)} items matched {selectors.item!r} but none had both a title "
+                         f"({selectors.title!r}) and a link ({selectors.link!r})")
     return entries
 
 

@@ -8,21 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import random
-import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+import httpx
 from sqlite_utils import Database
+
+from tracker.entries import Entry
+from tracker.store import (FetchRecord, StoreResult, poll_lock, prune_fetch_log, save_fetch,
+                           source_states, sync_sources)
 
 from .config import Config, Settings, Source
 from .fetch import FetchResult, HostLimiter, fetch, is_private_host, make_client
-from tracker.entries import Entry
 from .normalise import normalise_entry
 from .parse import ParseError, parse_body
-from tracker.store import FetchRecord, poll_lock, prune_fetch_log, save_fetch, source_states, sync_sources
+
+log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=24)
 MAX_DOUBLINGS = 16
@@ -54,6 +60,15 @@ class PollSummary:
         return [o for o in self.outcomes if o.outcome == "error"]
 
 
+# Told after each source: (sources done, sources in the pass, the outcome of the one just done);
+# once before the first with (0, total, None).
+ProgressCallback = Callable[[int, int, SourceOutcome | None], None]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 def poll_sources(
     db: Database,
     config: Config,
@@ -61,32 +76,42 @@ def poll_sources(
     *,
     db_path,
     due_only: bool = False,
-    progress: bool = False,
-    client=None,
-    now: datetime | None = None,
+    on_progress: ProgressCallback | None = None,
+    client: httpx.AsyncClient | None = None,
+    clock: Callable[[], datetime] = utc_now,
 ) -> PollSummary:
-    """Poll ``sources`` once and store what they publish. Raises PollRunning if a poll is on."""
+    """Poll ``sources`` once and store what they publish. Raises PollRunning if a poll is on.
+
+    ``clock`` tells the time of every decision (due, deferred, next poll, pruning): the soak test
+    runs a month in seconds with its own.
+    """
     started = time.perf_counter()
     with poll_lock(db_path):
         sync_sources(db, config.sources)
         states = source_states(db)
-        clock = now  # injected by the soak test to run a month in seconds; else the real time
-        now = now or datetime.now(timezone.utc)
+        now = clock()
         if due_only:
             sources = [s for s in sources if _is_due(states[s.id], now)]
-        summary = asyncio.run(_poll(db, config.settings, sources, states, client, progress, clock))
+        summary = asyncio.run(_run_pass(db, config.settings, sources, states, client, clock,
+                                        on_progress or _no_progress))
         prune_fetch_log(db, config.settings.fetch_log_days, now=now)
     summary.seconds = time.perf_counter() - started
+    log.info("%d sources polled in %.1fs: %d new publications, %d failed", len(summary.outcomes),
+             summary.seconds, len(summary.new_ids), len(summary.failed))
     return summary
 
 
+def _no_progress(done: int, total: int, outcome: SourceOutcome | None) -> None:
+    pass
+
+
 @dataclass
-class _Classifying:
-    """Themes and candidate scores for the new publications, given on the writer thread as
+class ClassifyQueue:
+    """New publications waiting for themes and candidate scores, given on the writer thread as
     sources are stored, so that classifying overlaps fetching; batches of BATCH keep the
-    classifier's array products efficient. Imported only when something is new, so an idle poll
-    never loads numpy. Publications are stored whatever happens here; a failure is reported,
-    and `tracker train` scores every unreviewed publication again."""
+    classifier's array products efficient. The classifier is imported only when something is
+    new, so an idle poll never loads numpy. Publications are stored whatever happens here; a
+    failure is reported, and `tracker train` scores every unreviewed publication again."""
 
     BATCH = 200
     waiting: list[int] = field(default_factory=list)
@@ -98,49 +123,51 @@ class _Classifying:
         if self.error or not self.waiting or (len(self.waiting) < self.BATCH and not finish):
             return
         try:
-            from tracker.judgement.classify import classifier_for, classify_publications
+            from tracker.judgement.classify import classify_publications
+            from tracker.judgement.provenance import classifier_for
 
             self.classifier = self.classifier or classifier_for(db)
             classify_publications(db, self.waiting, classifier=self.classifier)
         except Exception as ex:
             self.error = f"classification failed ({type(ex).__name__}: {ex})"[:300]
+            log.error("new publications stored but not classified", exc_info=True)
         self.waiting = []
 
 
 def _is_due(state: dict, now: datetime) -> bool:
-    return not state.get("next_poll") or _parse_utc(state["next_poll"]) <= now
+    return not state.get("next_poll") or datetime.fromisoformat(state["next_poll"]) <= now
 
 
-async def _poll(db, settings: Settings, sources, states, client, progress, clock) -> PollSummary:
+async def _run_pass(db: Database, settings: Settings, sources: list[Source], states: dict,
+                    client: httpx.AsyncClient | None, clock: Callable[[], datetime],
+                    on_progress: ProgressCallback) -> PollSummary:
     summary = PollSummary()
     own_client = client is None
-    client = client or make_client(settings)
-    limiter = HostLimiter(settings.per_host, settings.concurrency)
-    # Parsing is CPU work: a small pool keeps it off the event loop while fetches wait on I/O.
-    parser_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse")
-    # One writer thread owns `db` for the pass: sources' transactions are written one after
-    # another, never concurrently, while the loop goes on fetching (sqlite3 releases the GIL).
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
-    classifying = _Classifying()
-    tasks = [
-        _poll_one_safely(db, settings, source, states[source.id], client, limiter, parser_pool,
-                         writer, classifying, clock)
-        for source in sources
-    ]
+    this_pass = _Pass(
+        db, settings, client or make_client(settings), clock,
+        limiter=HostLimiter(settings.per_host, settings.concurrency),
+        # Parsing is CPU work: a small pool keeps it off the event loop while fetches wait on I/O.
+        parser_pool=ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse"),
+        # One writer thread owns `db` for the pass: sources' transactions are written one after
+        # another, never concurrently, while the loop goes on fetching (sqlite3 releases the GIL).
+        writer=ThreadPoolExecutor(max_workers=1, thread_name_prefix="store"),
+    )
+    tasks = [this_pass.poll_safely(source, states[source.id]) for source in sources]
+    on_progress(0, len(tasks), None)
     try:
-        with _progress(progress, len(tasks)) as advance:
-            for finished in asyncio.as_completed(tasks):
-                outcome, new_ids = await finished
-                summary.outcomes.append(outcome)
-                summary.new_ids.extend(new_ids)
-                advance(outcome)
-        await _in_thread(writer, functools.partial(classifying.add, db, [], finish=True))
-        summary.classify_error = classifying.error
+        for finished in asyncio.as_completed(tasks):
+            outcome, new_ids = await finished
+            summary.outcomes.append(outcome)
+            summary.new_ids.extend(new_ids)
+            on_progress(len(summary.outcomes), len(tasks), outcome)
+        await _in_thread(this_pass.writer,
+                         functools.partial(this_pass.classifying.add, db, [], finish=True))
+        summary.classify_error = this_pass.classifying.error
     finally:
         if own_client:
-            await client.aclose()
+            await this_pass.client.aclose()
         # Interrupted: a source being written finishes its transaction, queued ones never start.
-        for pool in (parser_pool, writer):
+        for pool in (this_pass.parser_pool, this_pass.writer):
             pool.shutdown(wait=True, cancel_futures=True)
     order = {source.id: index for index, source in enumerate(sources)}
     summary.outcomes.sort(key=lambda o: order[o.source_id])
@@ -151,73 +178,89 @@ async def _in_thread(pool: ThreadPoolExecutor, fn, *args):
     return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
 
-async def _poll_one_safely(db, settings, source: Source, state: dict, client, limiter,
-                           parser_pool, writer, classifying, clock):
-    """A bug or a database failure while handling one source costs that source only."""
-    try:
-        return await _poll_one(db, settings, source, state, client, limiter, parser_pool, writer,
-                               classifying, clock)
-    except Exception as ex:
-        error = f"internal error ({type(ex).__name__}: {ex})"[:300]
-        await _in_thread(writer, _record_failure, db, settings, source, state, error)
-        return SourceOutcome(source.id, source.publisher, "error", error=error), []
+@dataclass
+class _Pass:
+    """What every source of one pass shares, and the steps each source goes through."""
 
+    db: Database  # used on the writer thread only
+    settings: Settings
+    client: httpx.AsyncClient
+    clock: Callable[[], datetime]
+    limiter: HostLimiter
+    parser_pool: ThreadPoolExecutor
+    writer: ThreadPoolExecutor
+    classifying: ClassifyQueue = field(default_factory=ClassifyQueue)
 
-def _record_failure(db, settings, source: Source, state: dict, error: str) -> None:
-    """Put the failure on the source like any other, so that it shows in the sources table and
-    backs off. Its entries were rolled back with their transaction."""
-    now = datetime.now(timezone.utc)
-    next_poll = _next_poll(settings, source, state, FetchResult(url=source.url), error, now)
-    try:
-        save_fetch(db, source, FetchRecord(started=now, duration_ms=0, error=error, next_poll=next_poll))
-    except Exception:  # the database itself is failing: the summary is the only report left
-        pass
-
-
-async def _poll_one(db, settings, source: Source, state: dict, client, limiter, parser_pool,
-                    writer, classifying, clock=None):
-    now = clock or datetime.now(timezone.utc)
-    if state.get("retry_after") and _parse_utc(state["retry_after"]) > now:
-        until = _parse_utc(state["retry_after"]).strftime("%H:%M UTC on %d %b")
-        return SourceOutcome(source.id, source.publisher, "deferred",
-                             error=f"the server asked us to wait until {until}"), []
-    url = state.get("fetch_url") or source.request_url
-    async with limiter.slot(url):
-        result = await fetch(
-            client, url, etag=state.get("etag"), last_modified=state.get("last_modified"),
-            max_bytes=settings.max_bytes,
-            allow_private_redirects=is_private_host(source.url),
-        )
-    entries: list[Entry] = []
-    error = result.error
-    if error is None and not result.not_modified:
+    async def poll_safely(self, source: Source, state: dict) -> tuple[SourceOutcome, list[int]]:
+        """A bug or a database failure while handling one source costs that source only."""
         try:
-            entries = await _in_thread(parser_pool, _parse_and_normalise, source, result)
-        except ParseError as ex:
-            error = str(ex)
-        except Exception as ex:  # a parser bug must cost one source, not the whole pass
-            error = f"could not read the response ({type(ex).__name__}: {ex})"[:300]
-    record = FetchRecord(
-        started=now, duration_ms=result.duration_ms, status=result.status, nbytes=result.nbytes,
-        error=error, etag=result.etag, last_modified=result.last_modified,
-        fetch_url=result.permanent_url, not_modified=result.not_modified,
-        retry_after=result.retry_after,
-        next_poll=_next_poll(settings, source, state, result, error, now),
-    )
-    stored = await _in_thread(writer, _store, db, source, record, entries, classifying)
-    outcome = SourceOutcome(
-        source.id, source.publisher,
-        "error" if error else ("not modified" if result.not_modified else "fetched"),
-        new=len(stored.new_ids), updated=stored.updated, unchanged=stored.unchanged,
-        status=result.status, error=error, duration_ms=result.duration_ms,
-    )
-    return outcome, stored.new_ids
+            outcome, new_ids = await self.poll(source, state)
+        except Exception as ex:
+            log.error("%s: internal error", source.id, exc_info=True)
+            error = f"internal error ({type(ex).__name__}: {ex})"[:300]
+            await _in_thread(self.writer, self.record_failure, source, state, error)
+            return SourceOutcome(source.id, source.publisher, "error", error=error), []
+        if outcome.error:
+            log.info("%s: %s", source.id, outcome.error)
+        else:
+            log.debug("%s: %s, %d new in %d ms", source.id, outcome.outcome, outcome.new,
+                      outcome.duration_ms)
+        return outcome, new_ids
 
+    def record_failure(self, source: Source, state: dict, error: str) -> None:
+        """Put the failure on the source like any other, so that it shows in the sources table
+        and backs off. Its entries were rolled back with their transaction."""
+        now = self.clock()
+        next_poll = _next_poll(self.settings, source, state, FetchResult(url=source.url), error, now)
+        try:
+            save_fetch(self.db, source,
+                       FetchRecord(started=now, duration_ms=0, error=error, next_poll=next_poll))
+        except Exception:  # the database itself is failing: the summary is the only report left
+            log.error("%s: the failure could not be recorded", source.id, exc_info=True)
 
-def _store(db, source: Source, record: FetchRecord, entries, classifying: _Classifying):
-    stored = save_fetch(db, source, record, entries)
-    classifying.add(db, stored.new_ids)
-    return stored
+    async def poll(self, source: Source, state: dict) -> tuple[SourceOutcome, list[int]]:
+        now = self.clock()
+        if state.get("retry_after") and datetime.fromisoformat(state["retry_after"]) > now:
+            until = datetime.fromisoformat(state["retry_after"]).strftime("%H:%M UTC on %d %b")
+            return SourceOutcome(source.id, source.publisher, "deferred",
+                                 error=f"the server asked us to wait until {until}"), []
+        url = state.get("fetch_url") or source.request_url
+        async with self.limiter.slot(url):
+            result = await fetch(
+                self.client, url, etag=state.get("etag"), last_modified=state.get("last_modified"),
+                max_bytes=self.settings.max_bytes,
+                allow_private_redirects=is_private_host(source.url),
+            )
+        entries: list[Entry] = []
+        error = result.error
+        if error is None and not result.not_modified:
+            try:
+                entries = await _in_thread(self.parser_pool, _parse_and_normalise, source, result)
+            except ParseError as ex:
+                error = str(ex)
+            except Exception as ex:  # a parser bug must cost one source, not the whole pass
+                log.error("%s: the parser failed", source.id, exc_info=True)
+                error = f"could not read the response ({type(ex).__name__}: {ex})"[:300]
+        record = FetchRecord(
+            started=now, duration_ms=result.duration_ms, status=result.status, nbytes=result.nbytes,
+            error=error, etag=result.etag, last_modified=result.last_modified,
+            fetch_url=result.permanent_url, not_modified=result.not_modified,
+            retry_after=result.retry_after,
+            next_poll=_next_poll(self.settings, source, state, result, error, now),
+        )
+        stored = await _in_thread(self.writer, self.store, source, record, entries)
+        outcome = SourceOutcome(
+            source.id, source.publisher,
+            "error" if error else ("not modified" if result.not_modified else "fetched"),
+            new=len(stored.new_ids), updated=stored.updated, unchanged=stored.unchanged,
+            status=result.status, error=error, duration_ms=result.duration_ms,
+        )
+        return outcome, stored.new_ids
+
+    def store(self, source: Source, record: FetchRecord, entries: list[Entry]) -> StoreResult:
+        stored = save_fetch(self.db, source, record, entries)
+        self.classifying.add(self.db, stored.new_ids)
+        return stored
 
 
 def _parse_and_normalise(source: Source, result: FetchResult) -> list[Entry]:
@@ -231,7 +274,8 @@ def _parse_and_normalise(source: Source, result: FetchResult) -> list[Entry]:
     return entries
 
 
-def _next_poll(settings, source, state, result: FetchResult, error, now) -> datetime:
+def _next_poll(settings: Settings, source: Source, state: dict, result: FetchResult,
+               error: str | None, now: datetime) -> datetime:
     """When the scheduler should come back: the interval, stretched by what the server asked
     for (Cache-Control, Retry-After) and doubled per consecutive error up to a day; never
     "give up", so a source that recovers is picked up again."""
@@ -248,60 +292,3 @@ def _next_poll(settings, source, state, result: FetchResult, error, now) -> date
     if result.retry_after and result.retry_after > next_poll:
         next_poll = result.retry_after
     return next_poll
-
-
-def _parse_utc(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-class _progress:
-    """A progress bar on a terminal; nothing when output is piped (cron, tests)."""
-
-    def __init__(self, enabled: bool, total: int):
-        self.enabled, self.total = enabled, total
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda outcome: None
-        from rich.progress import Progress
-
-        self._bar = Progress(transient=True, console=_console(stderr=True))
-        self._bar.start()
-        task = self._bar.add_task("Polling", total=self.total)
-        return lambda outcome: self._bar.update(task, advance=1, description=outcome.source_id)
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self._bar.stop()
-
-
-def _console(stderr: bool = False):
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False, width=None if sys.stdout.isatty() else 120)
-
-
-def render_summary(summary: PollSummary) -> None:
-    """Print one row per source (new, updated, unchanged, error) and a closing total."""
-    from rich.table import Table
-
-    table = Table(title=None, show_lines=False)
-    for column, justify in (("source", "left"), ("new", "right"), ("updated", "right"),
-                            ("unchanged", "right"), ("result", "left")):
-        table.add_column(column, justify=justify)
-    for o in summary.outcomes:
-        result = o.error if o.error else o.outcome
-        table.add_row(o.source_id, str(o.new), str(o.updated), str(o.unchanged), result)
-    console = _console()
-    console.print(table)
-    console.print(
-        f"{_count(len(summary.outcomes), 'source')} polled in {summary.seconds:.1f}s: "
-        f"{_count(len(summary.new_ids), 'new publication')}, "
-        f"{_count(len(summary.failed), 'source')} failed"
-    )
-    if summary.classify_error:
-        console.print(f"New publications stored but not classified: {summary.classify_error}")
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -7,8 +7,8 @@ disk, so the demo exercises exactly the code that polls the real publishers.
 
 from __future__ import annotations
 
+import logging
 import secrets
-import sys
 import threading
 from contextlib import closing
 from dataclasses import replace
@@ -17,7 +17,13 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from tracker import TrackerError
+from tracker.ingest.config import Config, load_config
+from tracker.ingest.poll import PollSummary, ProgressCallback, poll_sources
 from tracker.paths import data_file
+from tracker.store import PollRunning, open_database
+from tracker.web.editors import editor_add
+
+log = logging.getLogger(__name__)
 
 SAMPLE_HOST = "127.0.0.1"
 SAMPLE_PORT = 8765  # sources.sample.yaml points here
@@ -50,48 +56,39 @@ def start_sample_server(root: Path, port: int = SAMPLE_PORT) -> ThreadingHTTPSer
         raise TrackerError(f"cannot serve the sample feeds on {SAMPLE_HOST}:{port}: {ex.strerror}") from None
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="samples", daemon=True).start()
+    log.debug("serving %s on %s:%d", root, SAMPLE_HOST, port)
     return server
 
 
-def demo_run(db_path: str | Path = DEMO_DB, *, port: int | None = None, serve: bool = True,
-             sample_port: int = SAMPLE_PORT, progress: bool = False):
-    """Poll the sample feeds into ``db_path``, print the summary, then (with ``serve``) open
-    the workspace on it until Ctrl-C. Returns the PollSummary."""
-    from tracker.ingest.config import load_config
-    from tracker.ingest.poll import poll_sources, render_summary
-    from tracker.store import PollRunning, open_database
-
+def poll_samples(db_path: str | Path = DEMO_DB, *, sample_port: int = SAMPLE_PORT,
+                 on_progress: ProgressCallback | None = None) -> PollSummary:
+    """Serve the sample feeds on 127.0.0.1:``sample_port`` while the real pipeline polls them
+    into ``db_path``."""
     config = _on_port(load_config(data_file(SAMPLE_SOURCES)), sample_port)
+    # Serving first: a busy port is reported before any database is created.
     server = start_sample_server(data_file(SAMPLES), sample_port)
     db_path = Path(db_path)
     try:
         with closing(open_database(db_path)) as db:
-            summary = poll_sources(db, config, config.select(), db_path=db_path, progress=progress)
+            return poll_sources(db, config, config.select(), db_path=db_path,
+                                on_progress=on_progress)
     except PollRunning as ex:
         raise TrackerError(f"{ex}: wait for it to finish, or use another --db") from None
     finally:
         server.shutdown()
         server.server_close()
-    render_summary(summary)
-    if serve:
-        # The workspace serves the polled file; no scheduler: the samples do not change.
-        from tracker.web.editors import editor_add
-        from tracker.web.serve import DEFAULT_PORT
-        from tracker.web.serve import serve as serve_workspace
-
-        port = port or DEFAULT_PORT
-        # A fresh password each run: the demo account must not be a known default that
-        # outlives the demo if someone serves that database later.
-        password = secrets.token_urlsafe(9)
-        editor_add(db_path, DEMO_EDITOR, password)
-        print(f"Log in at http://127.0.0.1:{port}/-/login as {DEMO_EDITOR}, password {password}, "
-              f"then triage at http://127.0.0.1:{port}/-/triage", flush=True)
-        print(f"Opening the workspace on {db_path}...", file=sys.stderr)
-        serve_workspace(db_path, poll=False, port=port)
-    return summary
 
 
-def _on_port(config, port: int):
+def demo_editor(db_path: str | Path) -> tuple[str, str]:
+    """The demo's editor account for ``db_path``: its name and a password made for this run, so
+    that the account is not a known default that outlives the demo if someone serves that
+    database later."""
+    password = secrets.token_urlsafe(9)
+    editor_add(db_path, DEMO_EDITOR, password)
+    return DEMO_EDITOR, password
+
+
+def _on_port(config: Config, port: int) -> Config:
     """sources.sample.yaml names SAMPLE_PORT; another port (two demos, or tests running side by
     side) gets the same sources at its own address."""
     old, new = f"http://{SAMPLE_HOST}:{SAMPLE_PORT}/", f"http://{SAMPLE_HOST}:{port}/"
