@@ -51,7 +51,7 @@ def to_datetime(value) -> datetime | None:
     text = str(value).strip()
     if ISO_DATE.match(text):
         try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(text)
         except ValueError:
             return None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=LONDON)
