@@ -5,9 +5,11 @@ BIN := $(VENV)/bin
 
 .PHONY: run test bench poll serve cog clean
 
+# setuptools upgraded too: tests/test_install.py builds the wheel with this venv's setuptools (no
+# build isolation), and a new venv's copy is older than pyproject's [build-system] requires.
 $(BIN)/tracker: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip setuptools
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(BIN)/tracker
 
