@@ -212,7 +212,7 @@ async def refuse_private(url: str, how: str = "redirected to"):
 
 
 async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
-    too_big = FetchError(f"the feed is larger than {_size(max_bytes)}")
+    too_big = FetchError(f"the feed is larger than {_limit(max_bytes)}")
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("", "identity"):
         declared = response.headers.get("content-length", "")
@@ -359,7 +359,9 @@ def _seconds(value: float) -> str:
     return f"{text} second" if text == "1" else f"{text} seconds"
 
 
-def _size(nbytes: int) -> str:
+def _limit(nbytes: int) -> str:
+    """A size limit in the binary units it is set in (``max_bytes: 5242880`` is "5 MB"), where
+    text.human_size writes a document's size in the publishers' decimal units."""
     for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
         if nbytes >= scale:
             return f"{round(nbytes / scale, 1):g} {unit}"

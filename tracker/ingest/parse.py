@@ -20,6 +20,7 @@ from feedparser.datetimes import _parse_date
 from selectolax.lexbor import LexborHTMLParser
 
 from tracker.entries import RawEntry
+from tracker.text import is_http_url
 
 from .config import Source
 
@@ -111,23 +112,33 @@ def parse_feed(source: Source, body: bytes, content_type: str | None, url: str) 
     utf8 = XML_DECLARATION_TEXT.sub(r"\1\2utf-8\2", text, count=1).encode("utf-8")
     # Well-formed RSS/Atom/RDF (nearly every feed) goes through the C parser, ~15 times faster
     # than feedparser; anything unusual, broken or empty gets feedparser's tolerance and errors.
-    items, problem = _fast_items(utf8, url), None
+    items, problem = read_fast(utf8, url), None
     if items is None:
         log.debug("%s: read by feedparser (not a plain RSS, RDF or Atom document)", url)
-        items, problem = _feedparser_items(utf8, text, content_type, url)
+        items, problem = read_with_feedparser(utf8, text, content_type, url)
     entries = []
     for item in items:
         if item.title.strip().lower() == FEED_ENDED:
             raise ParseError("GOV.UK says this feed has ended: find its replacement and update sources.yaml")
-        link = item.link or _permalink(item.entry_id)
+        link = entry_link(item, url)
         if link:
-            entries.append(replace(item, link=urljoin(url, link)))
+            entries.append(replace(item, link=link))
     if not entries and problem is not None:  # e.g. a truncated feed whose items lost their links
         raise ParseError(f"the feed is not valid XML ({_xml_problem(problem)})")
     return entries
 
 
-def _feedparser_items(utf8: bytes, text: str, content_type, url):
+def entry_link(item: RawEntry, url: str) -> str:
+    """Where a feed item points: its link, else its guid when that is a URL (an RSS permalink),
+    resolved against the feed's URL; "" when it has neither."""
+    return _join(url, item.link or _permalink(item.entry_id))
+
+
+# The two readers of a feed are public so that tests can hold them to giving the same items.
+
+def read_with_feedparser(utf8: bytes, text: str, content_type: str | None,
+                         url: str) -> tuple[list[RawEntry], Exception | None]:
+    """Any feed feedparser can read, however broken: its items and the XML problem, if any."""
     # A stream, never a str: feedparser would treat a str as a URL or a file name to open.
     # No sanitising or URI rewriting inside content: normalise.clean_text reduces every title
     # and summary to plain text anyway, and skipping them halves feedparser's time.
@@ -161,7 +172,7 @@ def _feedparser_items(utf8: bytes, text: str, content_type, url):
     return items, parsed.bozo_exception if parsed.bozo else None
 
 
-def _fast_items(utf8: bytes, url: str) -> list[RawEntry] | None:
+def read_fast(utf8: bytes, url: str) -> list[RawEntry] | None:
     """The entries of a well-formed RSS 2.0, RSS 1.0 (RDF) or Atom 1.0 feed, read the way
     feedparser reads them (tests/test_parse.py checks both agree); None to leave it to feedparser."""
     try:
@@ -237,7 +248,7 @@ def _xml_date(node):
 
 
 def _permalink(guid: str | None) -> str | None:
-    return guid if guid and guid.startswith(("http://", "https://")) else None
+    return guid if is_http_url(guid) else None
 
 
 def _xml_problem(exception) -> str:
