@@ -10,7 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from tracker.cli import cli
+from tracker.dates import LONDON
+from tracker.ingest.config import load_config
 from tracker.publish.digest import (
+    DigestRequest,
     collect,
     digest_report,
     line,
@@ -264,12 +267,13 @@ def test_a_week_with_nothing_accepted_says_so(db_path, db):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--week", "2025-4-18"], "--week: expected an issue date as YYYY-MM-DD, got '2025-4-18'"),
-    (["--week", "18/04/2025"], "--week: expected an issue date as YYYY-MM-DD, got '18/04/2025'"),
-    (["--week", "2025-02-30"], "--week: 2025-02-30 is not a real date"),
-    (["--week", "2025-04-18", "--weeks", "0"], "--weeks: at least 1, got 0"),
-    (["--week", "2025-04-18", "--weeks", "twelve"], "--weeks: expected a whole number of weeks, got 'twelve'"),
-    (["--week", "2025-04-18", "--format", "pdf"], "--format: expected one of text, markdown, html, got 'pdf'"),
+    (["--week", "2025-4-18"], "Invalid value for '--week': expected a date as YYYY-MM-DD, got '2025-4-18'"),
+    (["--week", "18/04/2025"], "Invalid value for '--week': expected a date as YYYY-MM-DD, got '18/04/2025'"),
+    (["--week", "2025-02-30"], "Invalid value for '--week': 2025-02-30 is not a real date"),
+    (["--week", "2025-04-18", "--weeks", "0"], "Invalid value for '--weeks': 0 is not in the range x>=1."),
+    (["--week", "2025-04-18", "--weeks", "twelve"], "Invalid value for '--weeks': 'twelve' is not a valid integer range."),
+    (["--week", "2025-04-18", "--format", "pdf"],
+     "Invalid value for '--format': 'pdf' is not one of 'text', 'markdown', 'html'."),
 ])
 def test_bad_input_is_one_line_and_exit_2(db, db_path, args, message):
     result = run(*args, "--db", str(db_path))
@@ -288,7 +292,7 @@ def test_missing_database_says_how_to_create_one(tmp_path):
 
 
 def test_save_replaces_only_that_week(issue, db_path):
-    first = save_digest(issue, "2025-04-11", now=datetime(2025, 4, 10, 6, 0, tzinfo=timezone.utc))
+    first = save_digest(issue, date(2025, 4, 11), now=datetime(2025, 4, 10, 6, 0, tzinfo=timezone.utc))
     save_digest(issue, ISSUE, now=datetime(2025, 4, 17, 6, 0, tzinfo=timezone.utc))
     result = run("--week", "2025-04-18", "--db", str(db_path), "--save", "--format", "html")
     rows = {row["week"]: row for row in issue["digests"].rows}
@@ -304,7 +308,7 @@ def test_save_replaces_only_that_week(issue, db_path):
 
 
 def test_save_without_a_week_uses_the_coming_issue_day(issue, db_path):
-    digest_report(db_path, save=True, today=date(2025, 4, 14))
+    digest_report(db_path, DigestRequest(save=True), today=date(2025, 4, 14))
     assert [row["week"] for row in issue["digests"].rows] == ["2025-04-18"]
 
 
@@ -322,8 +326,26 @@ def test_next_issue_date(today, issue_day, expected):
 def test_issue_day_comes_from_sources_yaml(issue, db_path, tmp_path):
     sources = tmp_path / "sources.yaml"
     sources.write_text("settings:\n  issue_day: tuesday\nsources: []\n")
-    digest_report(db_path, save=True, sources_path=sources, today=date(2025, 4, 16))
+    digest_report(db_path, DigestRequest(save=True), load_config(sources).settings, today=date(2025, 4, 16))
     assert [row["week"] for row in issue["digests"].rows] == ["2025-04-22"]
+
+
+@pytest.mark.parametrize("where", ["--sources", "./sources.yaml", "nowhere"])
+def test_the_cli_finds_the_issue_day(issue, db_path, tmp_path, monkeypatch, where):
+    """--sources FILE, else ./sources.yaml when there is one, else the default Friday."""
+    day = {"--sources": "tuesday", "./sources.yaml": "wednesday", "nowhere": "friday"}[where]
+    if where != "nowhere":
+        folder = tmp_path / ("given" if where == "--sources" else "cwd")
+        folder.mkdir()
+        (folder / "sources.yaml").write_text(f"settings:\n  issue_day: {day}\nsources: []\n")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir(exist_ok=True)
+    monkeypatch.chdir(cwd)
+    args = ["--sources", str(tmp_path / "given" / "sources.yaml")] if where == "--sources" else []
+    result = run("--save", "--db", str(db_path), *args)
+    assert result.exit_code == 0, result.output
+    [week] = [date.fromisoformat(row["week"]) for row in issue["digests"].rows]
+    assert week == next_issue_date(datetime.now(LONDON).date(), day)
 
 
 def test_documents_looked_up_from_the_cli(db, db_path, add_publication, feed_server, make_source):

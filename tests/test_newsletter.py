@@ -331,7 +331,7 @@ def test_import_stores_accepted_rows_and_never_overwrites_an_editor(db, tmp_path
         "In March Kinship premiered a short film",
         REGIONAL_PLAN,
     ), encoding="utf-8")
-    result = import_newsletter(db, path, "2025-04-18")
+    result = import_newsletter(db, path, date(2025, 4, 18))
     assert (len(result.imported), result.already, len(result.skipped)) == (2, 0, 1)
     rows = list(db.query("select * from publications order by id"))
     assert [(r["url"], r["publisher"], r["published"], r["date_source"], r["verb"], r["status"])
@@ -367,9 +367,9 @@ def test_cli_imports_and_reports(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["missing.txt", "--date", "2025-04-18"], "no such file: missing.txt"),
-    (["ISSUE", "--date", "18/04/2025"], "the issue date must be YYYY-MM-DD"),
-    (["ISSUE", "--date", "2025-02-30"], "the issue date must be YYYY-MM-DD"),
-    (["ISSUE"], "--date YYYY-MM-DD is required"),
+    (["ISSUE", "--date", "18/04/2025"], "Invalid value for '--date': expected a date as YYYY-MM-DD"),
+    (["ISSUE", "--date", "2025-02-30"], "Invalid value for '--date': 2025-02-30 is not a real date"),
+    (["ISSUE"], "Missing option '--date'"),
     (["NOSECTION", "--date", "2025-04-18"], "no 'Tools & Templates' section"),
 ])
 def test_cli_user_errors_are_one_line_and_create_no_database(tmp_path, args, message):

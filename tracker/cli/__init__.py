@@ -14,6 +14,8 @@ import click
 
 from tracker import TrackerError, __version__
 
+from .params import IsoDate, OneLineErrors
+
 DEFAULT_DB = "db/tracker.db"
 DEFAULT_SOURCES = "sources.yaml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -106,7 +108,7 @@ def poll(sources_path, db_path, source_ids, due):
     render_summary(summary)
 
 
-@cli.command()
+@cli.command(cls=OneLineErrors)
 @click.argument("dest", type=click.Path())
 @db_option
 @user_errors
@@ -121,19 +123,22 @@ def backup(dest, db_path):
         tracker backup /var/backups/tracker/
     """
     from tracker.ops.backup import backup_database
+    from tracker.text import human_size
 
     result = backup_database(db_path, dest)
     click.echo(f"Backed up {db_path} to {result.path}: {result.publications} publications, "
-               f"{result.nbytes / 1e6:.1f} MB in {result.seconds:.1f}s")
+               f"{human_size(result.nbytes)} in {result.seconds:.1f}s")
 
 
-@cli.command()
-@click.option("--week", metavar="YYYY-MM-DD",
+@cli.command(cls=OneLineErrors)
+@click.option("--week", type=IsoDate(), metavar="YYYY-MM-DD",
               help="Issue date the list is for  [default: the coming issue day]")
-@click.option("--weeks", default="12", show_default=True, metavar="N",
+# The digest's DEFAULT_WEEKS and FORMATS, written out: the library loads only when the command runs.
+@click.option("--weeks", default=12, show_default=True, type=click.IntRange(min=1), metavar="N",
               help="Weeks of accepted publications, ending on the issue date")
 @db_option
 @click.option("--format", "fmt", default="text", show_default=True, metavar="text|markdown|html",
+              type=click.Choice(("text", "markdown", "html")),
               help="Output format; markdown and html link each title")
 @click.option("--by-network", is_flag=True, help="Group the lines under each theme's regional network")
 @click.option("--save", is_flag=True, help="Also store the digest in the digests table (replacing that week)")
@@ -154,10 +159,18 @@ def digest(week, weeks, db_path, fmt, by_network, save, documents, sources_path)
         tracker digest --week 2025-04-18
         tracker digest --save --documents      # from cron: the coming issue, stored
     """
-    from tracker.publish.digest import digest_report
+    from pathlib import Path
 
-    click.echo(digest_report(db_path, week, weeks=weeks, fmt=fmt, by_network=by_network,
-                             save=save, documents=documents, sources_path=sources_path), nl=False)
+    from tracker.ingest.config import Settings, load_config
+    from tracker.publish.digest import DigestRequest, digest_report
+
+    if sources_path is None and Path(DEFAULT_SOURCES).exists():
+        sources_path = DEFAULT_SOURCES
+    # Without one (cron runs from /), the defaults: a list needs no sources file.
+    settings = load_config(sources_path).settings if sources_path else Settings()
+    request = DigestRequest(week=week, weeks=weeks, fmt=fmt, by_network=by_network, save=save,
+                            documents=documents)
+    click.echo(digest_report(db_path, request, settings), nl=False)
 
 
 @cli.command()
@@ -299,9 +312,10 @@ def demo(db_path, port, no_serve, sample_port):
     serve_workspace(db_path, poll=False, port=port)
 
 
-@cli.command(name="import-newsletter")
+@cli.command(name="import-newsletter", cls=OneLineErrors)
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--date", "issue_date", metavar="YYYY-MM-DD", help="The issue's date  [required]")
+@click.option("--date", "issue_date", required=True, type=IsoDate(), metavar="YYYY-MM-DD",
+              help="The issue's date")
 @db_option
 @user_errors
 def import_newsletter(file, issue_date, db_path):
@@ -315,12 +329,17 @@ def import_newsletter(file, issue_date, db_path):
     Example:
         tracker import-newsletter issue-658.txt --date 2025-04-18
     """
-    from tracker.publish.newsletter import describe, read_newsletter, store_issue
-    from .store import open_database
+    from tracker.dates import MONTH_NAMES
+    from tracker.publish.newsletter import read_newsletter, store_issue
+    from tracker.store import open_database
 
-    if not issue_date:
-        raise UsageError("--date YYYY-MM-DD is required: the date of the issue")
-    # Read and parse first, so that a bad file or date never creates a database.
+    # Read and parse first, so that a bad file never creates a database.
     issue = read_newsletter(file, issue_date)
     result = store_issue(open_database(db_path), issue)
-    click.echo(describe(result, file))
+    day = result.issue
+    entries = "entry" if len(result.imported) == 1 else "entries"
+    click.echo(f"{file} (issue of {day.day} {MONTH_NAMES[day.month - 1]} {day.year}): imported "
+               f"{len(result.imported)} {entries}, {result.already} already imported, "
+               f"skipped {len(result.skipped)}")
+    for skipped in result.skipped:
+        click.echo(f"  skipped: {skipped.line} ({skipped.reason})")

@@ -4,7 +4,8 @@
 
 The digest only reads the store: an editor's ``status`` (set in Datasette or straight in SQL) is
 read afresh on every run, so it is always respected. Document suffixes ("(pdf, 36 pages)") come
-from the ``documents`` cache that ``tracker.documents`` fills.
+from the ``documents`` cache that ``tracker.publish.documents`` fills. Its one write, the
+``digests`` row of a saved issue, goes through the store.
 """
 
 from __future__ import annotations
@@ -15,48 +16,22 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
+from typing import Literal
 
-from tracker import TrackerError
+from tracker.dates import LONDON, MONTH_NAMES, london_date, utc_iso
 from tracker.ingest.config import WEEKDAYS, Settings
-from tracker.dates import LONDON, london_date, utc_iso
-from tracker.store import open_database, write_transaction
+from tracker.store import open_database, replace_digest
+from tracker.text import human_size, is_http_url
+
+from .documents import PDF, check_documents_now
 
 DEFAULT_WEEKS = 12
-FORMATS = ("text", "markdown", "html")
-MONTHS = (
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
-)
+Format = Literal["text", "markdown", "html"]
+FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
 HEADING = "Tools & Templates"
 OTHER_NETWORK = "Other"
-PDF = "application/pdf"
-WEEK = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Markdown would read these as syntax inside a link text; "&" only where it starts an entity.
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~]|&(?=#?\w+;))")
-
-
-class DigestError(TrackerError):
-    pass
-
-
-def parse_week(value: str) -> date:
-    """The issue date from ``--week``: strictly YYYY-MM-DD, so "4/7/2025" is never guessed at."""
-    if not WEEK.match(value or ""):
-        raise DigestError(f"--week: expected an issue date as YYYY-MM-DD, got {value!r}")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise DigestError(f"--week: {value} is not a real date") from None
-
-
-def parse_weeks(value) -> int:
-    try:
-        weeks = int(value)
-    except (TypeError, ValueError):
-        raise DigestError(f"--weeks: expected a whole number of weeks, got {value!r}") from None
-    if weeks < 1:
-        raise DigestError(f"--weeks: at least 1, got {weeks}")
-    return weeks
 
 
 def next_issue_date(today: date, issue_day: str = "friday") -> date:
@@ -66,7 +41,7 @@ def next_issue_date(today: date, issue_day: str = "friday") -> date:
 
 
 def day_month(day: date) -> str:
-    return f"{day.day} {MONTHS[day.month - 1]}"
+    return f"{day.day} {MONTH_NAMES[day.month - 1]}"
 
 
 @dataclass(frozen=True)
@@ -87,7 +62,7 @@ class Item:
 
     @property
     def when(self) -> str:
-        return f"In {MONTHS[self.day.month - 1]}" if self.month_only else f"On {day_month(self.day)}"
+        return f"In {MONTH_NAMES[self.day.month - 1]}" if self.month_only else f"On {day_month(self.day)}"
 
     @property
     def lead(self) -> str:
@@ -102,19 +77,13 @@ class Item:
         if self.pages:
             return f"(pdf, {self.pages} page{'s' if self.pages != 1 else ''})"
         if self.nbytes:
-            return f"(pdf, {_size(self.nbytes)})"
+            return f"(pdf, {human_size(self.nbytes)})"
         return "(pdf)"
 
     @property
     def linkable(self) -> bool:
         # Newsletter history is stored under urn:tracker:... and must not become a link.
-        return self.url.lower().startswith(("http://", "https://"))
-
-
-def _size(nbytes: int) -> str:
-    if nbytes >= 1_000_000:
-        return f"{nbytes / 1_000_000:.1f} MB"
-    return f"{max(1, round(nbytes / 1000))} KB"
+        return is_http_url(self.url)
 
 
 @dataclass(frozen=True)
@@ -156,7 +125,6 @@ def _items(db, status: str, start: date, end: date, *, by_first_seen: bool) -> l
     # first_seen is UTC: select a day wider on each side, then keep the exact London dates.
     lo = utc_iso(datetime.combine(start - timedelta(days=1), time(), timezone.utc))
     hi = utc_iso(datetime.combine(end + timedelta(days=2), time(), timezone.utc))
-    verb = "p.verb" if "verb" in db["publications"].columns_dict else "null"
     if by_first_seen:
         where = "p.first_seen >= :lo and p.first_seen < :hi"
         order = "p.candidate_score is null, p.candidate_score desc, p.first_seen desc, p.id"
@@ -166,7 +134,7 @@ def _items(db, status: str, start: date, end: date, *, by_first_seen: bool) -> l
         order = "p.id"
     rows = db.execute_returning_dicts(
         f"""select p.id, p.url, p.title, p.publisher, p.published, p.date_source, p.first_seen,
-                   p.themes, {verb} as verb, d.content_type, d.pages, d.bytes
+                   p.themes, p.verb, d.content_type, d.pages, d.bytes
             from publications p left join documents d on d.publication_id = p.id and d.error is null
             where p.status = :status and {where} order by {order}""",
         {"status": status, "start": start.isoformat(), "end": end.isoformat(), "lo": lo, "hi": hi},
@@ -240,13 +208,9 @@ def _by_network(items: list[Item], networks: dict[str, str]) -> dict[str, list[I
     return groups
 
 
-def check_format(fmt: str) -> None:
+def render(digest: Digest, fmt: Format = "text", networks: dict[str, str] | None = None) -> str:
     if fmt not in FORMATS:
-        raise DigestError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-
-
-def render(digest: Digest, fmt: str = "text", networks: dict[str, str] | None = None) -> str:
-    check_format(fmt)
+        raise ValueError(f"unknown digest format {fmt!r}: one of {', '.join(FORMATS)}")
     blocks = []
     for section in sections(digest, networks):
         blocks.append(_heading(section, fmt))
@@ -257,7 +221,7 @@ def render(digest: Digest, fmt: str = "text", networks: dict[str, str] | None = 
     return "\n\n".join(blocks) + "\n"
 
 
-def _heading(section: Section, fmt: str) -> str:
+def _heading(section: Section, fmt: Format) -> str:
     if fmt == "markdown":
         return "#" * (section.level + 1) + " " + _markdown(section.heading)
     if fmt == "html":
@@ -266,7 +230,7 @@ def _heading(section: Section, fmt: str) -> str:
     return f"{section.heading}\n" + "=-~"[section.level - 1] * len(section.heading)
 
 
-def _words(text: str, fmt: str) -> str:
+def _words(text: str, fmt: Format) -> str:
     if fmt == "markdown":
         return _markdown(text)
     if fmt == "html":
@@ -279,7 +243,7 @@ def line(item: Item) -> str:
     return " ".join(part for part in (item.lead, item.title, item.suffix) if part)
 
 
-def _line(item: Item, fmt: str) -> str:
+def _line(item: Item, fmt: Format) -> str:
     if fmt == "text":
         return line(item)
     if fmt == "markdown":
@@ -311,76 +275,57 @@ def theme_networks() -> dict[str, str]:
 
 
 def save_digest(
-    db, week: date | str, *, weeks: int = DEFAULT_WEEKS, networks: dict[str, str] | None = None,
-    documents: Settings | None = None, now: datetime | None = None,
+    db, week: date, *, weeks: int = DEFAULT_WEEKS, networks: dict[str, str] | None = None,
+    lookup_with: Settings | None = None, now: datetime | None = None,
 ) -> dict:
     """Generate and store the digest for one issue date, replacing that week's row only.
 
-    With ``documents`` (the polling settings), the listed publications' documents are looked up
-    first (network). Rendering happens before the write, and the write is a single statement in
-    one transaction, so a crash leaves the previous row or the new one, never half a digest.
+    With ``lookup_with`` (the polling settings: fetch limits), the listed publications'
+    documents are looked up first (network). Every format is rendered before the one write, so
+    a crash leaves the previous row or the new one, never half a digest. Returns the row.
     """
-    week = parse_week(week) if isinstance(week, str) else week
-    digest = collect_documented(db, week, weeks, documents)
-    row = {
-        "week": week.isoformat(),
-        "generated_at": utc_iso(now or datetime.now(timezone.utc)),
-        "weeks": weeks,
-        **{fmt: render(digest, fmt, networks) for fmt in FORMATS},
-        "counts": json.dumps(digest.counts),
-    }
-    with write_transaction(db):
-        db.execute(
-            f"insert or replace into digests ({', '.join(row)}) values ({', '.join('?' * len(row))})",
-            list(row.values()),
-        )
-    return row
+    digest = collect_documented(db, week, weeks, lookup_with)
+    texts = {fmt: render(digest, fmt, networks) for fmt in FORMATS}
+    return replace_digest(db, week, weeks, texts, digest.counts, generated_at=now)
 
 
-def collect_documented(db, week: date, weeks: int, settings: Settings | None) -> Digest:
+def collect_documented(db, week: date, weeks: int, lookup_with: Settings | None) -> Digest:
     """``collect``, after looking up the listed publications' documents when given settings."""
     digest = collect(db, week, weeks)
-    if settings is None:
+    if lookup_with is None:
         return digest
-    from .documents import check_documents_now
-
-    if check_documents_now(db, [item.id for item in digest.accepted + digest.candidates], settings):
+    if check_documents_now(db, [item.id for item in digest.accepted + digest.candidates], lookup_with):
         digest = collect(db, week, weeks)
     return digest
 
 
-def load_settings(sources_path: str | Path | None) -> Settings:
-    """Settings from the given sources file, else from ./sources.yaml when there is one, else
-    the defaults (Friday issues): cron runs from / and needs no sources file to print a list."""
-    if sources_path is None:
-        sources_path = Path("sources.yaml")
-        if not sources_path.exists():
-            return Settings()
-    from tracker.ingest.config import load_config
+@dataclass(frozen=True)
+class DigestRequest:
+    """What ``tracker digest`` asks for."""
 
-    return load_config(sources_path).settings
+    week: date | None = None  # the issue date; None: the coming issue day
+    weeks: int = DEFAULT_WEEKS
+    fmt: Format = "text"
+    by_network: bool = False  # group the lines under each theme's regional network
+    save: bool = False  # also store it in the digests table
+    documents: bool = False  # look up the listed publications' documents first
 
 
 def digest_report(
-    db_path: str | Path, week: str | None = None, *, weeks=DEFAULT_WEEKS, fmt: str = "text",
-    by_network: bool = False, save: bool = False, documents: bool = False,
-    sources_path: str | Path | None = None, today: date | None = None,
+    db_path: str | Path, request: DigestRequest = DigestRequest(), settings: Settings | None = None,
+    *, today: date | None = None,
 ) -> str:
-    """What ``tracker digest`` prints: the list for ``week``, or for the coming issue day."""
-    check_format(fmt)
-    weeks = parse_weeks(weeks)
-    settings = load_settings(sources_path)
-    if week is None:
-        today = today or datetime.now(LONDON).date()
-        issue = next_issue_date(today, settings.issue_day)
-    else:
-        issue = parse_week(week)
+    """The list ``request`` asks for, in its format. ``settings`` (sources.yaml's, else the
+    defaults) give the issue day and the limits for document look-ups."""
+    settings = settings or Settings()
+    week = request.week or next_issue_date(today or datetime.now(LONDON).date(), settings.issue_day)
     db = open_database(db_path, must_exist=True)
     try:
-        networks = theme_networks() if by_network else None
-        lookup = settings if documents else None
-        if save:
-            return save_digest(db, issue, weeks=weeks, networks=networks, documents=lookup)[fmt]
-        return render(collect_documented(db, issue, weeks, lookup), fmt, networks)
+        networks = theme_networks() if request.by_network else None
+        lookup_with = settings if request.documents else None
+        if request.save:
+            row = save_digest(db, week, weeks=request.weeks, networks=networks, lookup_with=lookup_with)
+            return row[request.fmt]
+        return render(collect_documented(db, week, request.weeks, lookup_with), request.fmt, networks)
     finally:
         db.close()

@@ -3,9 +3,10 @@
 GOV.UK publications describe their attachments in the Content API (``details.attachments``:
 ``content_type``, ``number_of_pages``, ``file_size``), so one JSON request answers. Other
 publishers either link a PDF directly or put one on the publication's page; that PDF is fetched
-with ``tracker.fetch.fetch`` under the polling limits and its pages counted with pypdf.
+with ``tracker.ingest.fetch.fetch`` under the polling limits and its pages counted with pypdf.
 
-Each publication is looked up once: the result, an error included, is cached in ``documents``.
+Each publication is looked up once: the result, an error included, is cached in ``documents``
+(through the store).
 Only accepted publications and candidates (status ``new``) are looked up: rejected ones are
 never shown, so fetching their PDFs would only cost the publishers bandwidth.
 """
@@ -15,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
 
-from tracker.dates import utc_iso
-from tracker.store import write_transaction
+from tracker.ingest.fetch import (
+    FetchError, FetchResult, HostLimiter, fetch, is_private_host, make_client, refuse_private,
+)
+from tracker.store import Document, save_documents
+from tracker.text import is_http_url
 
 CONTENT_API = "https://www.gov.uk/api/content"
 GOVUK_HOSTS = ("www.gov.uk", "gov.uk")
@@ -29,19 +32,9 @@ PDF = "application/pdf"
 MAIN_CONTENT = ("main", "article", "[role=main]", "#content", "body")
 
 
-@dataclass(frozen=True)
-class Document:
-    url: str | None = None
-    content_type: str | None = None
-    pages: int | None = None
-    nbytes: int | None = None
-    error: str | None = None
-
-
 def check_documents_now(db, ids, settings, *, content_api: str = CONTENT_API,
                         allow_private: bool = False) -> int:
-    """Synchronous entry point for the CLI: look up the given publications' documents."""
-    from tracker.ingest.fetch import make_client
+    """``check_documents`` from synchronous code (the digest): its own client and event loop."""
 
     async def run() -> int:
         async with make_client(settings) as client:
@@ -64,29 +57,19 @@ async def check_documents(db, client, ids, *, settings, content_api: str = CONTE
     rows = _pending(db, ids)
     if not rows:
         return 0
-    from tracker.ingest.fetch import HostLimiter
-
     limiter = HostLimiter(settings.per_host, settings.concurrency)
     lookups = {private_ok: _Lookup(client, settings, content_api, limiter, private_ok)
                for private_ok in (False, True)}
     found = await asyncio.gather(*(
         lookups[allow_private or row["private_source"]].document(row["url"]) for row in rows))
-    now = utc_iso(datetime.now(timezone.utc))
-    with write_transaction(db):
-        for row, document in zip(rows, found):
-            db.execute(
-                """insert or replace into documents
-                   (publication_id, url, content_type, pages, bytes, checked_at, error)
-                   values (?, ?, ?, ?, ?, ?, ?)""",
-                [row["id"], document.url, document.content_type, document.pages,
-                 document.nbytes, now, document.error],
-            )
+    save_documents(db, {row["id"]: document for row, document in zip(rows, found)},
+                   datetime.now(timezone.utc))
     return len(rows)
 
 
 def _pending(db, ids) -> list[dict]:
-    from tracker.ingest.fetch import is_private_host
-
+    """The given publications still to look up: shown ones (accepted or candidates) with a web
+    address, each with whether its source is configured on a private address."""
     ids = [int(i) for i in ids]
     if not ids:
         return []
@@ -95,11 +78,11 @@ def _pending(db, ids) -> list[dict]:
         f"""select p.id, p.url, s.url as source_url from publications p
             left join sources s on s.id = p.source_id
             where p.id in ({marks}) and p.status in ('accepted', 'new')
-              and (p.url like 'http://%' or p.url like 'https://%')
               and p.id not in (select publication_id from documents)
             order by p.id""",
         ids,
     )
+    rows = [row for row in rows if is_http_url(row["url"])]
     for row in rows:
         row["private_source"] = is_private_host(row.pop("source_url") or "")
     return rows
@@ -120,9 +103,7 @@ class _Lookup:
         except Exception as ex:  # noqa: BLE001 - one odd document never stops the others
             return Document(error=f"{type(ex).__name__}: {ex}")
 
-    async def _get(self, url: str):
-        from tracker.ingest.fetch import FetchError, FetchResult, fetch, refuse_private
-
+    async def _get(self, url: str) -> FetchResult:
         # These URLs come from publishers' feeds and pages, not from our configuration: never
         # let one lead us onto the private network, directly or by a redirect.
         if not self.private_ok and not url.startswith(self.content_api):
@@ -212,7 +193,7 @@ def prominent_pdf_link(body: bytes, base_url: str) -> str | None:
         for anchor in node.css("a[href]"):
             href = (anchor.attributes.get("href") or "").strip()
             target = urljoin(base_url, href)
-            if urlsplit(target).scheme in ("http", "https") and urlsplit(target).path.lower().endswith(".pdf"):
+            if is_http_url(target) and urlsplit(target).path.lower().endswith(".pdf"):
                 return target
         return None
     return None

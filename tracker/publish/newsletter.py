@@ -12,7 +12,7 @@ typed by hand week after week, so the parser expects the mess real issues contai
 
 The publisher is everything before the first verb ("published", "released", ...), because
 publishers' names contain spaces and brackets but never those verbs; it is then normalised to the
-short name in ``data/publishers.yaml`` ("Oftsed" -> "Ofsted"), while ``line`` keeps the entry as
+short name in ``publishers.yaml`` ("Oftsed" -> "Ofsted"), while ``line`` keeps the entry as
 written.
 """
 
@@ -24,19 +24,18 @@ from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from tracker import TrackerError
-from tracker.paths import DATA
 from tracker.dates import MONTHS
-from tracker.text import title_key
+from tracker.paths import data_file
+from tracker.store import PastEntry, store_past_entries
+from tracker.yamlfile import load_yaml
 
 VERBS = ("published", "released", "launched", "premiered", "advertised", "broadcast")
 # An issue lists what came out before it; an entry dated more than this after the issue date
 # belongs to the year before (a "December" item in a January issue).
 LOOKAHEAD = timedelta(days=14)
 URN = "urn:tracker:newsletter:{issue}:{n}"
-PUBLISHERS_FILE = DATA / "publishers.yaml"
+PUBLISHERS_FILE = "publishers.yaml"
 
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _WEEKDAY = r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day"
@@ -197,7 +196,7 @@ def _fold(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def _publisher_names() -> dict[str, str]:
-    config = yaml.safe_load(PUBLISHERS_FILE.read_text(encoding="utf-8"))
+    config = load_yaml(data_file(PUBLISHERS_FILE), what="publishers file", error=NewsletterError)
     names: dict[str, str] = {}
     for publisher in config["publishers"]:
         for spelling in [publisher["name"], *publisher.get("aliases", [])]:
@@ -215,18 +214,8 @@ def canonical_publisher(written: str) -> str:
     return known or _squash(written).replace("’", "'").replace("‘", "'")
 
 
-def parse_issue_date(value: str | date) -> date:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise NewsletterError(f"the issue date must be YYYY-MM-DD, not {value!r}") from None
-
-
-def read_newsletter(path: str | Path, issue_date: str | date) -> Issue:
-    """Read and parse one issue; every problem with the file or date is a NewsletterError."""
-    when = parse_issue_date(issue_date)
+def read_newsletter(path: str | Path, issue_date: date) -> Issue:
+    """Read and parse one issue; every problem with the file is a NewsletterError."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -240,10 +229,10 @@ def read_newsletter(path: str | Path, issue_date: str | date) -> Issue:
         # Issues pasted out of Word on Windows arrive as cp1252.
         text = data.decode("cp1252", errors="replace")
     try:
-        items, skipped = parse_section(text, when)
+        items, skipped = parse_section(text, issue_date)
     except NewsletterError as ex:
         raise NewsletterError(f"{path}: {ex}") from None
-    return Issue(date=when, path=path, items=items, skipped=skipped)
+    return Issue(date=issue_date, path=path, items=items, skipped=skipped)
 
 
 def store_issue(db, issue: Issue) -> ImportResult:
@@ -253,28 +242,18 @@ def store_issue(db, issue: Issue) -> ImportResult:
     The URL is the entry's position in the issue, so importing an issue again finds the same
     rows and changes nothing, whatever an editor has done to them since.
     """
-    from tracker.store import write_transaction
-
-    result = ImportResult(issue=issue.date, skipped=list(issue.skipped))
-    seen = f"{issue.date.isoformat()}T00:00:00Z"
-    with write_transaction(db):
-        for n, item in enumerate(issue.items, 1):
-            url = URN.format(issue=issue.date.isoformat(), n=n)
-            cursor = db.execute(
-                """insert or ignore into publications (url, url_key, title, summary, publisher,
-                     published, date_source, first_seen, last_seen, status, themes, reviewed_at,
-                     title_key, verb, newsletter_line)
-                   values (?, ?, ?, '', ?, ?, ?, ?, ?, 'accepted', '[]', ?, ?, ?, ?)""",
-                [
-                    url, url, item.title, item.publisher, item.date.isoformat(),
-                    "month" if item.month_only else "newsletter", seen, seen, seen,
-                    title_key(item.title), item.verb, item.line,
-                ],
-            )
-            if cursor.rowcount:
-                result.imported.append(cursor.lastrowid)
-            else:
-                result.already += 1
+    entries = [
+        PastEntry(
+            url=URN.format(issue=issue.date.isoformat(), n=n), title=item.title,
+            publisher=item.publisher, published=item.date.isoformat(),
+            date_source="month" if item.month_only else "newsletter", verb=item.verb,
+            line=item.line,
+        )
+        for n, item in enumerate(issue.items, 1)
+    ]
+    imported, already = store_past_entries(db, entries, seen=f"{issue.date.isoformat()}T00:00:00Z")
+    result = ImportResult(issue=issue.date, imported=imported, already=already,
+                          skipped=list(issue.skipped))
     if result.imported:
         # Themes let the digest group past issues by network; the classifier knows these
         # entries (they are in its labelled data), and never overrides an editor's themes.
@@ -284,16 +263,5 @@ def store_issue(db, issue: Issue) -> ImportResult:
     return result
 
 
-def import_newsletter(db, path: str | Path, issue_date: str | date) -> ImportResult:
+def import_newsletter(db, path: str | Path, issue_date: date) -> ImportResult:
     return store_issue(db, read_newsletter(path, issue_date))
-
-
-def describe(result: ImportResult, path: str | Path) -> str:
-    """What the import did, for the command line."""
-    lines = [
-        f"{path} (issue of {result.issue:%-d %B %Y}): imported {len(result.imported)} "
-        f"{'entry' if len(result.imported) == 1 else 'entries'}, "
-        f"{result.already} already imported, skipped {len(result.skipped)}"
-    ]
-    lines += [f"  skipped: {s.line} ({s.reason})" for s in result.skipped]
-    return "\n".join(lines)

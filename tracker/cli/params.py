@@ -1,0 +1,39 @@
+"""What the commands share for reading their options: Click parses and checks every value, so
+the library is handed dates and ints, and a bad value is one line and exit 2 like any user error."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import click
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class IsoDate(click.ParamType):
+    """A date written YYYY-MM-DD, strictly: "4/7/2025" is never guessed at."""
+
+    name = "date"
+
+    def convert(self, value, param, ctx) -> date:
+        if isinstance(value, date):
+            return value
+        if not ISO_DATE.fullmatch(value):
+            self.fail(f"expected a date as YYYY-MM-DD, got {value!r}", param, ctx)
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value} is not a real date", param, ctx)
+
+
+class OneLineErrors(click.Command):
+    """A command whose bad or missing options are reported as every user error is (CONTRACT):
+    one line on stderr, exit status 2."""
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as ex:
+            # Without a context Click prints the reason alone, not the usage and a hint first.
+            raise click.UsageError(ex.format_message()) from None
