@@ -9,6 +9,8 @@ from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
+# What feeds and pages give as a date: feedparser's UTC struct_time, a datetime or date, or text.
+DateLike = str | date | time.struct_time | None
 
 MONTH_NAMES = (
     "January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -26,7 +28,8 @@ MONTHS = {
     )
     for name in (MONTH_NAMES[number - 1].lower(), *abbreviations)
 }
-_MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+_MONTH = (r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+          r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
 DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+(\d{{4}})\b", re.I)
 MONTH_DAY_YEAR = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I)
 NUMERIC_DATE = re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})\b")
@@ -34,7 +37,7 @@ ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 ISO_IN_TEXT = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 
 
-def to_datetime(value) -> datetime | None:
+def to_datetime(value: DateLike) -> datetime | None:
     """An aware datetime from a feedparser struct_time, a datetime or an ISO/RFC 822 string.
 
     Naive values are taken as London local time: that is what UK publishers mean by them.
@@ -62,7 +65,7 @@ def to_datetime(value) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=LONDON)
 
 
-def london_date(value, order: str = "DMY") -> date | None:
+def london_date(value: DateLike, order: str = "DMY") -> date | None:
     """The Europe/London calendar date of a timestamp or of a date written in UK styles.
 
     Handles "7th February 2025", "Monday 17 July 2023", "04 Oct 2023", "26/02/25",

@@ -7,6 +7,7 @@ it builds the same safe types (SafeConstructor) and reports the same error marks
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -15,7 +16,7 @@ from tracker import TrackerError
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def parse_yaml(text: str | bytes, name: str | Path, *, error: type[TrackerError] = TrackerError):
+def parse_yaml(text: str | bytes, name: str | Path, *, error: type[TrackerError] = TrackerError) -> Any:
     """The data in ``text``, read from ``name``; bad text raises ``error`` naming ``name`` and the
     line, so that the user knows which file to fix and where."""
     if isinstance(text, bytes):
@@ -28,11 +29,12 @@ def parse_yaml(text: str | bytes, name: str | Path, *, error: type[TrackerError]
     except yaml.YAMLError as ex:
         mark = getattr(ex, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        problem = f": {ex.problem}" if getattr(ex, "problem", None) else ""
+        problem = getattr(ex, "problem", None)
+        problem = f": {problem}" if problem else ""
         raise error(f"{name}: not valid YAML{where}{problem}") from None
 
 
-def load_yaml(path: str | Path, *, what: str = "file", error: type[TrackerError] = TrackerError):
+def load_yaml(path: str | Path, *, what: str = "file", error: type[TrackerError] = TrackerError) -> Any:
     """The data in the YAML file ``path``; ``what`` names it in errors ("sources file")."""
     path = Path(path)
     try:

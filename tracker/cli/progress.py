@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Literal
 
 from tracker.ingest.poll import PollSummary, ProgressCallback, SourceOutcome
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
 
 
 class ProgressBar:
@@ -13,7 +18,7 @@ class ProgressBar:
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        self._bar = None
+        self._bar: Progress | None = None
 
     def __enter__(self) -> ProgressCallback | None:
         if not self.enabled:
@@ -30,7 +35,7 @@ class ProgressBar:
 
         return advance
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.stop()
 
@@ -40,8 +45,10 @@ def render_summary(summary: PollSummary) -> None:
     from rich.table import Table
 
     table = Table(title=None, show_lines=False)
-    for column, justify in (("source", "left"), ("new", "right"), ("updated", "right"),
-                            ("unchanged", "right"), ("result", "left")):
+    columns: list[tuple[str, Literal["left", "right"]]] = [
+        ("source", "left"), ("new", "right"), ("updated", "right"), ("unchanged", "right"),
+        ("result", "left")]
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for o in summary.outcomes:
         result = o.error if o.error else o.outcome
@@ -57,7 +64,7 @@ def render_summary(summary: PollSummary) -> None:
         console.print(f"New publications stored but not classified: {summary.classify_error}")
 
 
-def _console(stderr: bool = False):
+def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False, width=None if sys.stdout.isatty() else 120)

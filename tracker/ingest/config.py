@@ -111,7 +111,7 @@ class Config:
         return [known[i] for i in ids]
 
 
-def parse_duration(value, what: str) -> int:
+def parse_duration(value: object, what: str) -> int:
     """Seconds from ``90`` (minutes), ``"30m"``, ``"6h"`` or ``"1d"``."""
     if isinstance(value, bool):
         raise ConfigError(f"{what}: expected a duration such as 30m, 6h or 1d, got {value!r}")
@@ -130,7 +130,7 @@ def load_config(path: str | Path) -> Config:
     return parse_config(load_yaml(path, what="sources file", error=ConfigError), path)
 
 
-def parse_config(data, path: Path | None = None) -> Config:
+def parse_config(data: object, path: Path | None = None) -> Config:
     name = path or "sources"
     if not isinstance(data, dict) or not isinstance(data.get("sources"), list):
         raise ConfigError(f"{name}: expected a mapping with a 'sources' list")
@@ -148,7 +148,7 @@ def parse_config(data, path: Path | None = None) -> Config:
     return Config(settings=settings, sources=tuple(sources), path=path)
 
 
-def _parse_settings(raw, name) -> Settings:
+def _parse_settings(raw: object, name: str | Path) -> Settings:
     if not isinstance(raw, dict):
         raise ConfigError(f"{name}: 'settings' must be a mapping")
     unknown = set(raw) - SETTINGS_KEYS
@@ -174,7 +174,7 @@ def _parse_settings(raw, name) -> Settings:
     return Settings(**values)
 
 
-def _parse_source(raw, index: int) -> Source:
+def _parse_source(raw: object, index: int) -> Source:
     if not isinstance(raw, dict):
         raise ConfigError(f"source #{index}: expected a mapping")
     ident = raw.get("id")
@@ -236,7 +236,7 @@ def _parse_source(raw, index: int) -> Source:
         themes=tuple(themes),
         confidence=raw.get("confidence"),
         date_order=raw.get("date_order", "DMY"),
-        selectors=Selectors(**{key: raw.get(key) for key in HTML_SELECTORS})
+        selectors=Selectors(raw["item"], raw["title"], raw["link"], raw.get("date"), raw.get("summary"))
         if raw["type"] == "html" else None,
     )
 
@@ -247,21 +247,21 @@ def _is_http_url(value: str) -> bool:
         return False
     try:
         parts = urlsplit(value)
-        parts.port  # raises on a port that is not a number
+        _ = parts.port  # raises on a port that is not a number
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def _is_number(value, kinds) -> bool:
+def _is_number(value: object, kinds: type | tuple[type, ...]) -> bool:
     return isinstance(value, kinds) and not isinstance(value, bool)
 
 
-def _is_scalar(value) -> bool:
+def _is_scalar(value: object) -> bool:
     return isinstance(value, (str, int, float, bool))
 
 
-def _is_selector(value) -> bool:
+def _is_selector(value: object) -> bool:
     """Compile the selector once now: a typo would otherwise fail every poll of the source."""
     if not isinstance(value, str) or not value.strip():
         return False

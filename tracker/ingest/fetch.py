@@ -15,6 +15,7 @@ import ssl
 import time
 import zlib
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -23,6 +24,8 @@ from http import HTTPStatus
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+
+from .config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +63,7 @@ class FetchError(Exception):
     """Internal: carries the human message of a failure to the one place that returns it."""
 
 
-def make_client(settings) -> httpx.AsyncClient:
+def make_client(settings: Settings) -> httpx.AsyncClient:
     """One pooled HTTP/1.1 client for a whole pass; ``settings.timeout`` is also the total
     deadline fetch() gives each request (headers and body)."""
     return httpx.AsyncClient(
@@ -82,7 +85,7 @@ class HostLimiter:
         self._hosts: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(per_host))
 
     @asynccontextmanager
-    async def slot(self, url: str):
+    async def slot(self, url: str) -> AsyncIterator[None]:
         host = _host(url).removeprefix("www.")
         # The host first: a task queued behind a busy host must not hold one of the total slots.
         async with self._hosts[host], self._total:
@@ -120,7 +123,8 @@ async def fetch(client: httpx.AsyncClient, url: str, *, etag: str | None = None,
     return result
 
 
-async def _fetch(client, result: FetchResult, state, etag, last_modified, max_bytes, allow_private):
+async def _fetch(client: httpx.AsyncClient, result: FetchResult, state: dict, etag: str | None,
+                 last_modified: str | None, max_bytes: int, allow_private: bool) -> None:
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -168,7 +172,8 @@ async def _fetch(client, result: FetchResult, state, etag, last_modified, max_by
     raise FetchError(f"too many redirects (more than {MAX_REDIRECTS})")
 
 
-def _read_headers(result: FetchResult, response: httpx.Response, etag, last_modified):
+def _read_headers(result: FetchResult, response: httpx.Response, etag: str | None,
+                  last_modified: str | None) -> None:
     h = response.headers
     result.content_type = h.get("content-type")
     # A 304 may omit the validators: the ones we sent are still the current ones.
@@ -191,7 +196,7 @@ def is_private_host(url: str) -> bool:
         return False
 
 
-async def refuse_private(url: str, how: str = "redirected to"):
+async def refuse_private(url: str, how: str = "redirected to") -> None:
     """Refuse a loopback, private, link-local or reserved address (SSRF): raises FetchError
     saying the URL was ``how`` there ("redirected to", "links to")."""
     parts = urlsplit(url)
@@ -203,8 +208,8 @@ async def refuse_private(url: str, how: str = "redirected to"):
         try:
             infos = await loop.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
         except socket.gaierror:
-            raise FetchError(f"{how} {host}, which could not be found (DNS lookup failed)")
-        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+            raise FetchError(f"{how} {host}, which could not be found (DNS lookup failed)") from None
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for address in addresses:
         mapped = getattr(address, "ipv4_mapped", None) or address
         if not mapped.is_global or mapped.is_multicast:
@@ -249,7 +254,7 @@ class _Inflater:
             out = self._zlib.decompress(chunk, limit)
         except zlib.error:
             if self._started or self._wbits != 15:
-                raise FetchError("the server sent a corrupt compressed body")
+                raise FetchError("the server sent a corrupt compressed body") from None
             self._wbits = -15
             self._zlib = zlib.decompressobj(-15)
             return self.feed(chunk, limit)
@@ -346,11 +351,11 @@ def _host(url: str) -> str:
 
 
 def _causes(ex: BaseException) -> list[BaseException]:
-    found, seen = [], set()
-    while ex is not None and id(ex) not in seen:
-        seen.add(id(ex))
-        found.append(ex)
-        ex = ex.__cause__ or ex.__context__
+    found: list[BaseException] = []
+    cause: BaseException | None = ex
+    while cause is not None and cause not in found:
+        found.append(cause)
+        cause = cause.__cause__ or cause.__context__
     return found
 
 

@@ -11,13 +11,15 @@ import io
 import json
 import logging
 import re
+import time
 from dataclasses import replace
 from urllib.parse import urljoin
 from xml.etree import ElementTree
+from xml.etree.ElementTree import Element
 
 import feedparser
 from feedparser.datetimes import _parse_date
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from tracker.entries import RawEntry
 from tracker.text import is_http_url
@@ -74,7 +76,7 @@ def is_announcement(entry: RawEntry) -> bool:
     )
 
 
-def decode(body: bytes, content_type: str | None, declared: re.Pattern = XML_DECLARATION) -> str:
+def decode(body: bytes, content_type: str | None, declared: re.Pattern[bytes] = XML_DECLARATION) -> str:
     """Text from bytes whose declared encodings may be missing or wrong.
 
     A BOM wins; then UTF-8 if the bytes are valid UTF-8 (a feed labelled Latin-1 that is really
@@ -85,10 +87,9 @@ def decode(body: bytes, content_type: str | None, declared: re.Pattern = XML_DEC
     for bom, encoding in BOMS:
         if body.startswith(bom):
             return body.decode(encoding, "replace")
-    header = CHARSET_IN_HEADER.search(content_type or "")
     inside = declared.search(body[:2048])
-    names = [m.group(1).decode("ascii") if isinstance(m.group(1), bytes) else m.group(1)
-             for m in (inside, header) if m]
+    header = CHARSET_IN_HEADER.search(content_type or "")
+    names = ([inside.group(1).decode("ascii")] if inside else []) + ([header.group(1)] if header else [])
     wide = [n for n in names if n.lower().replace("-", "").startswith(("utf16", "utf32"))]
     for name in [*wide, "utf-8", *names, "cp1252", "latin-1"]:
         if name.lower().replace("-", "").replace("_", "") in ("iso88591", "latin1", "usascii", "ascii"):
@@ -102,7 +103,8 @@ def decode(body: bytes, content_type: str | None, declared: re.Pattern = XML_DEC
 
 def parse_feed(source: Source, body: bytes, content_type: str | None, url: str) -> list[RawEntry]:
     text = decode(body, content_type)
-    prolog = text[: (FIRST_ELEMENT.search(text) or re.search("$", text)).start()]
+    first = FIRST_ELEMENT.search(text)
+    prolog = text[: first.start()] if first else text
     if "<!ENTITY" in prolog:
         # feedparser's fallback parser expands "safe" entities from the prolog without limit: a
         # 100 kB entity used 20,000 times took 65 s and 6 GB. No real feed declares entities.
@@ -183,6 +185,7 @@ def read_fast(utf8: bytes, url: str) -> list[RawEntry] | None:
     if utf8.count(b"xml:base") > (XML_BASE in root.attrib):
         return None
     url = urljoin(url, root.get(XML_BASE, ""))
+    items: list[RawEntry | None]
     if root.tag == ATOM + "feed":
         items = [_atom_item(entry, url) for entry in root.iterfind(ATOM + "entry")]
     elif root.tag == "rss":
@@ -191,10 +194,12 @@ def read_fast(utf8: bytes, url: str) -> list[RawEntry] | None:
         items = [_rss_item(item, RSS1, url) for item in root.iterfind(RSS1 + "item")]
     else:
         return None
-    return items if items and None not in items else None
+    entries = [item for item in items if item is not None]
+    # One item the fast path does not read (xhtml content) leaves the whole feed to feedparser.
+    return entries if entries and len(entries) == len(items) else None
 
 
-def _rss_item(item, ns: str, url: str) -> RawEntry:
+def _rss_item(item: Element, ns: str, url: str) -> RawEntry:
     guid = item.find("guid")
     entry_id = _xml_text(guid).strip() or item.get(RDF_ABOUT)
     permalink = guid is not None and guid.get("isPermaLink", "true").lower() != "false"
@@ -213,7 +218,7 @@ def _rss_item(item, ns: str, url: str) -> RawEntry:
     )
 
 
-def _atom_item(entry, url: str) -> RawEntry | None:
+def _atom_item(entry: Element, url: str) -> RawEntry | None:
     title, summary, content = (entry.find(ATOM + name) for name in ("title", "summary", "content"))
     if any(node is not None and node.get("type") == "xhtml" for node in (title, summary, content)):
         return None
@@ -237,11 +242,11 @@ def _join(base: str, link: str | None) -> str:
     return urljoin(base, link) if link else ""
 
 
-def _xml_text(node) -> str:
+def _xml_text(node: Element | None) -> str:
     return (node.text or "") if node is not None else ""
 
 
-def _xml_date(node):
+def _xml_date(node: Element | None) -> time.struct_time | str | None:
     """Parsed as feedparser parses dates (a UTC struct_time), else the text for normalise.py."""
     text = _xml_text(node).strip()
     return (_parse_date(text) or text) if text else None
@@ -251,7 +256,7 @@ def _permalink(guid: str | None) -> str | None:
     return guid if is_http_url(guid) else None
 
 
-def _xml_problem(exception) -> str:
+def _xml_problem(exception: BaseException | None) -> str:
     if exception is None:
         return "unreadable"
     # No line number: feedparser rewrites the prolog first, so expat's lines are off.
@@ -319,11 +324,11 @@ def parse_listing(source: Source, body: bytes, content_type: str | None, url: st
     return entries
 
 
-def _text(node) -> str:
+def _text(node: LexborNode) -> str:
     return node.text(separator=" ", strip=True)
 
 
-def _date(node) -> str | None:
+def _date(node: LexborNode) -> str | None:
     """A machine-readable date (<time datetime>, itemprop content) if there is one, else the
     visible text, which normalise.py reads in UK styles."""
     stamp = node.css_first("[datetime]")  # the node itself or a <time> inside it

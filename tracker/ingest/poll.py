@@ -15,20 +15,25 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from sqlite_utils import Database
 
 from tracker.entries import Entry
-from tracker.store import (FetchRecord, StoreResult, poll_lock, prune_fetch_log, save_fetch,
-                           source_states, sync_sources)
+from tracker.store import FetchRecord, StoreResult, poll_lock, prune_fetch_log, save_fetch, source_states, sync_sources
 
 from .config import Config, Settings, Source
 from .fetch import FetchResult, HostLimiter, fetch, is_private_host, make_client
 from .normalise import normalise_entry
 from .parse import ParseError, parse_body
 
+if TYPE_CHECKING:
+    from tracker.judgement.model import Classifier
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_BACKOFF = timedelta(hours=24)
 MAX_DOUBLINGS = 16
@@ -74,7 +79,7 @@ def poll_sources(
     config: Config,
     sources: list[Source],
     *,
-    db_path,
+    db_path: str | Path,
     due_only: bool = False,
     on_progress: ProgressCallback | None = None,
     client: httpx.AsyncClient | None = None,
@@ -116,7 +121,7 @@ class ClassifyQueue:
     BATCH = 200
     waiting: list[int] = field(default_factory=list)
     error: str | None = None
-    classifier: object = None
+    classifier: Classifier | None = None
 
     def add(self, db: Database, ids: list[int], *, finish: bool = False) -> None:
         self.waiting += ids
@@ -174,7 +179,7 @@ async def _run_pass(db: Database, settings: Settings, sources: list[Source], sta
     return summary
 
 
-async def _in_thread(pool: ThreadPoolExecutor, fn, *args):
+async def _in_thread(pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
 

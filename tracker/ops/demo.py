@@ -43,7 +43,7 @@ class _SampleHandler(SimpleHTTPRequestHandler):
         ".html": "text/html; charset=utf-8",
     }
 
-    def log_message(self, format, *args):  # the demo's own output is the poll summary
+    def log_message(self, format: str, *args: object) -> None:  # the demo's output is the summary
         pass
 
 
