@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench poll serve cog clean
+.PHONY: run test lint bench poll serve cog clean
 
 # setuptools upgraded too: tests/test_install.py builds the wheel with this venv's setuptools (no
 # build isolation), and a new venv's copy is older than pyproject's [build-system] requires.
@@ -17,9 +17,16 @@ $(BIN)/tracker: pyproject.toml
 run: $(BIN)/tracker
 	$(BIN)/tracker demo
 
-test: $(BIN)/tracker
+# Everything: the lint gate, the README's generated sections, every test including the slow
+# tier. The inner loop while editing is `$(BIN)/pytest -m "not slow"`.
+test: lint
 	$(BIN)/cog --check README.md
 	$(BIN)/pytest -q
+
+# pyflakes, pycodestyle errors, import order and bugbear (ruff); the package's types (mypy).
+lint: $(BIN)/tracker
+	$(BIN)/ruff check tracker tests benchmarks
+	$(BIN)/mypy tracker
 
 # Speed against reader 3.26 and the targets, written to benchmarks/REPORT.md (about 10 minutes).
 bench: $(BIN)/tracker

@@ -5,6 +5,7 @@ last round is kept for the Datasette benchmark (bench_datasette.py)."""
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from measure import ROOT, VENV_BIN, WORK, median, run_process, with_peak
 
@@ -30,12 +31,13 @@ def ingest(size: int):
     return run.seconds, run.peak_mb, float(parts["store_s"]), float(parts["classify_s"])
 
 
-def run(runs: int) -> str:
+def run(runs: int, quick: bool = False) -> str:
+    """quick: the smallest size only."""
     from bench_poll import warm_model_cache
 
     warm_model_cache()
     results = {}
-    for size in SIZES:
+    for size in SIZES[:1] if quick else SIZES:
         rounds = [ingest(size) for _ in range(runs)]
         results[size] = [median(r[i] for r in rounds) for i in range(4)]
         print(f"  ingest {size}: " + ", ".join(f"{v:.2f}" for v in results[size]), flush=True)
@@ -70,5 +72,5 @@ def run(runs: int) -> str:
 def growth(what: str, figures: dict[int, float]) -> str:
     """How a figure grows with the number of publications, from the smallest size to each."""
     sizes = sorted(figures)
-    steps = [f"x{figures[b] / figures[a]:.1f} from {a:,} to {b:,}" for a, b in zip(sizes, sizes[1:])]
+    steps = [f"x{figures[b] / figures[a]:.1f} from {a:,} to {b:,}" for a, b in pairwise(sizes)]
     return f"Growth ({what}): " + "; ".join(steps) + "."

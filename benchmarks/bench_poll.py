@@ -53,7 +53,7 @@ def count(db_path, sql) -> int:
         return conn.execute(sql).fetchone()[0]
 
 
-def one_round(server: LatencyFeedServer, folder) -> dict[str, float]:
+def one_round(server: LatencyFeedServer, folder, peers: bool = True) -> dict[str, float]:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     sources, urls = folder / "sources.yaml", folder / "urls.txt"
@@ -72,18 +72,20 @@ def one_round(server: LatencyFeedServer, folder) -> dict[str, float]:
     times["tracker second"] = run_process(tracker).seconds
     if server.not_modified - before != FEEDS:
         raise BenchmarkError(f"tracker's second poll got {server.not_modified - before} 304s")
-    first = run_process(with_peak([*reader, "first"]))
-    if f"entries={FEEDS * ENTRIES} feed_errors=0" not in first.output:
-        raise BenchmarkError(f"reader's first update went wrong: {first.output[-500:]}")
-    times["reader first"], times["reader first CPU"] = first.seconds, first.cpu_seconds
-    before = server.not_modified
-    times["reader second"] = run_process([*reader, "second"]).seconds
-    if server.not_modified - before != FEEDS:
-        raise BenchmarkError(f"reader's second update got {server.not_modified - before} 304s")
-    times["reader scheduled"] = run_process([*reader, "scheduled"]).seconds
+    if peers:
+        first = run_process(with_peak([*reader, "first"]))
+        if f"entries={FEEDS * ENTRIES} feed_errors=0" not in first.output:
+            raise BenchmarkError(f"reader's first update went wrong: {first.output[-500:]}")
+        times["reader first"], times["reader first CPU"] = first.seconds, first.cpu_seconds
+        before = server.not_modified
+        times["reader second"] = run_process([*reader, "second"]).seconds
+        if server.not_modified - before != FEEDS:
+            raise BenchmarkError(f"reader's second update got {server.not_modified - before} 304s")
+        times["reader scheduled"] = run_process([*reader, "scheduled"]).seconds
     times["tracker --due"] = run_process([*tracker, "--due"]).seconds
-    times["feedparser loop"] = run_process(
-        [VENV_BIN / "python", HERE / "feedparser_loop.py", urls]).seconds
+    if peers:
+        times["feedparser loop"] = run_process(
+            [VENV_BIN / "python", HERE / "feedparser_loop.py", urls]).seconds
     return times
 
 
@@ -93,16 +95,24 @@ def warm_model_cache() -> float:
     return run_process([TRACKER, "classify"], stdin='{"title": "warm-up"}\n').seconds
 
 
-def run(runs: int) -> str:
-    ensure_reader()
+def run(runs: int, quick: bool = False) -> str:
+    """quick: tracker alone (reader neither installed nor run, no sequential loop), so its
+    figures and stages without the comparison."""
+    if not quick:
+        ensure_reader()
     warm_model_cache()
     rounds = []
     with LatencyFeedServer(FEEDS, ENTRIES, LATENCY) as server:
         for index in range(runs):
-            rounds.append(one_round(server, WORK / "poll" / f"round-{index}"))
+            rounds.append(one_round(server, WORK / "poll" / f"round-{index}", peers=not quick))
             print(f"  poll round {index + 1}/{runs}: "
                   + ", ".join(f"{k} {v:.2f}s" for k, v in rounds[-1].items()), flush=True)
-    return report(rounds, [stages(index) for index in range(runs)])
+    parts = [stages(index) for index in range(runs)]
+    if quick:
+        figures = {**{key: median(r[key] for r in rounds) for key in rounds[0]},
+                   **{f"stage {key}": median(p[key] for p in parts) for key in parts[0]}}
+        return "## Polling, tracker alone\n\n" + "".join(f"- {k}: {v:.2f} s\n" for k, v in figures.items())
+    return report(rounds, parts)
 
 
 def stages(index: int) -> dict[str, float]:

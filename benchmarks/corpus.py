@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
-from tracker.ingest.config import parse_config
 from tracker.entries import Entry
+from tracker.ingest.config import parse_config
 from tracker.ingest.normalise import url_key
 
 PUBLISHERS = ["DfE", "Ofsted", "MoJ", "ONS", "LGA", "NSPCC", "Barnardo's", "Action for Children",

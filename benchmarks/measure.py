@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "benchmarks" / "work"
+# Scratch files; TRACKER_BENCH_WORK moves them (the smoke test uses a temporary folder).
+WORK = Path(os.environ.get("TRACKER_BENCH_WORK") or ROOT / "benchmarks" / "work")
 VENV_BIN = Path(sys.executable).parent
 TRACKER = VENV_BIN / "tracker"
 

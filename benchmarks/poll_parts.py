@@ -23,7 +23,7 @@ if __name__ == "__main__":
     bodies = [atom_feed(n, ENTRIES, BASE) for n in range(FEEDS)]
     mark = time.perf_counter()
     parsed = []
-    for source, body in zip(config.sources, bodies):
+    for source, body in zip(config.sources, bodies, strict=True):
         result = FetchResult(url=source.url)
         result.body, result.content_type = body, "application/atom+xml"
         parsed.append(_parse_and_normalise(source, result))
@@ -32,7 +32,7 @@ if __name__ == "__main__":
     sync_sources(db, config.sources)
     mark = time.perf_counter()
     ids = []
-    for source, entries in zip(config.sources, parsed):
+    for source, entries in zip(config.sources, parsed, strict=True):
         record = FetchRecord(started=datetime.now(timezone.utc), duration_ms=100, status=200)
         ids += save_fetch(db, source, record, entries).new_ids
     store = time.perf_counter() - mark

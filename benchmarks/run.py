@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/run.py            # everything, 3 rounds each
     .venv/bin/python benchmarks/run.py poll --runs 5
+    .venv/bin/python benchmarks/run.py --quick    # smoke run: prints, leaves REPORT.md alone
 
-Scratch files go to benchmarks/work/ (git-ignored); reader 3.26 is installed there, in a venv
-of its own, on first use.
+Scratch files go to benchmarks/work/ (git-ignored; $TRACKER_BENCH_WORK to put them elsewhere);
+reader 3.26 is installed there, in a venv of its own, on first use.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sections", nargs="*", metavar="SECTION", help=f"any of {SECTIONS}")
     parser.add_argument("--runs", type=int, default=3, help="rounds per figure (median reported)")
+    parser.add_argument("--quick", action="store_true",
+                        help="each section once at its smallest size, tracker alone (no reader): "
+                             "the figures are printed, not written to the report")
     args = parser.parse_args()
     unknown = set(args.sections) - set(SECTIONS)
     if unknown:
@@ -36,8 +40,13 @@ def main() -> None:
     for section in args.sections or SECTIONS:
         print(f"{section}...", flush=True)
         module = __import__(f"bench_{section}")
-        text = module.run(args.runs)
-        (saved / f"{section}.md").write_text(text.replace("\n\n", f"\n\n_Run {today()}._\n\n", 1))
+        text = module.run(1 if args.quick else args.runs, quick=args.quick)
+        if args.quick:
+            print(text)
+        else:
+            (saved / f"{section}.md").write_text(text.replace("\n\n", f"\n\n_Run {today()}._\n\n", 1))
+    if args.quick:
+        return
     parts = [(saved / f"{s}.md").read_text() for s in SECTIONS if (saved / f"{s}.md").exists()]
     header = (
         "# Benchmarks\n\n"

@@ -1,14 +1,75 @@
-"""Shared fixtures: a real SQLite file per test, sources built through the real validator."""
+"""Shared fixtures: a real SQLite file per test, sources built through the real validator,
+tracker run as a real process, and the folders tests read from.
 
+Tests ask for what they need by fixture, never ``from conftest import ...`` (pytest may import
+this file under another name)."""
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from feedserver import FEEDS, FeedServer
+from tracker.entries import Entry
 from tracker.ingest.config import parse_config
-from tracker.store import open_database
+from tracker.ingest.normalise import url_key
+from tracker.paths import DATA
+from tracker.store import FetchRecord, open_database, save_fetch, sync_sources
 
 ROOT = Path(__file__).resolve().parent.parent
-FEEDS = Path(__file__).resolve().parent / "feeds"
+EDITOR_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The repository's top folder (sources.yaml, README.md, benchmarks/)."""
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def feeds_dir() -> Path:
+    """tests/feeds: recorded publisher responses."""
+    return FEEDS
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    """The sample feeds packaged with tracker (what `tracker demo` serves)."""
+    return DATA / "samples"
+
+
+@pytest.fixture(scope="session")
+def editor_password() -> str:
+    """The password of the editor "alice" in ``workspace_db``."""
+    return EDITOR_PASSWORD
+
+
+@pytest.fixture(scope="session")
+def tracker_exe() -> str:
+    """The installed ``tracker`` command of the Python running the tests (the venv's)."""
+    return str(Path(sys.executable).with_name("tracker"))
+
+
+@pytest.fixture
+def run_tracker(tracker_exe):
+    """Run ``tracker ARGS`` as a real process to its end; returns the CompletedProcess (text).
+
+    ``env`` adds to the environment rather than replacing it; ``input`` is written to stdin.
+    """
+
+    def run(*args, cwd=None, input=None, env=None, timeout=180) -> subprocess.CompletedProcess:
+        return subprocess.run([tracker_exe, *map(str, args)], input=input, capture_output=True,
+                              text=True, cwd=cwd, env={**os.environ, **(env or {})},
+                              timeout=timeout)
+
+    return run
 
 
 @pytest.fixture
@@ -37,8 +98,6 @@ def make_source():
 @pytest.fixture
 def feed_server():
     """A real HTTP server on 127.0.0.1 (see tests/feedserver.py), closed after the test."""
-    from feedserver import FeedServer
-
     server = FeedServer()
     yield server
     server.close()
@@ -47,9 +106,6 @@ def feed_server():
 @pytest.fixture
 def add_publication(db):
     """Insert a publication as the store keeps it (a real row in the real schema); returns its id."""
-    import json
-
-    from tracker.ingest.normalise import url_key
 
     def add(title="Family Court Statistics Quarterly: October to December 2024", *, url=None,
             status="accepted", publisher="MoJ", published="2025-04-07",
@@ -66,9 +122,6 @@ def add_publication(db):
     return add
 
 
-EDITOR_PASSWORD = "correct horse battery"
-
-
 @pytest.fixture
 def workspace_db(tmp_path, make_source):
     """A populated database for the Datasette workspace, written by the real store code.
@@ -76,14 +129,9 @@ def workspace_db(tmp_path, make_source):
     Named newsroom.db on purpose: the workspace must not depend on the file being tracker.db.
     Holds an editor account "alice" (cheap hash: the iteration count is read from the hash).
     """
-    import json
-    from datetime import datetime, timezone
-
+    # Only the workspace's tests pay for importing Datasette.
     from tracker.web.editors import editor_add
-    from tracker.entries import Entry
-    from tracker.ingest.normalise import url_key
     from tracker.web.serve import sync_themes
-    from tracker.store import FetchRecord, save_fetch, sync_sources
 
     path = tmp_path / "newsroom.db"
     database = open_database(path)
@@ -127,21 +175,13 @@ def workspace_db(tmp_path, make_source):
 
 
 @pytest.fixture
-def serve_process():
+def serve_process(tracker_exe):
     """Start `tracker serve ARGS` as a real process; returns (process, base URL). Stopped after."""
-    import os
-    import queue
-    import subprocess
-    import sys
-    import threading
-    import time
-
     started = []
 
     def start(*args, env=None):
-        tracker = str(Path(sys.executable).with_name("tracker"))
         env = {**os.environ, "DATASETTE_SECRET": "serve-test-secret", **(env or {})}
-        proc = subprocess.Popen([tracker, "serve", "--port", "0", *args], cwd="/", env=env,
+        proc = subprocess.Popen([tracker_exe, "serve", "--port", "0", *args], cwd="/", env=env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
         started.append(proc)
