@@ -196,24 +196,8 @@ def _parse_source(raw: object, index: int) -> Source:
         )
     if not _is_http_url(raw["url"]):
         raise ConfigError(f"{label}: url must be an http(s) URL, got {raw['url']!r}")
-    params = raw.get("params") or {}
-    if not isinstance(params, dict):
-        raise ConfigError(f"{label}: 'params' must be a mapping")
-    for key, value in params.items():
-        # A nested mapping would reach the query string as its Python repr.
-        if not all(_is_scalar(v) for v in (value if isinstance(value, list) else [value])):
-            raise ConfigError(f"{label}: params.{key} must be a value or a list of values")
-    if raw["type"] == "html":
-        missing = [key for key in ("item", "title", "link") if not raw.get(key)]
-        if missing:
-            raise ConfigError(f"{label}: an html source needs selectors for {', '.join(missing)}")
-    else:
-        stray = [key for key in HTML_SELECTORS if key in raw]
-        if stray:
-            raise ConfigError(f"{label}: {', '.join(stray)} only apply to html sources")
-    for key in HTML_SELECTORS:
-        if key in raw and not _is_selector(raw[key]):
-            raise ConfigError(f"{label}: '{key}' is not a valid CSS selector: {raw[key]!r}")
+    params = _parse_params(raw.get("params") or {}, label)
+    selectors = _parse_selectors(raw, label)
     themes = raw.get("themes") or []
     if not isinstance(themes, list) or not all(isinstance(t, str) for t in themes):
         raise ConfigError(f"{label}: 'themes' must be a list of theme slugs")
@@ -236,9 +220,35 @@ def _parse_source(raw: object, index: int) -> Source:
         themes=tuple(themes),
         confidence=raw.get("confidence"),
         date_order=raw.get("date_order", "DMY"),
-        selectors=Selectors(raw["item"], raw["title"], raw["link"], raw.get("date"), raw.get("summary"))
-        if raw["type"] == "html" else None,
+        selectors=selectors,
     )
+
+
+def _parse_params(params: object, label: str) -> dict:
+    if not isinstance(params, dict):
+        raise ConfigError(f"{label}: 'params' must be a mapping")
+    for key, value in params.items():
+        # A nested mapping would reach the query string as its Python repr.
+        if not all(_is_scalar(v) for v in (value if isinstance(value, list) else [value])):
+            raise ConfigError(f"{label}: params.{key} must be a value or a list of values")
+    return params
+
+
+def _parse_selectors(raw: dict, label: str) -> Selectors | None:
+    """An html source's selectors, each checked to compile; other types of source have none."""
+    if raw["type"] == "html":
+        missing = [key for key in ("item", "title", "link") if not raw.get(key)]
+        if missing:
+            raise ConfigError(f"{label}: an html source needs selectors for {', '.join(missing)}")
+    else:
+        stray = [key for key in HTML_SELECTORS if key in raw]
+        if stray:
+            raise ConfigError(f"{label}: {', '.join(stray)} only apply to html sources")
+        return None
+    for key in HTML_SELECTORS:
+        if key in raw and not _is_selector(raw[key]):
+            raise ConfigError(f"{label}: '{key}' is not a valid CSS selector: {raw[key]!r}")
+    return Selectors(raw["item"], raw["title"], raw["link"], raw.get("date"), raw.get("summary"))
 
 
 def _is_http_url(value: str) -> bool:
