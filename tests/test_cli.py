@@ -1,24 +1,15 @@
 """`tracker poll` as users and cron meet it: exit status, one-line errors, the summary."""
 
+import re
 import sqlite3
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-SAMPLES = Path(__file__).resolve().parent.parent / "tracker" / "data" / "samples"
-TRACKER = str(Path(sys.executable).with_name("tracker"))
-
-
-def run(*args, cwd=None):
-    return subprocess.run([TRACKER, *args], capture_output=True, text=True, cwd=cwd, timeout=180)
-
 
 @pytest.fixture
-def sources(tmp_path, feed_server):
-    feed_server.serve("/become", (SAMPLES / "become/feed.rss").read_bytes())
+def sources(tmp_path, feed_server, samples_dir):
+    feed_server.serve("/become", (samples_dir / "become/feed.rss").read_bytes())
     feed_server.serve("/broken", b"nothing here", status=503)
     path = tmp_path / "sources.yaml"
     path.write_text(yaml.safe_dump({"sources": [
@@ -28,12 +19,13 @@ def sources(tmp_path, feed_server):
     return path
 
 
-def test_a_pass_with_a_failing_source_exits_0_with_a_summary(tmp_path, sources):
-    result = run("poll", "--sources", str(sources), "--db", "db/tracker.db", cwd=tmp_path)
+def test_a_pass_with_a_failing_source_exits_0_with_a_summary(tmp_path, sources, run_tracker):
+    result = run_tracker("poll", "--sources", str(sources), "--db", "db/tracker.db", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert any(line.split()[1:2] == ["become"] or "become" in line and " 5 " in line for line in lines)
+    rows = [[cell.strip() for cell in line.strip("│ ").split("│")] for line in lines if "│" in line]
+    assert ["become", "5", "0", "0", "fetched"] in rows
     assert any("broken" in line and "503 Service Unavailable" in line for line in lines)
     assert "2 sources polled in" in result.stdout and "5 new publications, 1 source failed" in result.stdout
     db = sqlite3.connect(tmp_path / "db" / "tracker.db")
@@ -41,8 +33,8 @@ def test_a_pass_with_a_failing_source_exits_0_with_a_summary(tmp_path, sources):
         "the server answered 503 Service Unavailable")
 
 
-def test_one_named_source(tmp_path, sources, feed_server):
-    result = run("poll", "--sources", str(sources), "--db", str(tmp_path / "t.db"), "--source", "become")
+def test_one_named_source(tmp_path, sources, feed_server, run_tracker):
+    result = run_tracker("poll", "--sources", str(sources), "--db", str(tmp_path / "t.db"), "--source", "become")
     assert result.returncode == 0
     assert not feed_server.requests_to("/broken")
 
@@ -56,20 +48,20 @@ def test_one_named_source(tmp_path, sources, feed_server):
                      "is not a tracker database (it has other tables)", id="someone-elses-database"),
     ],
 )
-def test_a_database_that_is_not_the_trackers_is_refused(tmp_path, sources, make_db, message):
+def test_a_database_that_is_not_the_trackers_is_refused(tmp_path, sources, make_db, message, run_tracker):
     db = tmp_path / "other.db"
     make_db(db)
-    result = run("poll", "--sources", str(sources), "--db", str(db))
+    result = run_tracker("poll", "--sources", str(sources), "--db", str(db))
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ")
     assert message in result.stderr
     assert result.stdout == ""
 
 
-def test_a_database_in_a_folder_that_cannot_be_created(tmp_path, sources):
+def test_a_database_in_a_folder_that_cannot_be_created(tmp_path, sources, run_tracker):
     blocker = tmp_path / "file"
     blocker.write_text("a file where a folder should be")
-    result = run("poll", "--sources", str(sources), "--db", str(blocker / "db" / "tracker.db"))
+    result = run_tracker("poll", "--sources", str(sources), "--db", str(blocker / "db" / "tracker.db"))
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ")
     assert "Traceback" not in result.stderr
@@ -82,15 +74,31 @@ def test_a_database_in_a_folder_that_cannot_be_created(tmp_path, sources):
         pytest.param(["--db", "/"], "Invalid value for '--db'", id="db-is-a-directory"),
     ],
 )
-def test_bad_options_exit_2_and_end_with_one_line(args, message):
+def test_bad_options_exit_2_and_end_with_one_line(args, message, run_tracker):
     """Click's usage errors: the usage hint, then the one-line reason last."""
-    result = run("poll", *args)
+    result = run_tracker("poll", *args)
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].startswith("Error: ") and message in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_help_describes_poll():
-    result = run("poll", "--help")
+def test_help_describes_poll(run_tracker):
+    result = run_tracker("poll", "--help")
     assert result.returncode == 0
     assert "--sources FILE" in result.stdout and "--due" in result.stdout
+
+
+def test_log_level_from_the_option_or_the_environment(tmp_path, sources, run_tracker):
+    """Logging goes to stderr, one line a message; the default keeps cron's mail to real trouble."""
+    quiet = run_tracker("poll", "--sources", sources, "--db", tmp_path / "quiet.db")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    told = run_tracker("--log-level", "info", "poll", "--sources", sources, "--db", tmp_path / "info.db")
+    assert told.returncode == 0, told.stderr
+    assert re.search(r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO tracker\.ingest\.poll: "
+                     r"broken: the server answered 503 Service Unavailable$", told.stderr)
+    assert "DEBUG" not in told.stderr
+    debug = run_tracker("poll", "--sources", sources, "--db", tmp_path / "debug.db",
+                        env={"TRACKER_LOG_LEVEL": "debug"})
+    assert re.search(r"(?m) DEBUG tracker\.ingest\.poll: become: fetched, 5 new in \d+ ms$", debug.stderr)
+    # the summary is the same whatever is logged
+    assert "5 new publications, 1 source failed" in told.stdout and "5 new publications" in debug.stdout

@@ -192,6 +192,15 @@ def test_every_new_publication_is_classified_as_sources_are_stored(
     assert unscored == 0
 
 
+def test_progress_is_told_before_the_first_source_and_after_each(db, db_path, sources_file):
+    told = []
+    summary = poll(db, db_path, sources_file, on_progress=lambda *progress: told.append(progress))
+    assert told[0] == (0, len(GOOD), None)
+    assert [(done, total) for done, total, _ in told] == [(n, len(GOOD)) for n in range(len(GOOD) + 1)]
+    assert sorted(o.source_id for _, _, o in told[1:]) == sorted(source[0] for source in GOOD)
+    assert {o.source_id: o for _, _, o in told[1:]} == outcomes(summary)
+
+
 def test_second_pass_is_not_modified_and_stores_nothing(db, db_path, sources_file, feed_server):
     poll(db, db_path, sources_file)
     before = list(db["publications"].rows)
