@@ -371,7 +371,8 @@ def test_markup_in_feed_text_ends_as_plain_text(feed_source):
 <title>T</title><id>t</id><updated>2025-01-01T00:00:00Z</updated>
 <entry><id>e</id><updated>2025-01-01T00:00:00Z</updated><link href="https://www.example.org/r"/>
 <title type="html">&lt;script&gt;alert(1)&lt;/script&gt;Report &lt;em&gt;on&lt;/em&gt; care</title>
-<summary type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p onclick="x()">Safe <img src="x" onerror="y()"/>text</p></div></summary>
+<summary type="xhtml">
+<div xmlns="http://www.w3.org/1999/xhtml"><p onclick="x()">Safe <img src="x" onerror="y()"/>text</p></div></summary>
 </entry></feed>"""
     [raw] = parse_body(feed_source, body, "application/atom+xml", FEED_URL)
     entry = normalise_entry(raw, base_url=FEED_URL)
