@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from tracker import TrackerError
+from tracker import TrackerError, __version__
 from tracker.yamlfile import load_yaml
 
 SOURCE_TYPES = ("feed", "govuk-search", "html")
@@ -50,8 +50,6 @@ class Settings:
 
     @property
     def user_agent(self) -> str:
-        from tracker import __version__
-
         return f"tracker/{__version__} (children's services publication tracker; +{self.contact})"
 
 

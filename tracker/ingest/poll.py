@@ -115,7 +115,7 @@ class ClassifyQueue:
     """New publications waiting for themes and candidate scores, given on the writer thread as
     sources are stored, so that classifying overlaps fetching; batches of BATCH keep the
     classifier's array products efficient. The classifier is imported only when something is
-    new, so an idle poll never loads numpy. Publications are stored whatever happens here; a
+    new, so an idle poll never loads it. Publications are stored whatever happens here; a
     failure is reported, and `tracker train` scores every unreviewed publication again."""
 
     BATCH = 200

@@ -21,7 +21,6 @@ from tracker.ingest.config import Config, load_config
 from tracker.ingest.poll import PollSummary, ProgressCallback, poll_sources
 from tracker.paths import data_file
 from tracker.store import PollRunning, open_database
-from tracker.web.editors import editor_add
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +82,8 @@ def demo_editor(db_path: str | Path) -> tuple[str, str]:
     """The demo's editor account for ``db_path``: its name and a password made for this run, so
     that the account is not a known default that outlives the demo if someone serves that
     database later."""
+    from tracker.web.editors import editor_add  # tracker.web loads Datasette: not for --no-serve
+
     password = secrets.token_urlsafe(9)
     editor_add(db_path, DEMO_EDITOR, password)
     return DEMO_EDITOR, password
