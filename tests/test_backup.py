@@ -9,8 +9,8 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from tracker.ops.backup import backup_database
 from tracker.cli import cli
+from tracker.ops.backup import backup_database
 from tracker.store import open_database
 
 BATCH = 10

@@ -39,7 +39,8 @@ def look_up(db, ids, feed_server, settings=SETTINGS, allow_private=True):
 
 def test_govuk_featured_pdf_from_the_content_api(db, add_publication, feed_server):
     feed_server.serve_file("/api/content" + GOVUK_PATH, "govuk-content-publication.json")
-    pid = add_publication(url="https://www.gov.uk" + GOVUK_PATH, title="Number of ex-regular service personnel now part of FR20")
+    pid = add_publication(url="https://www.gov.uk" + GOVUK_PATH,
+                          title="Number of ex-regular service personnel now part of FR20")
 
     assert look_up(db, [pid], feed_server) == 1
 

@@ -11,7 +11,11 @@ from click.testing import CliRunner
 
 from tracker.cli import cli
 from tracker.publish.newsletter import (
-    NewsletterError, import_newsletter, parse_newsletter, parse_section, read_newsletter,
+    NewsletterError,
+    import_newsletter,
+    parse_newsletter,
+    parse_section,
+    read_newsletter,
 )
 
 NEWSLETTERS = Path(__file__).resolve().parents[2] / "shared" / "newsletters"
@@ -40,19 +44,24 @@ ISSUE_626 = [
     (6, '2024-08-21', 'Action for Children', 'published',
      'Four things you need to know about the UK care system'),
     (7, '2024-08-15', 'NCB', 'published',
-     'A call for change – tackling inequalities in access to mental health support for children with social work involvement and those living in poverty'),
+     'A call for change – tackling inequalities in access to mental health support for children with social '
+     'work involvement and those living in poverty'),
     (8, '2024-08-01', 'Skills for Care', 'published',
-     'Assessed and Supported Year in Employment (ASYE) child and family Annual report to the Department for Education April 2023 – March 2024'),
+     'Assessed and Supported Year in Employment (ASYE) child and family Annual report to the Department for '
+     'Education April 2023 – March 2024'),
     (9, '2024-07-31', 'the Centre for Homelessness Impact', 'published',
      'Staying put: leaving care and the risk of homelessness.'),
     (10, '2024-07-25', 'LGA and County Councils Network', 'published',
      'Towards an effective and financially sustainable approach to SEND in England'),
     (11, '2024-07-16', 'MSHR', 'published',
-     'Internal trafficking and exploitation of children and young people with special educational needs and disabilities (SEND) within England and Wales'),
+     'Internal trafficking and exploitation of children and young people with special educational needs and '
+     'disabilities (SEND) within England and Wales'),
     (12, '2024-07-11', 'NFJO', 'published',
-     'This is what we think – Perspectives on being cared for from older children and young people – including those on deprivation of liberty orders'),
+     'This is what we think – Perspectives on being cared for from older children and young people – '
+     'including those on deprivation of liberty orders'),
     (13, '2024-07-10', "CSA Centre and Barnardo's SEEN", 'published',
-     'the first overview of research in relation to the sexual abuse of African, Asian and Caribbean heritage children.'),
+     'the first overview of research in relation to the sexual abuse of African, Asian and Caribbean '
+     'heritage children.'),
     (14, '2024-06-26', 'the BBC radio programme Money Box Live', 'broadcast',
      'a 30-minute programme on Care leavers and how they manage their money'),
     (15, '2024-06-20', 'DfE', 'published',
@@ -66,11 +75,13 @@ ISSUE_626 = [
     (19, '2024-06-06', 'DfE', 'published',
      'Schools, pupils and their characteristics 2023-2024'),
     (20, '2024-06-05', 'Mr Justice Chamberlain', 'published',
-     'his final decision in the long running JR case involving ECPAT UK, Kent, Brighton and Hove and the Home Secretary and the Education Secratary. Neutral Citation Number: [2024] EWHC 1353 (Admin).'),
+     'his final decision in the long running JR case involving ECPAT UK, Kent, Brighton and Hove and the '
+     'Home Secretary and the Education Secratary. Neutral Citation Number: [2024] EWHC 1353 (Admin).'),
     (21, '2024-05-24', "the Children's Commissioner", 'published',
      'Children’s experiences as victims of crime'),
     (22, '2024-05-21', 'Data 2 Insight', 'published',
-     'Children’s Social Care for Data People, an overview of the system, stakeholders, common local practice, and necessary knowledge for data professionals working in Children’s Social Care'),
+     'Children’s Social Care for Data People, an overview of the system, stakeholders, common local '
+     'practice, and necessary knowledge for data professionals working in Children’s Social Care'),
     (23, '2024-05-15', 'the Child Safeguarding Practice Review Panel', 'published',
      'Safeguarding Children in Elective Home Education'),
     (24, '2024-05-13', 'DfE', 'published',
@@ -78,17 +89,20 @@ ISSUE_626 = [
 ]
 ISSUE_658 = [
     (1, '2025-04-07', "the Children's Charities Coalition", 'published',
-     'Children’s services spending report: A long road to recovery – Local authority spending on early intervention children’s services 2010/11 to 2023/24'),
+     'Children’s services spending report: A long road to recovery – Local authority spending on early '
+     'intervention children’s services 2010/11 to 2023/24'),
     (2, '2025-04-07', 'MoJ', 'published',
      'Family Court Statistics Quarterly: October to December 2024'),
     (3, '2025-04-03', 'DfE', 'advertised',
      'for a National Safeguarding Partner Multi-agency Facilitator (LA Lead)'),
     (4, '2025-04-02', 'FRG', 'released',
-     'A film for parents with learning difficulties and disabilities: working with a child and family social worker (YouTube 10 minutes 33 seconds)'),
+     'A film for parents with learning difficulties and disabilities: working with a child and family '
+     'social worker (YouTube 10 minutes 33 seconds)'),
     (5, '2025-03-27', 'Kinship', 'published',
      'Raised by Relatives: the experiences of Black and Asian kinship carers'),
     (6, '2025-03-26', 'Mutual Ventures', 'published',
-     'a range of case studies and a good practice guide in relation to the DfJ Reducing Time to Family Court programme'),
+     'a range of case studies and a good practice guide in relation to the DfJ Reducing Time to Family '
+     'Court programme'),
     (7, '2025-03-20', 'DfE', 'published',
      'The Families First Partnership (FFP) programme guide'),
     (8, '2025-03-20', 'DfE', 'published',
@@ -120,11 +134,13 @@ ISSUE_658 = [
     (21, '2025-02-13', 'DfE', 'published',
      'A level and other 16 to 18 results for academic year 2023-2024'),
     (22, '2025-02-07', 'Foundations', 'published',
-     'Parenting through adversity, the second in a series of practice guides commissioned by the DfE to support the roll-out of the children’s social care national framework'),
+     'Parenting through adversity, the second in a series of practice guides commissioned by the DfE to '
+     'support the roll-out of the children’s social care national framework'),
     (23, '2025-02-04', 'Pause and Listen', 'published',
      'In a Mother’s Mind: Birth mothers’ experiences of domestic abuse'),
     (24, '2025-02-03', 'IJPDS', 'published',
-     'Estimated cumulative incidence of intervention by children’s social care services to age 18: a whole-of-England administrative data cohort study using the child in need census'),
+     'Estimated cumulative incidence of intervention by children’s social care services to age 18: a '
+     'whole-of-England administrative data cohort study using the child in need census'),
     (25, '2025-02-01', 'Centrepoint', 'published',
      'Hidden In Plain Sight: Understanding Youth Homelessness in the UK'),
     (26, '2025-02-01', 'The Fostering Network', 'published',

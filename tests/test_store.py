@@ -6,7 +6,6 @@ import pytest
 
 from tracker import TrackerError
 from tracker.entries import Entry
-from tracker.text import title_key
 from tracker.ingest.normalise import url_key
 from tracker.store import (
     FetchRecord,
@@ -20,6 +19,7 @@ from tracker.store import (
     save_fetch,
     sync_sources,
 )
+from tracker.text import title_key
 
 NOW = datetime(2025, 4, 10, 9, 0, tzinfo=timezone.utc)
 

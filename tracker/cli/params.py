@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
 import click
 
@@ -16,7 +17,7 @@ class IsoDate(click.ParamType):
 
     name = "date"
 
-    def convert(self, value, param, ctx) -> date:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
         if isinstance(value, date):
             return value
         if not ISO_DATE.fullmatch(value):
@@ -31,7 +32,7 @@ class OneLineErrors(click.Command):
     """A command whose bad or missing options are reported as every user error is (CONTRACT):
     one line on stderr, exit status 2."""
 
-    def parse_args(self, ctx, args):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
             return super().parse_args(ctx, args)
         except click.UsageError as ex:

@@ -18,6 +18,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Literal
 
+from sqlite_utils import Database
+
 from tracker.dates import LONDON, MONTH_NAMES, london_date, utc_iso
 from tracker.ingest.config import WEEKDAYS, Settings
 from tracker.store import open_database, replace_digest
@@ -98,7 +100,7 @@ class Digest:
         return window_start(self.week, self.weeks)
 
     @property
-    def counts(self) -> dict:
+    def counts(self) -> dict[str, int]:
         return {"accepted": len(self.accepted), "candidates": len(self.candidates)}
 
 
@@ -107,7 +109,7 @@ def window_start(week: date, weeks: int) -> date:
     return week - timedelta(days=7 * weeks - 1)
 
 
-def collect(db, week: date, weeks: int = DEFAULT_WEEKS) -> Digest:
+def collect(db: Database, week: date, weeks: int = DEFAULT_WEEKS) -> Digest:
     """The accepted list for the window ending on ``week`` and that week's new candidates."""
     start = window_start(week, weeks)
     accepted = [
@@ -121,7 +123,7 @@ def collect(db, week: date, weeks: int = DEFAULT_WEEKS) -> Digest:
     return Digest(week=week, weeks=weeks, accepted=accepted, candidates=candidates)
 
 
-def _items(db, status: str, start: date, end: date, *, by_first_seen: bool) -> list[Item]:
+def _items(db: Database, status: str, start: date, end: date, *, by_first_seen: bool) -> list[Item]:
     # first_seen is UTC: select a day wider on each side, then keep the exact London dates.
     lo = utc_iso(datetime.combine(start - timedelta(days=1), time(), timezone.utc))
     hi = utc_iso(datetime.combine(end + timedelta(days=2), time(), timezone.utc))
@@ -157,7 +159,7 @@ def _items(db, status: str, start: date, end: date, *, by_first_seen: bool) -> l
     return items
 
 
-def _themes(value) -> list[str]:
+def _themes(value: str | None) -> list[str]:
     try:
         themes = json.loads(value or "[]")
     except ValueError:
@@ -275,7 +277,7 @@ def theme_networks() -> dict[str, str]:
 
 
 def save_digest(
-    db, week: date, *, weeks: int = DEFAULT_WEEKS, networks: dict[str, str] | None = None,
+    db: Database, week: date, *, weeks: int = DEFAULT_WEEKS, networks: dict[str, str] | None = None,
     lookup_with: Settings | None = None, now: datetime | None = None,
 ) -> dict:
     """Generate and store the digest for one issue date, replacing that week's row only.
@@ -285,11 +287,11 @@ def save_digest(
     a crash leaves the previous row or the new one, never half a digest. Returns the row.
     """
     digest = collect_documented(db, week, weeks, lookup_with)
-    texts = {fmt: render(digest, fmt, networks) for fmt in FORMATS}
+    texts: dict[str, str] = {fmt: render(digest, fmt, networks) for fmt in FORMATS}
     return replace_digest(db, week, weeks, texts, digest.counts, generated_at=now)
 
 
-def collect_documented(db, week: date, weeks: int, lookup_with: Settings | None) -> Digest:
+def collect_documented(db: Database, week: date, weeks: int, lookup_with: Settings | None) -> Digest:
     """``collect``, after looking up the listed publications' documents when given settings."""
     digest = collect(db, week, weeks)
     if lookup_with is None:

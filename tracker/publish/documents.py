@@ -17,10 +17,21 @@ import asyncio
 import io
 import json
 from datetime import datetime, timezone
+from typing import Any, Iterable
 from urllib.parse import urljoin, urlsplit
 
+import httpx
+from sqlite_utils import Database
+
+from tracker.ingest.config import Settings
 from tracker.ingest.fetch import (
-    FetchError, FetchResult, HostLimiter, fetch, is_private_host, make_client, refuse_private,
+    FetchError,
+    FetchResult,
+    HostLimiter,
+    fetch,
+    is_private_host,
+    make_client,
+    refuse_private,
 )
 from tracker.store import Document, save_documents
 from tracker.text import is_http_url
@@ -32,8 +43,8 @@ PDF = "application/pdf"
 MAIN_CONTENT = ("main", "article", "[role=main]", "#content", "body")
 
 
-def check_documents_now(db, ids, settings, *, content_api: str = CONTENT_API,
-                        allow_private: bool = False) -> int:
+def check_documents_now(db: Database, ids: Iterable[int], settings: Settings, *,
+                        content_api: str = CONTENT_API, allow_private: bool = False) -> int:
     """``check_documents`` from synchronous code (the digest): its own client and event loop."""
 
     async def run() -> int:
@@ -44,7 +55,8 @@ def check_documents_now(db, ids, settings, *, content_api: str = CONTENT_API,
     return asyncio.run(run())
 
 
-async def check_documents(db, client, ids, *, settings, content_api: str = CONTENT_API,
+async def check_documents(db: Database, client: httpx.AsyncClient, ids: Iterable[int], *,
+                          settings: Settings, content_api: str = CONTENT_API,
                           allow_private: bool = False) -> int:
     """Look up each given accepted or candidate publication not looked up before.
 
@@ -62,12 +74,12 @@ async def check_documents(db, client, ids, *, settings, content_api: str = CONTE
                for private_ok in (False, True)}
     found = await asyncio.gather(*(
         lookups[allow_private or row["private_source"]].document(row["url"]) for row in rows))
-    save_documents(db, {row["id"]: document for row, document in zip(rows, found)},
+    save_documents(db, {row["id"]: document for row, document in zip(rows, found, strict=True)},
                    datetime.now(timezone.utc))
     return len(rows)
 
 
-def _pending(db, ids) -> list[dict]:
+def _pending(db: Database, ids: Iterable[int]) -> list[dict[str, Any]]:
     """The given publications still to look up: shown ones (accepted or candidates) with a web
     address, each with whether its source is configured on a private address."""
     ids = [int(i) for i in ids]
@@ -91,7 +103,8 @@ def _pending(db, ids) -> list[dict]:
 class _Lookup:
     """Look-ups under one policy for private addresses, sharing a pass's client and limits."""
 
-    def __init__(self, client, settings, content_api: str, limiter, private_ok: bool):
+    def __init__(self, client: httpx.AsyncClient, settings: Settings, content_api: str, limiter: HostLimiter,
+                 private_ok: bool):
         self.client, self.max_bytes, self.content_api = client, settings.max_bytes, content_api
         self.limiter, self.private_ok = limiter, private_ok
 
@@ -117,9 +130,10 @@ class _Lookup:
 
     async def _govuk(self, url: str) -> Document:
         result = await self._get(self.content_api.rstrip("/") + urlsplit(url).path)
-        if error := _failure(result):
-            return Document(error=f"Content API: {error}")
-        attachment = featured_pdf(json.loads(result.body))
+        body = _body(result)
+        if isinstance(body, str):
+            return Document(error=f"Content API: {body}")
+        attachment = featured_pdf(json.loads(body))
         if attachment is None:
             return Document()
         document = Document(
@@ -138,33 +152,36 @@ class _Lookup:
         if urlsplit(url).path.lower().endswith(".pdf"):
             return await self._pdf(url)
         result = await self._get(url)
-        if error := _failure(result):
-            return Document(error=error)
+        body = _body(result)
+        if isinstance(body, str):
+            return Document(error=body)
         if _is_pdf(result):
-            return await asyncio.to_thread(_counted, result.url or url, result.body)
+            return await asyncio.to_thread(_counted, result.url or url, body)
         if "html" not in (result.content_type or "").lower():
             return Document()
-        link = prominent_pdf_link(result.body, result.url or url)
+        link = prominent_pdf_link(body, result.url or url)
         return await self._pdf(link) if link else Document()
 
     async def _pdf(self, url: str) -> Document:
         result = await self._get(url)
-        if error := _failure(result):
-            return Document(url=url, content_type=PDF, error=error)
+        body = _body(result)
+        if isinstance(body, str):
+            return Document(url=url, content_type=PDF, error=body)
         if not _is_pdf(result):
             return Document(url=url, error=f"not a PDF ({result.content_type or 'no content type'})")
-        return await asyncio.to_thread(_counted, result.url or url, result.body)
+        return await asyncio.to_thread(_counted, result.url or url, body)
 
 
-def _failure(result) -> str | None:
+def _body(result: FetchResult) -> bytes | str:
+    """The body of a complete 200 answer, or (as text) why there is none."""
     if result.error:
         return result.error
     if result.status != 200 or result.body is None:
         return f"HTTP {result.status}"
-    return None
+    return result.body
 
 
-def featured_pdf(content: dict) -> dict | None:
+def featured_pdf(content: dict[str, Any]) -> dict[str, Any] | None:
     """The first PDF attachment, featured attachments first, as the publication page shows."""
     details = content.get("details") or {}
     attachments = [a for a in details.get("attachments") or [] if isinstance(a, dict)]
@@ -177,7 +194,7 @@ def featured_pdf(content: dict) -> dict | None:
     return None
 
 
-def _whole(value) -> int | None:
+def _whole(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
@@ -199,7 +216,7 @@ def prominent_pdf_link(body: bytes, base_url: str) -> str | None:
     return None
 
 
-def _is_pdf(result) -> bool:
+def _is_pdf(result: FetchResult) -> bool:
     return PDF in (result.content_type or "").lower() or (result.body or b"")[:5] == b"%PDF-"
 
 

@@ -24,6 +24,8 @@ from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
+from sqlite_utils import Database
+
 from tracker import TrackerError
 from tracker.dates import MONTHS
 from tracker.paths import data_file
@@ -104,7 +106,10 @@ def parse_section(text: str, issue_date: date) -> tuple[list[NewsletterItem], li
     for line in _logical_lines(_section(text)):
         for piece in GLUED.split(line):
             parsed = _parse_entry(piece.strip(), issue_date)
-            (items if isinstance(parsed, NewsletterItem) else skipped).append(parsed)
+            if isinstance(parsed, NewsletterItem):
+                items.append(parsed)
+            else:
+                skipped.append(parsed)
     return items, skipped
 
 
@@ -235,7 +240,7 @@ def read_newsletter(path: str | Path, issue_date: date) -> Issue:
     return Issue(date=issue_date, path=path, items=items, skipped=skipped)
 
 
-def store_issue(db, issue: Issue) -> ImportResult:
+def store_issue(db: Database, issue: Issue) -> ImportResult:
     """Store each entry as an accepted publication, with themes; an entry already stored is
     left alone.
 
@@ -263,5 +268,5 @@ def store_issue(db, issue: Issue) -> ImportResult:
     return result
 
 
-def import_newsletter(db, path: str | Path, issue_date: date) -> ImportResult:
+def import_newsletter(db: Database, path: str | Path, issue_date: date) -> ImportResult:
     return store_issue(db, read_newsletter(path, issue_date))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from typing import Mapping
 
 from sqlite_utils import Database
 
@@ -14,7 +15,7 @@ from .database import write_transaction
 
 
 def replace_digest(
-    db: Database, week: date, weeks: int, texts: dict[str, str], counts: dict[str, int],
+    db: Database, week: date, weeks: int, texts: Mapping[str, str], counts: Mapping[str, int],
     generated_at: datetime | None = None,
 ) -> dict:
     """Store one issue's digest (``texts``: format -> rendering), replacing that week's row only.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Any, Iterable, Protocol, cast
 
 from sqlite_utils import Database
 
@@ -27,6 +27,17 @@ TITLE_MERGE_WINDOW = timedelta(days=120)
 DECISION_COLUMNS = "id, title, summary, published, source_id, updated"
 
 
+class Announcer(Protocol):
+    """What the store reads of the source announcing an entry (``tracker.ingest.config.Source``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def publisher(self) -> str: ...
+    @property
+    def themes(self) -> tuple[str, ...]: ...  # the themes its publications start with
+
+
 @dataclass
 class StoreResult:
     new_ids: list[int] = field(default_factory=list)
@@ -34,7 +45,7 @@ class StoreResult:
     unchanged: int = 0
 
 
-def announcement_changes(row: dict, entry: Entry, source_id: str, linked: bool) -> dict:
+def announcement_changes(row: dict[str, Any], entry: Entry, source_id: str, linked: bool) -> dict[str, Any]:
     """The columns of a stored publication that this announcement of it changes.
 
     A later poll never changes ``status``, editor-set ``themes`` or ``published``, except that a
@@ -42,7 +53,7 @@ def announcement_changes(row: dict, entry: Entry, source_id: str, linked: bool) 
     ``published`` (earliest wins). The source that first announced it keeps its wording current.
     ``linked``: this source has announced the publication before.
     """
-    changes = {}
+    changes: dict[str, Any] = {}
     if not linked:
         if entry.published and (row["published"] is None or entry.published < row["published"]):
             changes.update(published=entry.published, date_source=entry.date_source)
@@ -53,7 +64,7 @@ def announcement_changes(row: dict, entry: Entry, source_id: str, linked: bool) 
     return changes
 
 
-def store_entry(db: Database, source, entry: Entry, now: str, result: StoreResult) -> None:
+def store_entry(db: Database, source: Announcer, entry: Entry, now: str, result: StoreResult) -> None:
     """Insert the entry as a new publication, or apply what it changes on the one it repeats.
 
     Runs inside the caller's transaction; ``now`` is the fetch's UTC ISO timestamp.
@@ -71,8 +82,9 @@ def store_entry(db: Database, source, entry: Entry, now: str, result: StoreResul
                 entry.document_type, json.dumps(list(source.themes)), entry.title_key,
             ],
         )
-        result.new_ids.append(cursor.lastrowid)
-        _link_source(db, cursor.lastrowid, source, entry, now)
+        new_id = cast(int, cursor.lastrowid)  # set by every INSERT that adds a row
+        result.new_ids.append(new_id)
+        _link_source(db, new_id, source, entry, now)
         return
     publication_id = row["id"]
     linked = db.execute(
@@ -97,7 +109,7 @@ def store_entry(db: Database, source, entry: Entry, now: str, result: StoreResul
     )
 
 
-def _find_publication(db: Database, source, entry: Entry, now: str) -> dict | None:
+def _find_publication(db: Database, source: Announcer, entry: Entry, now: str) -> dict[str, Any] | None:
     row = db.execute_returning_dicts(
         f"select {DECISION_COLUMNS} from publications where url_key = ?", [entry.url_key]
     )
@@ -117,7 +129,7 @@ def _find_publication(db: Database, source, entry: Entry, now: str) -> dict | No
     return rows[0] if rows else None
 
 
-def _link_source(db: Database, publication_id: int, source, entry: Entry, now: str) -> None:
+def _link_source(db: Database, publication_id: int, source: Announcer, entry: Entry, now: str) -> None:
     db.execute(
         """insert or ignore into publication_sources
            (publication_id, source_id, url, publisher, published, entry_id, first_seen, last_seen)
@@ -147,7 +159,8 @@ def store_past_entries(db: Database, entries: Iterable[PastEntry], seen: str) ->
     since, so importing an issue again changes nothing. Returns the new publications' ids and
     how many entries were already stored.
     """
-    imported, already = [], 0
+    imported: list[int] = []
+    already = 0
     with write_transaction(db):
         for entry in entries:
             cursor = db.execute(
@@ -162,7 +175,7 @@ def store_past_entries(db: Database, entries: Iterable[PastEntry], seen: str) ->
                 ],
             )
             if cursor.rowcount:
-                imported.append(cursor.lastrowid)
+                imported.append(cast(int, cursor.lastrowid))
             else:
                 already += 1
     return imported, already

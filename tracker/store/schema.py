@@ -17,8 +17,8 @@ migrations = Migrations(MIGRATION_SET)
 
 
 @migrations()
-def m001_initial(db: Database):
-    db["sources"].create(
+def m001_initial(db: Database) -> None:
+    db.table("sources").create(
         {
             "id": str, "publisher": str, "type": str, "url": str, "fetch_url": str,
             "confidence": str, "interval": int, "configured": int,
@@ -30,7 +30,7 @@ def m001_initial(db: Database):
         pk="id",
         defaults={"consecutive_errors": 0, "configured": 1, "items_seen": 0},
     )
-    db["publications"].create(
+    db.table("publications").create(
         {
             "id": int, "url": str, "url_key": str, "title": str, "summary": str,
             "publisher": str, "published": str, "date_source": str, "source_id": str,
@@ -43,12 +43,12 @@ def m001_initial(db: Database):
         not_null={"url", "url_key", "title", "status", "themes", "first_seen"},
         defaults={"status": "new", "themes": "[]", "themes_by_editor": 0, "summary": ""},
     )
-    db["publications"].create_index(["url"], unique=True)
-    db["publications"].create_index(["url_key"], unique=True)
+    db.table("publications").create_index(["url"], unique=True)
+    db.table("publications").create_index(["url_key"], unique=True)
     for column in ("status", "first_seen", "published", "title_key", "source_id"):
-        db["publications"].create_index([column])
-    db["publications"].enable_fts(["title", "summary"], create_triggers=True, tokenize="porter")
-    db["publication_sources"].create(
+        db.table("publications").create_index([column])
+    db.table("publications").enable_fts(["title", "summary"], create_triggers=True, tokenize="porter")
+    db.table("publication_sources").create(
         {
             "publication_id": int, "source_id": str, "url": str, "publisher": str,
             "published": str, "entry_id": str, "first_seen": str, "last_seen": str,
@@ -56,30 +56,30 @@ def m001_initial(db: Database):
         pk=("publication_id", "source_id"),
         foreign_keys=[("publication_id", "publications", "id")],
     )
-    db["publication_sources"].create_index(["source_id"])
-    db["fetch_log"].create(
+    db.table("publication_sources").create_index(["source_id"])
+    db.table("fetch_log").create(
         {
             "id": int, "source_id": str, "started": str, "status": int, "bytes": int,
             "duration_ms": int, "new_items": int, "updated_items": int, "error": str,
         },
         pk="id",
     )
-    db["fetch_log"].create_index(["source_id", "started"])
-    db["audit_log"].create(
+    db.table("fetch_log").create_index(["source_id", "started"])
+    db.table("audit_log").create(
         {
             "id": int, "editor": str, "time": str, "publication_id": int, "action": str,
             "old_value": str, "new_value": str,
         },
         pk="id",
     )
-    db["audit_log"].create_index(["publication_id"])
+    db.table("audit_log").create_index(["publication_id"])
 
 
 @migrations()
-def m002_classifier(db: Database):
+def m002_classifier(db: Database) -> None:
     # One row per `tracker train`: the newest is the one that scores. `model` is numpy .npz
     # bytes (arrays only, no pickle), so reading it back cannot run code.
-    db["models"].create(
+    db.table("models").create(
         {
             "version": str, "trained_at": str, "examples": int, "metrics": str,
             "themes_digest": str, "data_digest": str, "model": bytes,
@@ -87,23 +87,23 @@ def m002_classifier(db: Database):
         pk="version",
         if_not_exists=True,
     )
-    db["models"].create_index(["trained_at"], if_not_exists=True)
+    db.table("models").create_index(["trained_at"], if_not_exists=True)
 
 
 @migrations()
-def m003_newsletter(db: Database):
+def m003_newsletter(db: Database) -> None:
     # Entries imported from past issues: the verb the newsletter used ("released", "premiered")
     # for the digest to write it again, and the entry as the issue wrote it, typos and all.
-    existing = db["publications"].columns_dict
+    existing = db.table("publications").columns_dict
     for column in ("verb", "newsletter_line"):
         if column not in existing:
-            db["publications"].add_column(column, str)
+            db.table("publications").add_column(column, str)
 
 
 @migrations()
-def m004_web(db: Database):
+def m004_web(db: Database) -> None:
     # The theme slugs editors may use; `tracker serve` refreshes them from themes.yaml.
-    db["themes"].create(
+    db.table("themes").create(
         {"slug": str, "label": str, "description": str, "network": str},
         pk="slug",
         if_not_exists=True,
@@ -164,9 +164,9 @@ def m004_web(db: Database):
 
 
 @migrations()
-def m005_digest(db: Database):
+def m005_digest(db: Database) -> None:
     # One row per issue date: regenerating a week replaces that week and nothing else.
-    db["digests"].create(
+    db.table("digests").create(
         {
             "week": str, "generated_at": str, "weeks": int, "markdown": str, "html": str,
             "text": str, "counts": str,
@@ -176,7 +176,7 @@ def m005_digest(db: Database):
     )
     # The document behind a publication (GOV.UK attachment or the publisher's PDF), looked up
     # once: a row, even one with an error, means "do not fetch again".
-    db["documents"].create(
+    db.table("documents").create(
         {
             "publication_id": int, "url": str, "content_type": str, "pages": int,
             "bytes": int, "checked_at": str, "error": str,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Iterable
+from typing import Any, Iterable, Protocol
 
 from sqlite_utils import Database
 
@@ -16,17 +16,30 @@ from tracker.dates import utc_iso
 from tracker.entries import Entry
 
 from .database import write_transaction
-from .publications import StoreResult, store_entry
+from .publications import Announcer, StoreResult, store_entry
 
 
-def sync_sources(db: Database, sources: Iterable) -> None:
+class ConfiguredSource(Announcer, Protocol):
+    """What the store keeps of a source in sources.yaml (``tracker.ingest.config.Source``)."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def request_url(self) -> str: ...
+    @property
+    def confidence(self) -> str | None: ...
+    @property
+    def interval(self) -> int | None: ...
+
+
+def sync_sources(db: Database, sources: Iterable[ConfiguredSource]) -> None:
     """Record the configured sources; their fetch state survives edits to sources.yaml."""
     sources = list(sources)
     with write_transaction(db):
         db.execute("update sources set configured = 0")
         for source in sources:
             existing = db.execute("select url from sources where id = ?", [source.id]).fetchone()
-            row = {
+            row: dict[str, Any] = {
                 "id": source.id, "publisher": source.publisher, "type": source.type,
                 "url": source.request_url, "confidence": source.confidence,
                 "interval": source.interval, "configured": 1,
@@ -34,11 +47,11 @@ def sync_sources(db: Database, sources: Iterable) -> None:
             if existing and existing[0] != source.request_url:
                 # A new configured URL starts afresh: old validators and redirects don't apply.
                 row.update(fetch_url=None, etag=None, last_modified=None)
-            db["sources"].upsert(row, pk="id")
+            db.table("sources").upsert(row, pk="id")
 
 
 def source_states(db: Database) -> dict[str, dict]:
-    return {row["id"]: row for row in db["sources"].rows}
+    return {row["id"]: row for row in db.table("sources").rows}
 
 
 @dataclass
@@ -59,7 +72,7 @@ class FetchRecord:
 
 
 def save_fetch(
-    db: Database, source, record: FetchRecord, entries: Iterable[Entry] = ()
+    db: Database, source: Announcer, record: FetchRecord, entries: Iterable[Entry] = ()
 ) -> StoreResult:
     """Store one source's entries, fetch log row and health in a single transaction."""
     now = utc_iso(record.started)
@@ -72,14 +85,14 @@ def save_fetch(
     return result
 
 
-def _record_health(db: Database, source_id: str, record: FetchRecord, now: str, result: StoreResult):
+def _record_health(db: Database, source_id: str, record: FetchRecord, now: str, result: StoreResult) -> None:
     db.execute(
         """insert into fetch_log (source_id, started, status, bytes, duration_ms, new_items,
              updated_items, error) values (?, ?, ?, ?, ?, ?, ?, ?)""",
         [source_id, now, record.status, record.nbytes, record.duration_ms,
          len(result.new_ids), result.updated, record.error],
     )
-    changes = {
+    changes: dict[str, Any] = {
         "last_attempt": now,
         "last_status": record.status,
         "next_poll": utc_iso(record.next_poll) if record.next_poll else None,
