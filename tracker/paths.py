@@ -3,6 +3,10 @@
 An explicit path (a command's option) wins; else the file of that name in ``TRACKER_HOME``, where
 an operator keeps edited copies; else the default packaged with tracker, so that a plain
 ``pip install .`` works from any directory (cron runs commands from ``/``).
+
+The two files that are the user's own rather than tracker's, the sources file and the database,
+are not looked up here: the commands default them to ``sources.yaml`` and ``db/tracker.db`` in
+the current directory, as cron jobs name them.
 """
 
 from __future__ import annotations
