@@ -110,5 +110,9 @@ def _make_date(year: int, month: int, day: int) -> date | None:
         return None
 
 
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 def utc_iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

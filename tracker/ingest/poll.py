@@ -14,13 +14,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from sqlite_utils import Database
 
+from tracker.dates import utc_now
 from tracker.entries import Entry
 from tracker.store import FetchRecord, StoreResult, poll_lock, prune_fetch_log, save_fetch, source_states, sync_sources
 
@@ -68,10 +69,6 @@ class PollSummary:
 # Told after each source: (sources done, sources in the pass, the outcome of the one just done);
 # once before the first with (0, total, None).
 ProgressCallback = Callable[[int, int, SourceOutcome | None], None]
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def poll_sources(
