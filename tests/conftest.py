@@ -27,6 +27,14 @@ ROOT = Path(__file__).resolve().parent.parent
 EDITOR_PASSWORD = "correct horse battery"
 
 
+def pytest_collection_modifyitems(items):
+    """A test that starts tracker as a real process (tracker_exe, or a fixture built on it such as
+    run_tracker and serve_process) is in the slow tier: `pytest -m "not slow"` stays in process."""
+    for item in items:
+        if "tracker_exe" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     """The repository's top folder (sources.yaml, README.md, benchmarks/)."""

@@ -23,6 +23,8 @@ import yaml
 from tracker.store import open_database
 from test_soak import atom
 
+pytestmark = pytest.mark.slow
+
 TRACKER = Path(sys.executable).parent / "tracker"
 SOURCES, FIRST_ITEMS, ADDED_PER_POLL, POLLS = 12, 30, 10, 3
 PASSWORD = "a long enough password"

@@ -1,10 +1,6 @@
 """sources.yaml validation: every mistake is one line naming the source and what is wrong."""
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -13,7 +9,6 @@ from click.testing import CliRunner
 from tracker.cli import cli
 from tracker.ingest.config import ConfigError, Settings, load_config, parse_config, parse_duration
 
-ROOT = Path(__file__).resolve().parent.parent
 # The names the two real newsletters write; each must be a configured publisher.
 NEWSLETTER_PUBLISHERS = [
     "DfE", "Ofsted", "MoJ", "the Child Safeguarding Practice Review Panel", "ONS",
@@ -138,13 +133,9 @@ def test_unreadable_files_are_one_line_errors(tmp_path, text, message):
         load_config(path)
 
 
-def test_missing_file_from_the_installed_command(tmp_path):
+def test_missing_file_from_the_installed_command(tmp_path, run_tracker):
     """The console script itself, in a subprocess: exit 2, one line, no traceback."""
-    tracker = Path(sys.executable).with_name("tracker")
-    result = subprocess.run(
-        [str(tracker), "poll", "--sources", "nowhere.yaml", "--db", "x.db"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=180,
-    )
+    result = run_tracker("poll", "--sources", "nowhere.yaml", "--db", "x.db", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr == "Error: sources file not found: nowhere.yaml\n"
     assert "Traceback" not in result.stdout + result.stderr
@@ -210,16 +201,16 @@ sources:
 
 
 @pytest.mark.parametrize("name", ["sources.yaml", "tracker/data/sources.sample.yaml"])
-def test_shipped_sources_files_load(name):
-    config = load_config(ROOT / name)
+def test_shipped_sources_files_load(name, repo_root):
+    config = load_config(repo_root / name)
     assert config.sources
     assert all(s.confidence for s in config.sources)
     assert config.settings.contact.startswith("https://")
     assert "@" not in config.settings.contact
 
 
-def test_real_sources_cover_the_newsletters_publishers():
-    config = load_config(ROOT / "sources.yaml")
+def test_real_sources_cover_the_newsletters_publishers(repo_root):
+    config = load_config(repo_root / "sources.yaml")
     publishers = {s.publisher for s in config.sources}
     assert not set(NEWSLETTER_PUBLISHERS) - publishers
     for source in config.sources:
@@ -234,10 +225,10 @@ def test_real_sources_cover_the_newsletters_publishers():
             assert "release-type=type-published" in source.url
 
 
-def test_every_real_source_has_a_comment_saying_how_sure_we_are():
+def test_every_real_source_has_a_comment_saying_how_sure_we_are(repo_root):
     """The comment above each entry and its `confidence:` key must agree."""
-    text = (ROOT / "sources.yaml").read_text()
-    config = load_config(ROOT / "sources.yaml")
+    text = (repo_root / "sources.yaml").read_text()
+    config = load_config(repo_root / "sources.yaml")
     blocks = re.split(r"\n(?=  - id: )", text)[1:]
     assert len(blocks) == len(config.sources)
     for source, block in zip(config.sources, blocks):
@@ -248,13 +239,10 @@ def test_every_real_source_has_a_comment_saying_how_sure_we_are():
             assert "guessed" in block, source.id  # selectors are guesses until someone checks
 
 
-def test_tracker_home_is_not_needed_to_validate(tmp_path):
+def test_tracker_home_is_not_needed_to_validate(tmp_path, run_tracker):
     """Validation reads only the given file: it works from any directory."""
-    env = {**os.environ, "TRACKER_HOME": str(tmp_path)}
-    tracker = Path(sys.executable).with_name("tracker")
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(with_source(type="atom")))
-    result = subprocess.run([str(tracker), "poll", "--sources", str(bad)], cwd="/",
-                            capture_output=True, text=True, env=env, timeout=180)
+    result = run_tracker("poll", "--sources", bad, cwd="/", env={"TRACKER_HOME": str(tmp_path)})
     assert result.returncode == 2
     assert result.stderr.startswith("Error: source kinship-news: type must be one of")

@@ -22,6 +22,8 @@ from tracker.entries import Entry
 from tracker.ingest.normalise import url_key
 from tracker.store import FetchRecord, open_database, save_fetch, sync_sources
 
+pytestmark = pytest.mark.slow
+
 TRACKER = Path(sys.executable).parent / "tracker"
 WEEK = "2026-11-20"
 PUBLICATIONS = 6000  # enough for each command to run a noticeable fraction of a second

@@ -5,27 +5,32 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
+import pytest
 
 from tracker.paths import data_file
 from tracker.ingest.config import load_config
 from tracker.ops.demo import SAMPLE_PORT
 
-TRACKER = str(Path(sys.executable).with_name("tracker"))
+pytestmark = pytest.mark.slow
+
 # What the samples hold, minus the two statistics announcements the poll drops.
 EXPECTED_PUBLICATIONS = 90
 
 
-def demo(*args, cwd="/", sample_port=None):
-    # Tests serve the samples on a port of their own: a developer's `make run`, or another test
-    # run on the same machine, may hold 8765.
-    port = ["--sample-port", str(sample_port or free_port())]
-    return subprocess.run([TRACKER, "demo", *port, *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=180)
+@pytest.fixture
+def demo(run_tracker):
+    """Run `tracker demo ARGS` to its end."""
+
+    def run(*args, cwd="/", sample_port=None):
+        # Tests serve the samples on a port of their own: a developer's `make run`, or another
+        # test run on the same machine, may hold 8765.
+        port = ["--sample-port", str(sample_port or free_port())]
+        return run_tracker("demo", *port, *args, cwd=cwd)
+
+    return run
 
 
 def free_port():
@@ -43,7 +48,7 @@ def test_sample_sources_point_at_the_sample_server():
     assert {s.type for s in config.sources} == {"feed", "govuk-search", "html"}
 
 
-def test_demo_polls_the_samples_from_any_directory(tmp_path):
+def test_demo_polls_the_samples_from_any_directory(tmp_path, demo):
     db, port = tmp_path / "demo.db", free_port()
     first = demo("--no-serve", "--db", str(db), sample_port=port)
     assert first.returncode == 0, first.stderr
@@ -67,15 +72,15 @@ def test_demo_polls_the_samples_from_any_directory(tmp_path):
     assert "0 new publications, 0 sources failed" in second.stdout
 
 
-def test_demo_default_database_is_relative_to_the_current_directory(tmp_path):
+def test_demo_default_database_is_relative_to_the_current_directory(tmp_path, demo):
     result = demo("--no-serve", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "db" / "demo.db").is_file()
 
 
-def test_demo_opens_the_workspace_and_stops_cleanly(tmp_path):
+def test_demo_opens_the_workspace_and_stops_cleanly(tmp_path, tracker_exe):
     db, unused_port, printed = tmp_path / "demo.db", free_port(), []
-    process = subprocess.Popen([TRACKER, "demo", "--db", str(db), "--port", str(unused_port),
+    process = subprocess.Popen([tracker_exe, "demo", "--db", str(db), "--port", str(unused_port),
                                 "--sample-port", str(free_port())],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/")
     try:
@@ -112,7 +117,7 @@ def test_demo_opens_the_workspace_and_stops_cleanly(tmp_path):
     assert "Traceback" not in err
 
 
-def test_demo_reports_a_busy_sample_port_in_one_line(tmp_path):
+def test_demo_reports_a_busy_sample_port_in_one_line(tmp_path, demo):
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()

@@ -7,15 +7,18 @@ from datetime import date
 import pytest
 from pypdf import PdfWriter
 
-from conftest import FEEDS
 from tracker.ingest.config import Settings
 from tracker.publish.digest import collect, line
 from tracker.publish.documents import check_documents_now, count_pages, featured_pdf, prominent_pdf_link
 
-CONTENT = json.loads((FEEDS / "govuk-content-publication.json").read_text())
-GOVUK_PATH = CONTENT["base_path"]
 SETTINGS = Settings(timeout=5, connect_timeout=2)
 ISSUE = date(2025, 4, 11)  # the issue after the fixtures' publication date, 7 April
+
+
+@pytest.fixture
+def govuk_path(feeds_dir):
+    """The path of the publication in the recorded Content API answer."""
+    return json.loads((feeds_dir / "govuk-content-publication.json").read_text())["base_path"]
 
 
 def pdf_bytes(pages: int) -> bytes:
@@ -37,9 +40,9 @@ def look_up(db, ids, feed_server, settings=SETTINGS, allow_private=True):
                                allow_private=allow_private)
 
 
-def test_govuk_featured_pdf_from_the_content_api(db, add_publication, feed_server):
-    feed_server.serve_file("/api/content" + GOVUK_PATH, "govuk-content-publication.json")
-    pid = add_publication(url="https://www.gov.uk" + GOVUK_PATH,
+def test_govuk_featured_pdf_from_the_content_api(db, add_publication, feed_server, govuk_path):
+    feed_server.serve_file("/api/content" + govuk_path, "govuk-content-publication.json")
+    pid = add_publication(url="https://www.gov.uk" + govuk_path,
                           title="Number of ex-regular service personnel now part of FR20")
 
     assert look_up(db, [pid], feed_server) == 1
@@ -50,15 +53,15 @@ def test_govuk_featured_pdf_from_the_content_api(db, add_publication, feed_serve
     assert line(collect(db, ISSUE).accepted[0]).endswith("now part of FR20 (pdf, 2 pages)")
 
 
-def test_looked_up_once_even_after_a_failure(db, add_publication, feed_server):
-    feed_server.serve("/api/content" + GOVUK_PATH, "Service unavailable", status=503)
-    pid = add_publication(url="https://www.gov.uk" + GOVUK_PATH)
+def test_looked_up_once_even_after_a_failure(db, add_publication, feed_server, govuk_path):
+    feed_server.serve("/api/content" + govuk_path, "Service unavailable", status=503)
+    pid = add_publication(url="https://www.gov.uk" + govuk_path)
 
     assert look_up(db, [pid], feed_server) == 1
     assert "503" in documents(db)[pid]["error"]
-    feed_server.serve_file("/api/content" + GOVUK_PATH, "govuk-content-publication.json")
+    feed_server.serve_file("/api/content" + govuk_path, "govuk-content-publication.json")
     assert look_up(db, [pid], feed_server) == 0
-    assert len(feed_server.requests_to("/api/content" + GOVUK_PATH)) == 1
+    assert len(feed_server.requests_to("/api/content" + govuk_path)) == 1
 
 
 @pytest.mark.parametrize("attachments, featured, expected", [

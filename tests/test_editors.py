@@ -3,8 +3,6 @@
 import base64
 import json
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,21 +11,23 @@ from tracker.web.editors import (ITERATIONS, check_login, editor_add, editors_pa
                              load_editors, verify_password)
 from tracker.store import open_database
 
-TRACKER = str(Path(sys.executable).with_name("tracker"))
-
-
 @pytest.fixture
 def tracker_db(db_path):
     open_database(db_path).close()
     return db_path
 
 
-def run_add(name, db_path, stdin):
-    return subprocess.run([TRACKER, "editor", "add", name, "--db", str(db_path)], input=stdin,
-                          capture_output=True, text=True, timeout=60, cwd="/")
+@pytest.fixture
+def run_add(run_tracker):
+    """`tracker editor add NAME --db DB` as a real process, ``stdin`` its standard input."""
+
+    def run(name, db_path, stdin):
+        return run_tracker("editor", "add", name, "--db", db_path, input=stdin, cwd="/", timeout=60)
+
+    return run
 
 
-def test_editor_add_reads_the_password_from_stdin(tracker_db):
+def test_editor_add_reads_the_password_from_stdin(tracker_db, run_add):
     result = run_add("alice", tracker_db, "a long secret phrase\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"Created editor alice for {tracker_db}\n"
@@ -42,7 +42,7 @@ def test_editor_add_reads_the_password_from_stdin(tracker_db):
     assert not check_login(tracker_db, "alice", "a long secret phrase ")
 
 
-def test_editor_add_resets_and_keeps_the_others(tracker_db):
+def test_editor_add_resets_and_keeps_the_others(tracker_db, run_add):
     editor_add(tracker_db, "bob", "bobs password", iterations=1000)
     result = run_add("alice", tracker_db, "first password")
     assert result.returncode == 0
@@ -53,7 +53,7 @@ def test_editor_add_resets_and_keeps_the_others(tracker_db):
     assert check_login(tracker_db, "bob", "bobs password")
 
 
-def test_no_account_is_stored_in_the_database(tracker_db):
+def test_no_account_is_stored_in_the_database(tracker_db, run_add):
     run_add("alice", tracker_db, "a long secret phrase")
     conn = open_database(tracker_db).conn
     dump = "\n".join(conn.iterdump())
@@ -66,20 +66,20 @@ def test_no_account_is_stored_in_the_database(tracker_db):
     ("alice", "short", "at least 8 characters"),
     ("alice", "", "at least 8 characters"),
 ])
-def test_editor_add_refuses_bad_input(tracker_db, name, password, message):
+def test_editor_add_refuses_bad_input(tracker_db, name, password, message, run_add):
     result = run_add(name, tracker_db, password)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not editors_path(tracker_db).exists()
 
 
-def test_editor_add_needs_the_database(tmp_path):
+def test_editor_add_needs_the_database(tmp_path, run_add):
     result = run_add("alice", tmp_path / "missing.db", "long enough")
     assert result.returncode == 2
     assert "no database at" in result.stderr
 
 
-def test_a_corrupt_accounts_file_is_a_clear_error(tracker_db):
+def test_a_corrupt_accounts_file_is_a_clear_error(tracker_db, run_add):
     editors_path(tracker_db).write_text("{not json")
     result = run_add("alice", tracker_db, "long enough")
     assert result.returncode == 2

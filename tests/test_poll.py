@@ -4,7 +4,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from tracker.ingest.config import load_config
 from tracker.ingest.poll import ClassifyQueue, poll_sources
 
 SAMPLES = Path(__file__).resolve().parent.parent / "tracker" / "data" / "samples"
-TRACKER = str(Path(sys.executable).with_name("tracker"))
 SETTINGS = {"contact": "https://github.com/seslip/tracker", "timeout": 2, "connect_timeout": 2,
             "max_bytes": 1_000_000, "per_host": 16, "concurrency": 32}
 BOMB = 20_000_000  # inflates to 20 times the size cap below
@@ -226,6 +224,7 @@ def test_second_pass_without_validators_finds_everything_unchanged(db, db_path, 
     assert [{k: v for k, v in r.items() if k != "last_seen"} for r in db["publications"].rows] == before
 
 
+@pytest.mark.slow  # waits out hanging and trickling servers
 def test_every_fault_costs_only_its_source(db, db_path, tmp_path, feed_server):
     """Good sources and every fault in one pass: the good are stored, the bad keep what they
     had, and each failure is recorded in words on its source."""
@@ -319,15 +318,15 @@ def test_due_skips_sources_not_yet_due(db, db_path, sources_file, feed_server):
     assert [r.path for r in feed_server.requests] == ["/become"]
 
 
-def test_two_polls_at_once_second_says_so_and_exits_0(tmp_path, db_path, feed_server):
+def test_two_polls_at_once_second_says_so_and_exits_0(tmp_path, db_path, feed_server, tracker_exe):
     entries = [e for e in GOOD if e[0] == "become"]
     # the first poll waits 8 s for its answer, holding the lock while the second starts
     feed_server.serve("/become", (SAMPLES / "become/feed.rss").read_bytes(), delay=8)
     path = write_sources(tmp_path / "sources.yaml", feed_server, entries=entries, timeout=60)
-    first = subprocess.Popen([TRACKER, "poll", "--sources", str(path), "--db", str(db_path)],
+    first = subprocess.Popen([tracker_exe, "poll", "--sources", str(path), "--db", str(db_path)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: feed_server.requests_to("/become"), "the first poll to start fetching")
-    second = subprocess.run([TRACKER, "poll", "--sources", str(path), "--db", str(db_path)],
+    second = subprocess.run([tracker_exe, "poll", "--sources", str(path), "--db", str(db_path)],
                             capture_output=True, text=True, timeout=180)
     assert second.returncode == 0
     assert second.stderr.startswith(f"a poll is already running on {db_path} (pid {first.pid}")
@@ -339,7 +338,7 @@ def test_two_polls_at_once_second_says_so_and_exits_0(tmp_path, db_path, feed_se
     assert len(feed_server.requests_to("/become")) == 1
 
 
-def test_sigkill_mid_pass_leaves_a_consistent_database(tmp_path, db_path, feed_server):
+def test_sigkill_mid_pass_leaves_a_consistent_database(tmp_path, db_path, feed_server, tracker_exe):
     """Kill -9 a real `tracker poll` after some sources are stored and others are still
     downloading: every source is either fully stored or untouched, and the next poll completes."""
     fast, slow = GOOD[:4], GOOD[4:]
@@ -348,7 +347,7 @@ def test_sigkill_mid_pass_leaves_a_consistent_database(tmp_path, db_path, feed_s
         feed_server.serve(f"/{source_id}", (SAMPLES / sample).read_bytes(), delay=120,
                           content_type=_content_type(sample))
     path = write_sources(tmp_path / "sources.yaml", feed_server, timeout=150)
-    process = subprocess.Popen([TRACKER, "poll", "--sources", str(path), "--db", str(db_path)],
+    process = subprocess.Popen([tracker_exe, "poll", "--sources", str(path), "--db", str(db_path)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _wait_for(lambda: _count(db_path, "select count(*) from sources where last_success is not null")
@@ -377,7 +376,7 @@ def test_sigkill_mid_pass_leaves_a_consistent_database(tmp_path, db_path, feed_s
     conn.close()
 
     serve_samples(feed_server, slow)  # the slow ones answer promptly now
-    result = subprocess.run([TRACKER, "poll", "--sources", str(path), "--db", str(db_path)],
+    result = subprocess.run([tracker_exe, "poll", "--sources", str(path), "--db", str(db_path)],
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     conn = sqlite3.connect(db_path)

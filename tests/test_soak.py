@@ -23,6 +23,8 @@ from tracker.paths import data_file
 from tracker.ingest.config import parse_config
 from tracker.ingest.poll import poll_sources
 
+pytestmark = pytest.mark.slow
+
 DAYS = 30
 # The month ends now, so that queries using SQLite's 'now' (source health) see it as recent.
 START = (datetime.now(timezone.utc) - timedelta(days=DAYS)).replace(hour=0, minute=0, second=0,
