@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import EDITOR_PASSWORD
 from sqlite_utils import Database
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -17,8 +16,9 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 KINSHIP = "Kinship care statutory guidance for local authorities"
 FOSTERING = "Fostering in England 2025 to 2026"
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason="needs Debian's chromium (apt-get install chromium)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                 reason="needs Debian's chromium (apt-get install chromium)")]
 
 
 @pytest.fixture
@@ -38,19 +38,19 @@ def workspace(workspace_db, serve_process):
     return url
 
 
-def log_in(page, url):
+def log_in(page, url, password):
     page.goto(f"{url}-/login")
     page.fill("#username", "alice")
-    page.fill("#password", EDITOR_PASSWORD)
+    page.fill("#password", password)
     page.click("input[type=submit]")
     page.wait_for_url(f"{url}-/triage")
 
 
-def test_editor_logs_in_triages_and_finds_it_accepted(browser, workspace, workspace_db):
+def test_editor_logs_in_triages_and_finds_it_accepted(browser, workspace, workspace_db, editor_password):
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    log_in(page, workspace)
+    log_in(page, workspace, editor_password)
     page.screenshot(path=str(ARTEFACTS / "triage.png"), full_page=True)
 
     card = page.locator(".candidate", has_text=KINSHIP)
@@ -85,10 +85,10 @@ def test_editor_logs_in_triages_and_finds_it_accepted(browser, workspace, worksp
     page.screenshot(path=str(ARTEFACTS / "dashboard.png"), full_page=True)
 
 
-def test_triage_works_without_javascript(browser, workspace, workspace_db):
+def test_triage_works_without_javascript(browser, workspace, workspace_db, editor_password):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
-    log_in(page, workspace)
+    log_in(page, workspace, editor_password)
     page.locator(".candidate", has_text=FOSTERING).get_by_role("button", name="Accept").click()
     page.wait_for_url(f"{workspace}-/triage")
     assert page.locator(".message-info", has_text="Status saved").count() == 1

@@ -152,6 +152,7 @@ YEARS = ["2016 to 2017", "2017 to 2018", "2018 to 2019", "2019 to 2020", "2020 t
          "2021 to 2022", "2022 to 2023", "2023 to 2024"]
 
 
+@pytest.mark.slow  # trains models
 def test_retraining_follows_the_editors(db, add_publication, editable_themes):
     # Three kinds of publication the shipped examples and the rules know nothing particular of.
     new = {
@@ -193,6 +194,7 @@ def test_retraining_follows_the_editors(db, add_publication, editable_themes):
     assert latest_model(db).version == model.version
 
 
+@pytest.mark.slow  # trains models
 def test_retraining_never_touches_statuses_or_editor_set_themes(db, add_publication, editable_themes):
     ids = [add_publication(f"Kinship care support guide part {n}", status="new") for n in range(12)]
     edit(db, ids[0], "set_status", "accepted")
@@ -328,6 +330,7 @@ def test_classify_cli_answers_each_line_as_it_arrives(cache):
         assert process.wait(timeout=60) == 0
 
 
+@pytest.mark.slow  # trains the shipped model in a real process
 def test_classify_cli_trains_once_then_reuses_its_cache(tmp_path):
     cache = tmp_path / "empty-cache"
     first = run_classify(b'{"title": "Kinship care strategy"}\n', cache)
@@ -433,6 +436,7 @@ def test_evaluate_scores_a_file_with_a_model_that_never_saw_it(tmp_path):
     assert "Candidate ROC-AUC: 1.000" in result.output  # every listing outranks every routine item
 
 
+@pytest.mark.slow  # trains a model
 def test_train_from_the_cli_prints_the_figures_and_stores_a_model(db, db_path, add_publication):
     add_publication("Kinship care strategy", status="new")
     result = CliRunner().invoke(cli.cli, ["train", "--db", str(db_path)])

@@ -4,7 +4,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,7 +13,6 @@ import pytest
 
 from tracker.store import open_database
 
-TRACKER = str(Path(sys.executable).with_name("tracker"))
 ATOM = """<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom">
   <title>Department for Education - Activity on GOV.UK</title>
@@ -105,9 +103,9 @@ def test_serve_no_poll_serves_without_a_sources_file(served_db, serve_process):
         assert proc.wait(timeout=20) == 0
 
 
-def test_serve_warns_when_the_cookie_secret_is_unset(served_db):
+def test_serve_warns_when_the_cookie_secret_is_unset(served_db, tracker_exe):
     env = {k: v for k, v in os.environ.items() if k != "DATASETTE_SECRET"}
-    proc = subprocess.Popen([TRACKER, "serve", "--db", str(served_db), "--no-poll", "--port", "0"],
+    proc = subprocess.Popen([tracker_exe, "serve", "--db", str(served_db), "--no-poll", "--port", "0"],
                             stderr=subprocess.PIPE, text=True, env=env)
     try:
         first = proc.stderr.readline()
@@ -121,20 +119,19 @@ def test_serve_warns_when_the_cookie_secret_is_unset(served_db):
     (["--db", "{tmp}/missing.db", "--no-poll"], "no database at"),
     (["--db", "{db}", "--sources", "{tmp}/missing.yaml"], "sources file not found"),
 ])
-def test_serve_user_errors_exit_2(tmp_path, served_db, args, message):
+def test_serve_user_errors_exit_2(tmp_path, served_db, args, message, run_tracker):
     args = [a.format(tmp=tmp_path, db=served_db) for a in args]
-    result = subprocess.run([TRACKER, "serve", *args], capture_output=True, text=True, timeout=30)
+    result = run_tracker("serve", *args, timeout=30)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_serve_reports_a_port_in_use(served_db):
+def test_serve_reports_a_port_in_use(served_db, run_tracker):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run([TRACKER, "serve", "--db", str(served_db), "--no-poll",
-                                 "--port", str(port)], capture_output=True, text=True, timeout=30)
+        result = run_tracker("serve", "--db", served_db, "--no-poll", "--port", port, timeout=30)
     assert result.returncode == 2
     assert f"could not listen on 127.0.0.1:{port}" in result.stderr
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from conftest import EDITOR_PASSWORD
 from sqlite_utils import Database
 
 from tracker.web.serve import make_datasette
@@ -21,7 +20,7 @@ def ds(workspace_db):
     return make_datasette(workspace_db, secret="test-secret")
 
 
-async def login(ds, username="alice", password=EDITOR_PASSWORD):
+async def login(ds, password, username="alice"):
     form = await ds.client.get("/-/login")
     token = form.cookies["ds_csrftoken"]
     response = await ds.client.post(
@@ -33,9 +32,9 @@ async def login(ds, username="alice", password=EDITOR_PASSWORD):
 
 
 @pytest_asyncio.fixture
-async def editor(ds):
+async def editor(ds, editor_password):
     """Cookies of a logged-in editor (through the real login form) plus a CSRF token."""
-    response, token = await login(ds)
+    response, token = await login(ds, editor_password)
     assert response.status_code == 302
     return {"ds_actor": response.cookies["ds_actor"], "ds_csrftoken": token}
 
@@ -120,8 +119,8 @@ async def test_a_signed_in_non_editor_cannot_write(ds, workspace_db):
 
 
 @pytest.mark.asyncio
-async def test_login_sets_an_editor_actor(ds):
-    response, _ = await login(ds)
+async def test_login_sets_an_editor_actor(ds, editor_password):
+    response, _ = await login(ds, editor_password)
     assert response.status_code == 302 and response.headers["location"] == "/-/triage"
     actor = ds.unsign(response.cookies["ds_actor"], "actor")["a"]
     assert actor == {"id": "alice", "roles": ["editor"]}
@@ -129,22 +128,22 @@ async def test_login_sets_an_editor_actor(ds):
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("username,password", [
-    ("alice", "wrong password"), ("nobody", EDITOR_PASSWORD), ("alice", ""),
+    ("alice", "wrong password"), pytest.param("nobody", None, id="nobody-alice's password"), ("alice", ""),
 ])
-async def test_wrong_credentials_are_refused(ds, username, password):
-    response, _ = await login(ds, username, password)
+async def test_wrong_credentials_are_refused(ds, editor_password, username, password):
+    response, _ = await login(ds, editor_password if password is None else password, username)
     assert response.status_code == 401
     assert "ds_actor" not in response.cookies
     assert "do not match" in response.text
 
 
 @pytest.mark.asyncio
-async def test_login_never_redirects_off_site(ds):
+async def test_login_never_redirects_off_site(ds, editor_password):
     form = await ds.client.get("/-/login")
     token = form.cookies["ds_csrftoken"]
     response = await ds.client.post(
         "/-/login", cookies={"ds_csrftoken": token},
-        data={"username": "alice", "password": EDITOR_PASSWORD, "csrftoken": token,
+        data={"username": "alice", "password": editor_password, "csrftoken": token,
               "next": "//evil.example/"},
     )
     assert response.headers["location"] == "/-/triage"
@@ -322,17 +321,18 @@ async def test_digest_page_shows_the_stored_html(ds, workspace_db):
 
 
 @pytest.mark.asyncio
-async def test_private_instance_needs_login(workspace_db):
+async def test_private_instance_needs_login(workspace_db, editor_password):
     ds = make_datasette(workspace_db, private=True, secret="test-secret")
     for path in ("/", f"/{DB}/publications", "/-/dashboard", "/-/digest"):
         assert (await ds.client.get(path)).status_code == 403
     browser = await ds.client.get("/", headers={"accept": "text/html"})
     assert browser.headers["location"] == "/-/login?next=/"
-    response, _ = await login(ds)
+    response, _ = await login(ds, editor_password)
     assert (await ds.client.get(f"/{DB}/publications",
                                 cookies={"ds_actor": response.cookies["ds_actor"]})).status_code == 200
 
 
+@pytest.mark.slow  # holds the write lock for 6 s
 @pytest.mark.asyncio
 async def test_an_edit_waits_for_a_poll_instead_of_failing(ds, editor, workspace_db):
     """A poll holds the write lock for a moment: the editor's click waits, it does not fail."""
@@ -371,9 +371,9 @@ async def test_hostile_feed_text_and_urls_are_never_live(ds, editor, workspace_d
 
 
 @pytest.mark.asyncio
-async def test_a_damaged_accounts_file_refuses_login_without_a_500(ds, workspace_db):
+async def test_a_damaged_accounts_file_refuses_login_without_a_500(ds, workspace_db, editor_password):
     Path(f"{workspace_db}.editors.json").write_text("{not json")
-    response, _ = await login(ds)
+    response, _ = await login(ds, editor_password)
     assert response.status_code == 401
     assert "accounts cannot be read" in response.text and str(workspace_db) not in response.text
 
