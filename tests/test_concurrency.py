@@ -20,8 +20,8 @@ import httpx
 import pytest
 import yaml
 
-from tracker.store import open_database
 from test_soak import atom
+from tracker.store import open_database
 
 pytestmark = pytest.mark.slow
 

@@ -231,7 +231,7 @@ def test_every_real_source_has_a_comment_saying_how_sure_we_are(repo_root):
     config = load_config(repo_root / "sources.yaml")
     blocks = re.split(r"\n(?=  - id: )", text)[1:]
     assert len(blocks) == len(config.sources)
-    for source, block in zip(config.sources, blocks):
+    for source, block in zip(config.sources, blocks, strict=True):
         preceding = text[: text.index(block)].rsplit("\n\n", 1)[-1]
         comment = " ".join(line for line in preceding.splitlines() if line.strip().startswith("#"))
         assert source.confidence in comment, source.id

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tracker.ingest.config import parse_config
 from tracker.entries import Entry
+from tracker.ingest.config import parse_config
 from tracker.ingest.normalise import url_key
 from tracker.store import FetchRecord, open_database, save_fetch, sync_sources
 

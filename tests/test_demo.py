@@ -10,9 +10,9 @@ import time
 import httpx
 import pytest
 
-from tracker.paths import data_file
 from tracker.ingest.config import load_config
 from tracker.ops.demo import SAMPLE_PORT
+from tracker.paths import data_file
 
 pytestmark = pytest.mark.slow
 

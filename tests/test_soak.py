@@ -19,9 +19,9 @@ from xml.sax.saxutils import escape
 import pytest
 import yaml
 
-from tracker.paths import data_file
 from tracker.ingest.config import parse_config
 from tracker.ingest.poll import poll_sources
+from tracker.paths import data_file
 
 pytestmark = pytest.mark.slow
 
