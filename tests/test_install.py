@@ -13,7 +13,6 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
 # Named here as well as found in the checkout below, so that losing one from the checkout
 # fails too.
 NEEDED = [
@@ -31,13 +30,13 @@ PACKAGE_DATA = ["tracker/data", "tracker/web/templates", "tracker/web/static"]
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(tmp_path_factory, repo_root):
     """The wheel built from a copy of the checkout, and everything the build printed."""
     work = tmp_path_factory.mktemp("install")
     # A copy: the build writes build/ and tracker.egg-info/ beside its sources, and a stale
     # build/ left in the checkout would slip old modules into the wheel.
     source = work / "source"
-    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
+    shutil.copytree(repo_root, source, symlinks=True, ignore=shutil.ignore_patterns(
         ".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", "db", "tests",
         "benchmarks"))
     # distutils says "byte-compiling is disabled" when this is set: about the machine, not us.
@@ -76,12 +75,12 @@ def test_the_build_prints_no_warning(built):
     assert lines == []
 
 
-def test_the_wheel_carries_the_files_the_commands_need(built):
+def test_the_wheel_carries_the_files_the_commands_need(built, repo_root):
     wheel, _ = built
     names = set(zipfile.ZipFile(wheel).namelist())
     in_checkout = [
-        path.relative_to(ROOT).as_posix()
-        for folder in PACKAGE_DATA for path in (ROOT / folder).rglob("*")
+        path.relative_to(repo_root).as_posix()
+        for folder in PACKAGE_DATA for path in (repo_root / folder).rglob("*")
         if path.is_file() and "__pycache__" not in path.parts
     ]
     assert len(in_checkout) > len(NEEDED)
