@@ -111,3 +111,46 @@ def test_anonymous_visitor_sees_dashboard_and_search(browser, workspace):
     page.screenshot(path=str(ARTEFACTS / "search.png"), full_page=True)
     page.goto(f"{workspace}-/triage")
     page.wait_for_url(f"{workspace}-/login?next=/-/triage")
+
+
+def test_editor_works_under_a_base_url(browser, workspace_db, serve_process, editor_password):
+    """Behind a proxy at /tracker/: log in, accept with the page's script, copy a digest; every
+    style sheet and script the pages ask for is found."""
+    from datetime import date
+
+    from tracker.publish.digest import save_digest
+    from tracker.store import open_database
+
+    with open_database(workspace_db) as db:
+        save_digest(db, date(2026, 11, 27))
+    _, url = serve_process("--db", str(workspace_db), "--no-poll", "--base-url", "/tracker/")
+    assert url.endswith("/tracker/")
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors, assets = [], {}
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("response", lambda r: assets.update({r.url: r.status}) if "/-/static" in r.url else None)
+
+    page.goto(f"{url}-/triage")
+    page.wait_for_url(f"{url}-/login?next=/tracker/-/triage")
+    page.fill("#username", "alice")
+    page.fill("#password", editor_password)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{url}-/triage")
+    page.locator(".candidate", has_text=KINSHIP).get_by_role("button", name="Accept").click()
+    page.locator(".candidate", has_text=KINSHIP).locator(".decision", has_text="Accepted").wait_for()
+    status = Database(workspace_db).execute(
+        "select status from publications where title = ?", [KINSHIP]).fetchone()[0]
+    assert status == "accepted"
+
+    page.get_by_role("link", name="Digests").first.click()
+    page.wait_for_url(f"{url}-/digest")
+    page.get_by_role("link", name="Issue of 2026-11-27").click()
+    page.wait_for_url(f"{url}-/digest/2026-11-27")
+    page.get_by_role("button", name="Copy for the newsletter").click()
+    page.locator("#copy-status", has_text="C").wait_for()  # "Copied." or "Selected: press Ctrl-C"
+    page.screenshot(path=str(ARTEFACTS / "digest-base-url.png"), full_page=True)
+    plugin_assets = {u.split("/-/static-plugins/tracker/")[1]: s for u, s in assets.items()
+                     if "/tracker/-/static-plugins/tracker/" in u}
+    assert plugin_assets == {"tracker.css": 200, "triage.js": 200, "digest.js": 200}
+    assert [u for u, s in assets.items() if s != 200 or "/tracker/-/" not in u] == []
+    assert errors == []

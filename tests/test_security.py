@@ -5,6 +5,7 @@ digest through the CLI."""
 import json
 import sqlite3
 import time
+from datetime import date
 
 import pytest
 import pytest_asyncio
@@ -176,7 +177,7 @@ def good_feed(feed_server):
 def test_script_in_a_feed_never_reaches_a_page_the_digest_or_the_atom_feed(db, db_path, feed_server):
     import asyncio
 
-    from tracker.publish.digest import digest_report, save_digest
+    from tracker.publish.digest import DigestRequest, digest_report, save_digest
     from tracker.web.serve import sync_themes
 
     feed_server.serve("/hostile.atom", hostile_feed("https://publisher.example"))
@@ -188,7 +189,7 @@ def test_script_in_a_feed_never_reaches_a_page_the_digest_or_the_atom_feed(db, d
     assert not [r for r in rows if not r["url"].startswith("https://")]
     db.execute("update publications set status = 'accepted' where id % 2 = 0")
     week = db.execute("select min(substr(first_seen, 1, 10)) from publications").fetchone()[0]
-    save_digest(db, week)
+    save_digest(db, date.fromisoformat(week))
 
     datasette = make_datasette(db_path, secret=SECRET)
     name = datasette.get_database().name
@@ -210,12 +211,13 @@ def test_script_in_a_feed_never_reaches_a_page_the_digest_or_the_atom_feed(db, d
         shown |= {r["title"] for r in rows if r["title"] and r["title"][:15] in response.text}
     assert len(shown) == len(rows)  # the pages did show the hostile publications
     for fmt in ("html", "markdown", "text"):
-        text = digest_report(db_path, week, fmt=fmt)
+        text = digest_report(db_path, DigestRequest(date.fromisoformat(week), fmt=fmt))
         assert "Kinship care guidance" in text or "Fostering data" in text
         if fmt == "html":
             for marker in MARKERS:
                 assert marker not in text
-    assert "javascript:" not in digest_report(db_path, week, fmt="markdown")
+    assert "javascript:" not in digest_report(db_path, DigestRequest(date.fromisoformat(week),
+                                                                     fmt="markdown"))
 
 
 def test_a_redirect_to_an_internal_address_is_refused(db, db_path, feed_server):

@@ -144,10 +144,10 @@ def test_serve_reports_a_port_in_use(served_db, run_tracker):
 def test_scheduler_sleeps_until_the_next_source_is_due(db, make_source, next_poll_in, low, high):
     from datetime import datetime, timezone
 
-    from tracker.ingest.config import Config, Settings
     from tracker.dates import utc_iso
-    from tracker.web.serve import Scheduler
+    from tracker.ingest.config import Config, Settings
     from tracker.store import sync_sources
+    from tracker.web.serve import Scheduler
 
     sources = (make_source("a"), make_source("b", enabled=False))
     sync_sources(db, sources)
@@ -158,13 +158,60 @@ def test_scheduler_sleeps_until_the_next_source_is_due(db, make_source, next_pol
     assert low <= scheduler.seconds_to_next(db) <= high
 
 
-def test_scheduler_skips_a_pass_while_another_poll_runs(db, db_path, make_source, capsys):
+def test_scheduler_skips_a_pass_while_another_poll_runs(db, db_path, make_source, caplog):
     from tracker.ingest.config import Config, Settings
-    from tracker.web.serve import Scheduler
     from tracker.store import poll_lock
+    from tracker.web.serve import Scheduler
 
+    caplog.set_level("INFO", logger="tracker")
     scheduler = Scheduler(db_path, Config(Settings(), (make_source("a"),)))
     with poll_lock(db_path):
         scheduler.run_once(db)
-    assert "poll skipped: a poll is already running" in capsys.readouterr().err
+    assert "poll skipped: a poll is already running" in caplog.text
     assert db["fetch_log"].count == 0
+
+
+def test_serve_logs_a_line_per_request_and_an_expected_error_in_one(served_db, tmp_path,
+                                                                   tracker_exe):
+    """uvicorn's access log and (at --log-level info) the plugin's one line for a 404 or a search
+    the full-text parser refuses, on stderr; no traceback for either."""
+    import re
+
+    log_path = tmp_path / "serve.log"
+    env = {**os.environ, "DATASETTE_SECRET": "serve-test-secret", "TRACKER_LOG_LEVEL": "info"}
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([tracker_exe, "serve", "--db", str(served_db), "--no-poll",
+                                 "--port", "0"], stderr=log, stdout=subprocess.DEVNULL, env=env)
+    try:
+        started = wait_for(lambda: re.search(r"Serving the workspace at (\S+)",
+                                             log_path.read_text()))
+        assert started, log_path.read_text()
+        url = started.group(1)
+        assert httpx.get(f"{url}desk/publications", timeout=5).status_code == 200
+        assert httpx.get(f"{url}desk/nothing-here", timeout=5).status_code == 404
+        assert httpx.get(f"{url}desk/publications?_search=%22", timeout=5).status_code == 400
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
+    lines = log_path.read_text().splitlines()
+    assert "Traceback" not in "\n".join(lines) and not [line for line in lines if "│" in line]
+    access = [line for line in lines if " uvicorn.access: " in line]
+    assert [line.split('"')[1:] for line in access] == [
+        ["GET /desk/publications HTTP/1.1", " 200"],
+        ["GET /desk/nothing-here HTTP/1.1", " 404"],
+        ["GET /desk/publications?_search=%22 HTTP/1.1", " 400"],
+    ]
+    assert [line.split(" tracker.web: ")[1] for line in lines if " tracker.web: " in line] == [
+        "404 /desk/nothing-here: Table not found",
+        '400 /desk/publications: fts5: syntax error near ""',
+    ]
+
+
+def test_serve_private_from_the_environment_under_a_base_url(served_db, serve_process):
+    proc, url = serve_process("--db", str(served_db), "--no-poll", "--base-url", "tracker",
+                              env={"TRACKER_PRIVATE": "1"})
+    assert url.endswith("/tracker/")
+    assert httpx.get(f"{url}desk/publications.json", timeout=5).status_code == 403
+    browser = httpx.get(url, headers={"accept": "text/html"}, timeout=5)
+    assert browser.headers["location"] == "/tracker/-/login?next=/tracker/"
+    assert httpx.get(f"{url}-/login", timeout=5).status_code == 200

@@ -4,6 +4,7 @@ import json
 import sqlite3
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,7 @@ def audit_rows(db_path):
 
 
 KINSHIP = "Kinship care statutory guidance for local authorities"
+FOSTERING = "Fostering in England 2025 to 2026"
 
 
 @pytest.mark.asyncio
@@ -311,7 +313,7 @@ async def test_digest_page_shows_the_stored_html(ds, workspace_db):
     from tracker.store import open_database
 
     db = open_database(workspace_db)
-    save_digest(db, "2026-11-27")
+    save_digest(db, date(2026, 11, 27))
     db.close()
     index = await ds.client.get("/-/digest")
     assert 'href="/-/digest/2026-11-27"' in index.text
@@ -387,3 +389,195 @@ async def test_a_theme_dropped_from_themes_yaml_can_still_be_removed(ds, editor,
     assert not (await post(ds, "add_theme", editor, id=pid, theme="retired"))["ok"]
     assert (await post(ds, "remove_theme", editor, id=pid, theme="retired"))["ok"]
     assert json.loads(publication(workspace_db, KINSHIP)["themes"]) == ["kinship"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("next_path", ["/\\evil.example/", "/\t/evil.example/", "https://evil.example/"])
+async def test_login_never_redirects_off_site_however_the_path_is_disguised(ds, next_path, editor_password):
+    form = await ds.client.get("/-/login")
+    token = form.cookies["ds_csrftoken"]
+    response = await ds.client.post(
+        "/-/login", cookies={"ds_csrftoken": token},
+        data={"username": "alice", "password": editor_password, "csrftoken": token,
+              "next": next_path},
+    )
+    assert response.headers["location"] == "/-/triage"
+
+
+# --- the plugin elsewhere: opt-in, and under a base_url -------------------------------------
+
+@pytest.fixture
+def other_db(tmp_path):
+    """Somebody else's database, with tables our plugin would hide in the workspace's."""
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("create table audit_log (editor text, change text)")
+        conn.execute("create table notes (edited_by text, body text)")
+    return path
+
+
+@pytest.mark.asyncio
+async def test_a_plain_datasette_gets_nothing_of_the_workspace(other_db):
+    """The entry point loads the plugin into every Datasette here: unconfigured, it does nothing."""
+    from datasette.app import Datasette
+
+    plain = Datasette([str(other_db)])
+    for path in ("/-/login", "/-/triage", "/-/dashboard", "/-/digest"):
+        assert (await plain.client.get(path)).status_code == 404, path
+    for path in ("/other/audit_log", "/other/notes", "/other.json?sql=select+1"):
+        assert (await plain.client.get(path)).status_code == 200, path
+    browser = await plain.client.get("/other.json?sql=select+1", headers={"accept": "text/html"})
+    assert browser.status_code == 200
+    page = (await plain.client.get("/")).text
+    assert "tracker.css" not in page and "Log in" not in page and "Dashboard" not in page
+
+
+@pytest.mark.asyncio
+async def test_the_workspace_acts_only_on_its_own_database(workspace_db, other_db):
+    from datasette.app import Datasette
+
+    from tracker.web.serve import load_metadata
+
+    both = Datasette([str(workspace_db), str(other_db)], metadata=load_metadata(workspace_db))
+    assert (await both.client.get(f"/{DB}/audit_log")).status_code == 403
+    assert (await both.client.get("/other/audit_log")).status_code == 200
+    assert (await both.client.get("/other/notes")).status_code == 200
+    data = (await both.client.get("/other.json")).json()
+    assert data["queries"] == []  # the workspace's canned queries are for its database only
+    assert (await both.client.get(f"/{DB}/candidates")).status_code == 200
+
+
+def page_links(page_path: str, html: str) -> set[str]:
+    """Every link, script and form target of a page, resolved against it, on this site."""
+    import re
+    from urllib.parse import urljoin, urlsplit
+
+    found = set()
+    for value in re.findall(r'(?:href|src|action)="([^"]*)"', html):
+        url = urlsplit(urljoin(f"http://localhost{page_path}", value.replace("&amp;", "&")))
+        if url.netloc == "localhost" and url.scheme == "http":
+            found.add(url.path + (f"?{url.query}" if url.query else ""))
+    return found
+
+
+@pytest.mark.asyncio
+async def test_the_workspace_works_under_a_base_url(workspace_db, editor_password):
+    """Behind a proxy that serves it at /tracker/: every link, form, script, redirect and the
+    canned queries' own redirects stay under it."""
+    from datasette.utils import PrefixedUrlString
+
+    from tracker.publish.digest import save_digest
+    from tracker.store import open_database
+
+    with open_database(workspace_db) as db:
+        save_digest(db, date(2026, 11, 27))
+    ds = make_datasette(workspace_db, secret="test-secret", base_url="/tracker/")
+
+    def get(path, **kwargs):  # a path as the pages give it: already under /tracker/
+        return ds.client.get(PrefixedUrlString(path), **kwargs)
+
+    anonymous = await get("/tracker/-/triage")
+    assert anonymous.headers["location"] == "/tracker/-/login?next=/tracker/-/triage"
+    form = await get("/tracker/-/login?next=/tracker/-/triage")
+    assert 'action="/tracker/-/login"' in form.text
+    token = form.cookies["ds_csrftoken"]
+    response = await ds.client.post(
+        PrefixedUrlString("/tracker/-/login"), cookies={"ds_csrftoken": token},
+        data={"username": "alice", "password": editor_password, "csrftoken": token,
+              "next": "/tracker/-/triage"},
+    )
+    assert response.headers["location"] == "/tracker/-/triage"
+    editor = {"ds_actor": response.cookies["ds_actor"], "ds_csrftoken": token}
+
+    triage = (await get("/tracker/-/triage", cookies=editor)).text
+    pid = publication(workspace_db, KINSHIP)["id"]
+    assert f'action="/tracker/{DB}/set_status"' in triage
+    accepted = await ds.client.post(
+        PrefixedUrlString(f"/tracker/{DB}/set_status"), cookies=editor,
+        data={"id": str(pid), "status": "accepted", "csrftoken": token, "_json": "1"},
+    )
+    assert accepted.json() == {"ok": True, "message": "Status saved", "redirect": "/tracker/-/triage"}
+    assert publication(workspace_db, KINSHIP)["status"] == "accepted"
+    form_post = await ds.client.post(
+        PrefixedUrlString(f"/tracker/{DB}/add_theme"), cookies=editor,
+        data={"id": str(pid), "theme": "workforce", "csrftoken": token},
+    )
+    assert form_post.headers["location"] == "/tracker/-/triage"
+
+    links = set()
+    for path in ["/tracker/-/triage", "/tracker/-/dashboard", "/tracker/-/digest",
+                 "/tracker/-/digest/2026-11-27", "/tracker/-/login"]:
+        page = await get(path, cookies=editor)
+        assert page.status_code == 200, path
+        links |= page_links(path, page.text)
+    assert {"/tracker/-/static-plugins/tracker/tracker.css",
+            "/tracker/-/static-plugins/tracker/triage.js",
+            "/tracker/-/static-plugins/tracker/digest.js",
+            "/tracker/-/dashboard", "/tracker/-/digest", "/tracker/-/digest/2026-11-27",
+            f"/tracker/{DB}/by_theme?theme=kinship",
+            f"/tracker/{DB}/publications/{publication(workspace_db, FOSTERING)['id']}",
+            f"/tracker/{DB}/accepted_atom.atom"} <= links
+    assert [link for link in links if not link.startswith("/tracker/")] == []
+    for link in sorted(links - {"/tracker/-/logout"}):
+        if link.endswith(("/set_status", "/add_theme", "/remove_theme")):
+            continue  # the triage forms post: accepted above
+        assert (await get(link, cookies=editor)).status_code == 200, link
+    # Datasette's front page: metadata.yml's description and the menu link to our pages. (Not
+    # all its own links: Datasette 0.65 puts base_url twice in some, simonw/datasette#2759.)
+    front = page_links("/tracker/", (await get("/tracker/", cookies=editor)).text)
+    assert {"/tracker/-/dashboard", "/tracker/-/digest", "/tracker/-/triage", "/tracker/-/login",
+            "/tracker/-/static-plugins/tracker/tracker.css"} <= front
+
+
+@pytest.mark.asyncio
+async def test_an_expected_error_is_one_log_line_and_a_bug_its_traceback(ds, workspace_db, caplog,
+                                                                         capsys):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="tracker")
+    missing = await ds.client.get("/-/digest/2001-01-05")
+    no_table = await ds.client.get(f"/{DB}/no_such_table")
+    bad_search = await ds.client.get(f"/{DB}/publications?_search=%22")
+    bad_json = await ds.client.get(f"/{DB}/publications.json?_search=%22")
+    assert (missing.status_code, no_table.status_code, bad_search.status_code) == (404, 404, 400)
+    assert "Invalid SQL" in bad_search.text and "fts5: syntax error" in bad_search.text
+    assert bad_json.json() == {"ok": False, "error": 'fts5: syntax error near ""', "status": 400,
+                               "title": "Invalid SQL"}
+    assert [(r.levelname, r.getMessage(), r.exc_info) for r in caplog.records] == [
+        ("INFO", "404 /-/digest/2001-01-05: No digest has been generated for 2001-01-05", None),
+        ("INFO", f"404 /{DB}/no_such_table: Table not found", None),
+        ("INFO", f'400 /{DB}/publications: fts5: syntax error near ""', None),
+        ("INFO", f'400 /{DB}/publications.json: fts5: syntax error near ""', None),
+    ]
+    assert "Traceback" not in capsys.readouterr().err
+    caplog.clear()
+    with sqlite3.connect(workspace_db) as conn:  # a broken database: the dashboard cannot work
+        conn.execute("drop table themes")
+    broken = await ds.client.get("/-/dashboard")
+    assert broken.status_code == 500 and "no such table: themes" in broken.text
+    [record] = caplog.records
+    assert (record.levelname, record.getMessage()) == ("ERROR", "GET /-/dashboard failed")
+    assert "Traceback" in caplog.text and "no such table: themes" in caplog.text
+    assert "Traceback" not in capsys.readouterr().err  # logged once, not printed as well
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("config,message", [
+    ({"database": "newsroom"}, "names the database 'newsroom', which is not being served"),
+    ({"private": True}, "needs `database:`"),
+])
+async def test_a_workspace_configured_wrongly_stops_the_start(other_db, config, message):
+    from datasette.app import Datasette
+
+    from tracker.web.workspace import WorkspaceError
+
+    with pytest.raises(WorkspaceError, match=message):
+        await Datasette([str(other_db)], metadata={"plugins": {"tracker": config}}).invoke_startup()
+
+
+@pytest.mark.asyncio
+async def test_pages_of_a_private_instance_say_so_to_editors(ds, workspace_db, editor):
+    private = make_datasette(workspace_db, private=True, secret="test-secret")
+    for instance, padlock in ((ds, False), (private, True)):
+        page = await instance.client.get("/-/dashboard", cookies={"ds_actor": editor["ds_actor"]})
+        assert ("<h1>Dashboard 🔒</h1>" in page.text) is padlock

@@ -224,6 +224,15 @@ def evaluate(file, db_path, cross_validate):
     evaluate_command(file, db_path, cross_validate=cross_validate)
 
 
+def _base_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Datasette's base_url starts and ends with "/": "tracker" and "/tracker" mean "/tracker/"."""
+    return f"/{value.strip('/')}/" if value.strip("/") else "/"
+
+
+def _say_serving(url: str) -> None:
+    click.echo(f"Serving the workspace at {url} (Ctrl-C to stop)", err=True)
+
+
 @cli.command()
 @db_option
 @sources_option
@@ -232,8 +241,11 @@ def evaluate(file, db_path, cross_validate):
 @click.option("--no-poll", is_flag=True, help="Serve only: do not poll the sources on a schedule")
 @click.option("--private", is_flag=True, envvar="TRACKER_PRIVATE",
               help="Login-only: nothing is visible until an editor logs in (or TRACKER_PRIVATE=1)")
+@click.option("--base-url", default="/", show_default=True, metavar="PATH", callback=_base_url,
+              help="The path a proxy in front serves the workspace under, e.g. /tracker/")
 @user_errors
-def serve(db_path, sources_path, host, port, no_poll, private):
+def serve(db_path: str, sources_path: str, host: str, port: int, no_poll: bool, private: bool,
+          base_url: str) -> None:
     """Open the editors' workspace in Datasette, polling due sources in the background.
 
     Anyone may browse publications, sources, themes and digests; editors log in at /-/login
@@ -246,11 +258,12 @@ def serve(db_path, sources_path, host, port, no_poll, private):
     """
     from tracker.web.serve import serve as serve_workspace
 
-    serve_workspace(db_path, sources_path, host=host, port=port, poll=not no_poll, private=private)
+    serve_workspace(db_path, None if no_poll else sources_path, host=host, port=port,
+                    private=private, base_url=base_url, ready=_say_serving)
 
 
 @cli.group()
-def editor():
+def editor() -> None:
     """Editor accounts for the Datasette workspace (kept beside the database, never in it)."""
 
 
@@ -258,7 +271,7 @@ def editor():
 @click.argument("name")
 @db_option
 @user_errors
-def editor_add(name, db_path):
+def editor_add(name: str, db_path: str) -> None:
     """Create or reset an editor account; the password comes from stdin when piped.
 
     \b
@@ -309,7 +322,7 @@ def demo(db_path, port, no_serve, sample_port):
                f"then triage at http://127.0.0.1:{port}/-/triage")
     click.echo(f"Opening the workspace on {db_path}...", err=True)
     # No scheduler: the samples do not change.
-    serve_workspace(db_path, poll=False, port=port)
+    serve_workspace(db_path, port=port, ready=_say_serving)
 
 
 @cli.command(name="import-newsletter", cls=OneLineErrors)

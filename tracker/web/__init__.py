@@ -1,83 +1,105 @@
 """The editors' workspace: a Datasette plugin (login, permissions, triage, digests, dashboard).
 
-Registered through ``[project.entry-points.datasette]``. Accounts come from the file beside the
-database (tracker.editors), never from metadata, so no hash can reach ``/-/metadata.json``.
-Every write goes through the canned queries in metadata.yml; this module only renders pages
-and decides who may do what.
+Registered through ``[project.entry-points.datasette]``, so every Datasette in the environment
+loads it: each hook does nothing unless the metadata configures the plugin (tracker.web.workspace),
+and then acts on the database the configuration names. Datasette finds templates/ and static/
+because this is a package; every URL comes from ``datasette.urls``, so the workspace works under
+any ``base_url``. Accounts come from the file beside the database (tracker.web.editors), never
+from metadata, so no hash can reach ``/-/metadata.json``. Every write goes through the canned
+queries; the plugin renders pages and decides who may do what.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-import time
-from pathlib import Path
-from urllib.parse import quote, urlsplit
+import logging
+import sqlite3
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generator
 
 from datasette import hookimpl
+from datasette.utils import add_cors_headers
+from datasette.utils.asgi import Base400, Request, Response
+from datasette.views.base import DatasetteError
 from markupsafe import Markup, escape
-from datasette.utils import baseconv
-from datasette.utils.asgi import Forbidden, NotFound, Response, asgi_static
 
-from .editors import EditorError, check_login
+from tracker.text import is_http_url
 
-HERE = Path(__file__).resolve().parent
-TEMPLATES = HERE / "templates"
-STATIC = HERE / "static"
-EDITOR_ROLE = "editor"
-SESSION_DAYS = 30
+from . import pages
+from .login import login
+from .workspace import PLUGIN, WorkspaceError, is_editor, login_redirect, workspace
+
+if TYPE_CHECKING:
+    from datasette.app import Datasette
+
 # Tables that name editors or expose fetch internals. Any other table with one of
 # EDITOR_COLUMNS (say a future training table) is treated the same way, by its schema.
 PRIVATE_TABLES = {"audit_log", "fetch_log", "publication_edits"}
 EDITOR_COLUMNS = {"editor", "reviewed_by", "edited_by"}
-WRITE_QUERIES = ("set_status", "add_theme", "remove_theme")
+# A canned query's keys that hold a path on this site (written in the configuration from the
+# site's root, so that the plugin can put them under base_url).
+REDIRECT_KEYS = ("on_success_redirect", "on_error_redirect")
+# Datasette's own error handler: it prints a traceback, with every local variable, for any error.
+DEFAULT_ERROR_HANDLER = "datasette.handle_exception"
 
-
-def is_editor(actor) -> bool:
-    return bool(actor) and EDITOR_ROLE in (actor.get("roles") or [])
-
-
-def is_private_instance(datasette) -> bool:
-    config = datasette.plugin_config("tracker") or {}
-    return bool(config.get("private")) or os.environ.get("TRACKER_PRIVATE", "") in ("1", "true")
-
-
-def tracker_database(datasette):
-    """The served tracker database: the first file database (tracker serve serves one)."""
-    for db in datasette.databases.values():
-        if db.path and db.name != "_internal":
-            return db
-    raise NotFound("No tracker database is being served")
+log = logging.getLogger(__name__)
 
 
 @hookimpl
-def prepare_connection(conn):
+def startup(datasette: Datasette) -> None:
+    config = workspace(datasette)
+    if config is not None and config.database not in datasette.databases:
+        raise WorkspaceError(f"`plugins: tracker:` names the database {config.database!r}, "
+                             "which is not being served")
+
+
+@hookimpl
+def get_metadata(datasette: Datasette, key: str | None, database: str | None,
+                 table: str | None) -> dict | None:
+    """The configured tables' metadata under the served database's name, whatever it is."""
+    config = workspace(datasette)
+    if config is None:
+        return None
+    # Datasette merges and amends the metadata it gets in place (each table's, at least): new
+    # dicts down to the tables' every time. A deep copy would cost more than most pages.
+    tables = {name: dict(spec) for name, spec in config.tables.items()}
+    return {"databases": {config.database: {"tables": tables}}}
+
+
+@hookimpl
+def canned_queries(datasette: Datasette, database: str, actor: dict | None) -> dict | None:
+    config = workspace(datasette)
+    if config is None or database != config.database:
+        return None
+    return {
+        name: {**query, **{key: datasette.urls.path(query[key]) for key in REDIRECT_KEYS
+                           if key in query}}
+        for name, query in config.queries.items()
+    }
+
+
+@hookimpl
+def prepare_connection(conn: sqlite3.Connection, database: str, datasette: Datasette) -> None:
     # The poller writes in short transactions; wait for one rather than fail an editor's click.
-    conn.execute("PRAGMA busy_timeout = 30000")
-
-
-@hookimpl
-def startup(datasette):
-    from jinja2 import FileSystemLoader
-
-    # Datasette only finds template folders of plugin *packages*; ours sits beside this module.
-    datasette.jinja_env.loader.loaders.append(FileSystemLoader(str(TEMPLATES)))
+    config = workspace(datasette)
+    if config is not None and database == config.database:
+        conn.execute("PRAGMA busy_timeout = 30000")
 
 
 @hookimpl(trylast=True)
-def permission_allowed(datasette, actor, action, resource):
-    """Runs last so that its refusals win; for editors it defers to metadata.yml."""
-    if is_editor(actor):
+def permission_allowed(
+    datasette: Datasette, actor: dict | None, action: str, resource: Any,
+) -> bool | Callable[[], Awaitable[bool | None]] | None:
+    """Runs last so that its refusals win; for editors it defers to the metadata."""
+    config = workspace(datasette)
+    if config is None or is_editor(actor):
         return None
-    if action == "view-instance" and is_private_instance(datasette):
-        return False
+    if action == "view-instance":
+        return False if config.private else None
     if action in ("execute-sql", "view-database-download"):
-        return False
-    if action == "view-table":
+        return False if resource == config.database else None
+    if action == "view-table" and resource[0] == config.database:
         database, table = resource
 
-        async def check_table():
+        async def check_table() -> bool | None:
             if table in PRIVATE_TABLES or table.startswith("_"):
                 return False
             db = datasette.databases.get(database)
@@ -86,102 +108,106 @@ def permission_allowed(datasette, actor, action, resource):
             return None
 
         return check_table
-    if action == "view-query" and resource[1] in WRITE_QUERIES:
-        return False
+    if action == "view-query" and resource[0] == config.database:
+        # Besides each write query's own `allow`: whatever that says, editors only.
+        return False if (config.queries.get(resource[1]) or {}).get("write") else None
     return None
 
 
 @hookimpl
-def forbidden(datasette, request, message):
+def forbidden(datasette: Datasette, request: Request, message: str) -> Response | None:
     # A person in a browser who is not logged in gets the login form, not a bare 403.
-    if request.actor is None and "text/html" in request.headers.get("accept", ""):
-        return Response.redirect("/-/login?next=" + quote(request.full_path))
+    if (workspace(datasette) is not None and request.actor is None
+            and "text/html" in request.headers.get("accept", "")):
+        return login_redirect(datasette, request)
+    return None
+
+
+@hookimpl(hookwrapper=True)
+def handle_exception(datasette: Datasette, request: Request,
+                     exception: Exception) -> Generator[None, Any, None]:
+    """Datasette's own handler prints a traceback with every local variable for any error, an
+    ordinary 404 too. Instead (and before any other plugin's response, which still comes first):
+    an expected error is one log line, a real bug one logged traceback, on Datasette's error page.
+    """
+    outcome = yield
+    if workspace(datasette) is None:
+        return
+    others = [result for result in outcome.get_result()
+              if getattr(result, "__module__", None) != DEFAULT_ERROR_HANDLER]
+    outcome.force_result([*others, lambda: error_page(datasette, request, exception)])
+
+
+async def error_page(datasette: Datasette, request: Request, exception: Exception) -> Response:
+    """What Datasette's handler answers (the same page or JSON), logged as it deserves: a 4xx
+    (a missing page, a search the full-text parser refuses) in one line, anything else with
+    its traceback."""
+    info: dict = {}
+    title = None
+    if isinstance(exception, Base400):
+        status, message = exception.status, exception.args[0]
+    elif isinstance(exception, DatasetteError):
+        status, title, info = exception.status, exception.title, dict(exception.error_dict)
+        message = Markup(exception.message) if exception.message_is_html else exception.message
+    else:
+        status, message = 500, str(exception)
+    if status < 500:
+        log.info("%s %s: %s", status, request.path, message)
+    else:
+        log.error("%s %s failed", request.method, request.path, exc_info=exception)
+    info.update(ok=False, error=message, status=status, title=title)
+    headers: dict = {}
+    if datasette.cors:
+        add_cors_headers(headers)
+    if request.path.endswith(".json"):
+        return Response.json(info, status=status, headers=headers)
+    html = await datasette.render_template([f"{status}.html", "error.html"], info, request=request)
+    return Response.html(html, status=status, headers=headers)
 
 
 @hookimpl
-def extra_css_urls():
-    return ["/-/tracker-static/tracker.css"]
-
-
-@hookimpl
-def render_cell(row, value, column, table):
-    """A publication's title links to the publication itself (http(s) only: never javascript:)."""
-    if table != "publications" or column != "title" or "url" not in row.keys():
+def extra_css_urls(datasette: Datasette) -> list[str] | None:
+    if workspace(datasette) is None:
         return None
-    url = row["url"] or ""
-    if not url.startswith(("http://", "https://")):
+    return [datasette.urls.static_plugins(PLUGIN, "tracker.css")]
+
+
+@hookimpl
+def render_cell(row: sqlite3.Row, value: Any, column: str, table: str | None, database: str,
+                datasette: Datasette) -> Markup | None:
+    """A publication's title links to the publication itself (http(s) only: never javascript:)."""
+    config = workspace(datasette)
+    if (config is None or database != config.database or table != "publications"
+            or column != "title" or "url" not in row.keys()):
+        return None
+    url = row["url"]
+    if not is_http_url(url):
         return None
     return Markup(f'<a href="{escape(url)}" rel="noopener noreferrer">{escape(value)}</a>')
 
 
 @hookimpl
-def menu_links(datasette, actor):
+def menu_links(datasette: Datasette, actor: dict | None) -> list[dict] | None:
+    if workspace(datasette) is None:
+        return None
     links = [
-        {"href": "/-/dashboard", "label": "Dashboard"},
-        {"href": "/-/digest", "label": "Digests"},
+        {"href": datasette.urls.path("/-/dashboard"), "label": "Dashboard"},
+        {"href": datasette.urls.path("/-/digest"), "label": "Digests"},
     ]
     if is_editor(actor):
-        return [{"href": "/-/triage", "label": "Triage this week's candidates"}, *links]
-    return [*links, {"href": "/-/login", "label": "Log in"}]
+        return [{"href": datasette.urls.path("/-/triage"),
+                 "label": "Triage this week's candidates"}, *links]
+    return [*links, {"href": datasette.urls.path("/-/login"), "label": "Log in"}]
 
 
 @hookimpl
-def register_routes():
-    from . import pages
-
+def register_routes(datasette: Datasette) -> list[tuple[str, Callable]] | None:
+    if workspace(datasette) is None:
+        return None
     return [
         (r"^/-/login$", login),
         (r"^/-/triage$", pages.triage),
         (r"^/-/dashboard$", pages.dashboard),
         (r"^/-/digest$", pages.digest_index),
         (r"^/-/digest/(?P<week>\d{4}-\d{2}-\d{2})$", pages.digest_week),
-        (r"^/-/tracker-static/(?P<path>.*)$", asgi_static(str(STATIC))),
     ]
-
-
-async def login(request, datasette):
-    """GET: the form (with Datasette's CSRF token); POST: check the editors file, set ds_actor."""
-    next_path = _safe_next(request.args.get("next"))
-    error = None
-    if request.method == "POST":
-        form = await request.post_vars()
-        next_path = _safe_next(form.get("next"))
-        username = (form.get("username") or "").strip()
-        db_path = tracker_database(datasette).path
-        # pbkdf2 with 480,000 rounds takes a good fraction of a second: keep it off the loop.
-        try:
-            ok = await asyncio.to_thread(check_login, db_path, username, form.get("password") or "")
-        except EditorError as ex:  # a damaged accounts file: the details go to the log only
-            print(f"login refused: {ex}", file=sys.stderr)
-            ok, error = False, "The editors' accounts cannot be read: ask whoever runs the tracker."
-        if ok:
-            response = Response.redirect(next_path or "/-/triage")
-            expires = baseconv.base62.encode(int(time.time()) + SESSION_DAYS * 86400)
-            actor = {"id": username, "roles": [EDITOR_ROLE]}
-            response.set_cookie(
-                "ds_actor", datasette.sign({"a": actor, "e": expires}, "actor"),
-                httponly=True, max_age=SESSION_DAYS * 86400,
-            )
-            return response
-        error = error or "That username and password do not match an editor's account."
-    html = await datasette.render_template(
-        "tracker_login.html",
-        {"error": error, "next": next_path or "", "username": ""},
-        request=request,
-    )
-    return Response.html(html, status=401 if error else 200)
-
-
-def _safe_next(value) -> str | None:
-    """Only a path on this site: never an open redirect to somebody else's."""
-    if not value or not value.startswith("/") or value.startswith("//"):
-        return None
-    parts = urlsplit(value)
-    return None if parts.scheme or parts.netloc else value
-
-
-async def require(datasette, request, action="view-instance", resource=None):
-    """Our pages obey the same permissions as Datasette's, the instance's first."""
-    for check in {("view-instance", None), (action, resource)}:
-        if not await datasette.permission_allowed(request.actor, *check, default=True):
-            raise Forbidden("You do not have permission to view this page")

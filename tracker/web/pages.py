@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-from datasette.utils.asgi import NotFound, Response
+from datasette.utils.asgi import NotFound, Request, Response
 
-from tracker.web import is_editor, require, tracker_database
+from tracker.text import is_http_url
+
+from .workspace import ensure_table_visible, is_editor, login_redirect, workspace_database
+
+if TYPE_CHECKING:
+    from datasette.app import Datasette
 
 DASHBOARD_WEEKS = 12
 TOP_PUBLISHERS = 15
 
 
-async def triage(request, datasette):
+async def triage(request: Request, datasette: Datasette) -> Response:
     """This week's unreviewed candidates, best first, with accept/reject and theme chips."""
     if not is_editor(request.actor):
-        return Response.redirect("/-/login?next=/-/triage")
-    db = tracker_database(datasette)
+        return login_redirect(datasette, request)
+    db = workspace_database(datasette)
     query = await datasette.get_canned_query(db.name, "candidates", request.actor)
     if query is None:
         raise NotFound("The candidates query is missing from metadata.yml")
@@ -35,7 +41,7 @@ async def triage(request, datasette):
     for row in result.rows:
         item = dict(row)
         item["theme_list"] = _json_list(item.get("themes"))
-        item["link"] = item["url"] if str(item["url"]).startswith(("http://", "https://")) else None
+        item["link"] = item["url"] if is_http_url(item["url"]) else None
         candidates.append(item)
     html = await datasette.render_template(
         "tracker_triage.html",
@@ -45,23 +51,24 @@ async def triage(request, datasette):
     return Response.html(html)
 
 
-async def digest_index(request, datasette):
-    db = tracker_database(datasette)
-    await require(datasette, request, "view-table", (db.name, "digests"))
+async def digest_index(request: Request, datasette: Datasette) -> Response:
+    db = workspace_database(datasette)
+    private = await ensure_table_visible(datasette, request.actor, "digests")
     weeks = []
     if await db.table_exists("digests"):
         weeks = (await db.execute(
             "select week, generated_at from digests order by week desc limit 200")).rows
     html = await datasette.render_template(
-        "tracker_digests.html", {"database": db.name, "weeks": weeks}, request=request
+        "tracker_digests.html", {"database": db.name, "private": private, "weeks": weeks},
+        request=request,
     )
     return Response.html(html)
 
 
-async def digest_week(request, datasette):
+async def digest_week(request: Request, datasette: Datasette) -> Response:
     """One issue's list: the stored html (our own, every feed string escaped) and a copy button."""
-    db = tracker_database(datasette)
-    await require(datasette, request, "view-table", (db.name, "digests"))
+    db = workspace_database(datasette)
+    private = await ensure_table_visible(datasette, request.actor, "digests")
     week = request.url_vars["week"]
     rows = []
     if await db.table_exists("digests"):
@@ -69,15 +76,16 @@ async def digest_week(request, datasette):
     if not rows:
         raise NotFound(f"No digest has been generated for {week}")
     html = await datasette.render_template(
-        "tracker_digest.html", {"database": db.name, "digest": dict(rows[0])}, request=request
+        "tracker_digest.html", {"database": db.name, "private": private, "digest": dict(rows[0])},
+        request=request,
     )
     return Response.html(html)
 
 
-async def dashboard(request, datasette):
+async def dashboard(request: Request, datasette: Datasette) -> Response:
     """Charts drawn server-side as SVG: no script, no CDN, and no execute-sql for viewers."""
-    db = tracker_database(datasette)
-    await require(datasette, request, "view-table", (db.name, "publications"))
+    db = workspace_database(datasette)
+    private = await ensure_table_visible(datasette, request.actor, "publications")
     weeks = _week_starts(date.today(), DASHBOARD_WEEKS)
     # By default the week a publication reached us (the editors' workload); ?by=published
     # counts by the publisher's own date instead (late-found and imported items move back).
@@ -108,7 +116,7 @@ async def dashboard(request, datasette):
     html = await datasette.render_template(
         "tracker_dashboard.html",
         {
-            "database": db.name, "by": by,
+            "database": db.name, "private": private, "by": by,
             "weeks": [w.isoformat() for w in weeks],
             "grid": grid, "theme_rows": theme_rows, "labels": labels, "peak": peak,
             "publishers": publishers,
@@ -125,7 +133,7 @@ def _week_starts(today: date, count: int) -> list[date]:
     return [monday - timedelta(weeks=n) for n in range(count - 1, -1, -1)]
 
 
-def _json_list(text) -> list[str]:
+def _json_list(text: str | None) -> list[str]:
     try:
         value = json.loads(text or "[]")
     except ValueError:

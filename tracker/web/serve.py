@@ -2,44 +2,56 @@
 
 The scheduler is one worker thread: polls run there (each opens its own event loop inside
 poll_sources), so uvicorn's loop keeps answering editors while feeds download. uvicorn owns
-SIGTERM and Ctrl-C; when it returns, the scheduler is told to stop and joined.
+SIGTERM and Ctrl-C; when it returns, the scheduler is told to stop and joined. Besides tracker's
+own messages, the log has one line per request (uvicorn's access log).
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 import random
 import signal
-import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Callable
 
 import yaml
 
 from tracker import TrackerError
 from tracker.paths import data_file
 
+if TYPE_CHECKING:
+    import uvicorn
+    from datasette.app import Datasette
+    from sqlite_utils import Database
+
+    from tracker.ingest.config import Config
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001
 MIN_WAIT = 30  # seconds between scheduler wake-ups, at least
 JITTER = 0.1
 
+log = logging.getLogger(__name__)
+
 
 def load_metadata(db_path: str | Path, *, private: bool = False) -> dict:
-    """metadata.yml with its `tracker` database block renamed to the served file's stem."""
+    """metadata.yml, its workspace plugin configured for the served file (named by its stem)."""
     path = data_file("metadata.yml")
     try:
         metadata = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as ex:
         raise TrackerError(f"{path}: not valid YAML ({ex})") from None
-    stem = Path(db_path).stem
-    databases = metadata.get("databases") or {}
-    if "tracker" in databases and stem != "tracker":
-        databases[stem] = databases.pop("tracker")
+    if not isinstance(metadata, dict):
+        raise TrackerError(f"{path}: expected a mapping of Datasette metadata")
+    plugins = metadata.setdefault("plugins", {})
+    config = plugins["tracker"] = dict(plugins.get("tracker") or {})
+    config["database"] = Path(db_path).stem
     if private:
-        metadata.setdefault("plugins", {}).setdefault("tracker", {})["private"] = True
+        config["private"] = True
     return metadata
 
 
@@ -64,27 +76,26 @@ def load_theme_rows() -> list[dict]:
     ]
 
 
-def sync_themes(db) -> int:
+def sync_themes(db: Database) -> int:
     """Make the themes table match themes.yaml, so add_theme refuses any other slug."""
-    from tracker.store import write_transaction
+    from tracker.store.web import replace_themes
 
-    rows = load_theme_rows()
-    with write_transaction(db):
-        db.execute("delete from themes where slug not in (select value from json_each(?))",
-                   [json.dumps([row["slug"] for row in rows])])
-        db["themes"].upsert_all(rows, pk="slug", alter=True)
-    return len(rows)
+    return replace_themes(db, load_theme_rows())
 
 
-def make_datasette(db_path: str | Path, *, private: bool = False, secret: str | None = None):
-    """A Datasette instance for the workspace; tests use it through ``.client``."""
+def make_datasette(db_path: str | Path, *, private: bool = False, secret: str | None = None,
+                   base_url: str = "/") -> Datasette:
+    """A Datasette instance for the workspace; tests use it through ``.client``.
+
+    ``base_url`` ("/tracker/") is the path a proxy in front serves it under."""
     from datasette.app import Datasette
 
     return Datasette(
         [str(db_path)],
         metadata=load_metadata(db_path, private=private),
         secret=secret or os.environ.get("DATASETTE_SECRET") or None,
-        settings={"sql_time_limit_ms": 3000, "facet_time_limit_ms": 500, "suggest_facets": False},
+        settings={"sql_time_limit_ms": 3000, "facet_time_limit_ms": 500, "suggest_facets": False,
+                  "base_url": base_url},
     )
 
 
@@ -94,11 +105,13 @@ def serve(
     *,
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
-    poll: bool = True,
     private: bool = False,
-    ready=None,
+    base_url: str = "/",
+    ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve until SIGTERM or Ctrl-C. ``ready(url)`` is called once the server listens."""
+    """Serve until SIGTERM or Ctrl-C, polling the sources of ``sources_path`` on their schedule
+    (None: serve only). ``ready(url)`` is called once the server listens, with the workspace's
+    address."""
     import uvicorn
 
     from tracker.store import open_database
@@ -107,18 +120,19 @@ def serve(
     db = open_database(db_path, must_exist=True)
     sync_themes(db)
     config = None
-    if poll:
+    if sources_path is not None:
         from tracker.ingest.config import load_config
 
         config = load_config(sources_path)
     db.close()
     if not os.environ.get("DATASETTE_SECRET"):
-        print("warning: DATASETTE_SECRET is not set: editors are logged out at every restart",
-              file=sys.stderr)
-    private = private or os.environ.get("TRACKER_PRIVATE", "") in ("1", "true")
-    datasette = make_datasette(db_path, private=private)
-    server = _make_server(uvicorn.Config(datasette.app(), host=host, port=port,
-                                         log_level="warning"), ready)
+        log.warning("DATASETTE_SECRET is not set: editors are logged out at every restart")
+    datasette = make_datasette(db_path, private=private, base_url=base_url)
+    # Whoever runs the server configures logging (the CLI does): uvicorn adds nothing but its
+    # access log, one line per request whatever level tracker's own messages are shown at.
+    logging.getLogger("uvicorn.access").setLevel(logging.INFO)
+    server = _make_server(uvicorn.Config(datasette.app(), host=host, port=port, log_config=None,
+                                         log_level=None), base_url, ready)
     scheduler = Scheduler(db_path, config) if config else None
     # uvicorn catches SIGTERM and Ctrl-C, shuts down, then re-raises the signal: ours turns it
     # into a normal return, so the scheduler is stopped and the exit status is 0.
@@ -144,24 +158,21 @@ class _Stopped(Exception):
     pass
 
 
-def _raise_stopped(signum, frame):
+def _raise_stopped(signum: int, frame: FrameType | None) -> None:
     raise _Stopped()
 
 
-def _make_server(config, ready=None):
-    """A uvicorn server that says where it listens (the real port, when asked for port 0)."""
+def _make_server(config: uvicorn.Config, base_url: str = "/",
+                 ready: Callable[[str], None] | None = None) -> uvicorn.Server:
+    """A uvicorn server that tells ``ready`` where it listens (the real port, when asked for 0)."""
     import uvicorn
 
     class Server(uvicorn.Server):
-        async def startup(self, sockets=None):
+        async def startup(self, sockets: list | None = None) -> None:
             await super().startup(sockets=sockets)
-            if self.started:
+            if self.started and ready:
                 port = self.servers[0].sockets[0].getsockname()[1]
-                url = f"http://{config.host}:{port}/"
-                print(f"Serving the workspace at {url} (Ctrl-C to stop)", file=sys.stderr,
-                      flush=True)
-                if ready:
-                    ready(url)
+                ready(f"http://{config.host}:{port}{base_url}")
 
     return Server(config)
 
@@ -173,7 +184,7 @@ class Scheduler(threading.Thread):
     Retry-After live in the sources table, and poll_lock keeps a cron poll and ours apart.
     """
 
-    def __init__(self, db_path: Path, config):
+    def __init__(self, db_path: Path, config: Config):
         super().__init__(name="scheduler", daemon=True)
         self.db_path, self.config = db_path, config
         self._stopping = threading.Event()
@@ -193,7 +204,7 @@ class Scheduler(threading.Thread):
         finally:
             db.close()
 
-    def run_once(self, db) -> None:
+    def run_once(self, db: Database) -> None:
         from tracker.ingest.poll import poll_sources
         from tracker.store import PollRunning
 
@@ -201,48 +212,41 @@ class Scheduler(threading.Thread):
             summary = poll_sources(db, self.config, self.config.select(), db_path=self.db_path,
                                    due_only=True)
         except PollRunning as ex:
-            _log(f"poll skipped: {ex}")
+            log.info("poll skipped: %s", ex)
             return
-        except Exception as ex:  # the server must outlive a bad poll; the next one retries
-            _log(f"poll failed: {type(ex).__name__}: {ex}")
+        except Exception:  # the server must outlive a bad poll; the next one retries
+            log.exception("poll failed")
             return
         if summary.outcomes:
-            _log(f"polled {len(summary.outcomes)} sources: {len(summary.new_ids)} new, "
-                 f"{len(summary.failed)} failed")
+            log.info("polled %d sources: %d new, %d failed", len(summary.outcomes),
+                     len(summary.new_ids), len(summary.failed))
         self.save_digest(db)
 
-    def save_digest(self, db) -> None:
+    def save_digest(self, db: Database) -> None:
         """Regenerate the coming issue's list (its London date: the issue day starts at
         midnight in London, an hour before UTC's in summer)."""
-        from tracker.publish import digest
         from tracker.dates import LONDON
+        from tracker.publish import digest
 
         try:
             week = digest.next_issue_date(datetime.now(LONDON).date(), self.config.settings.issue_day)
             # With the polling settings, the list's documents (PDF page counts) are looked up
             # here in the worker thread, never during a page view.
-            digest.save_digest(db, week, documents=self.config.settings)
-        except Exception as ex:
-            _log(f"digest not saved: {type(ex).__name__}: {ex}")
+            digest.save_digest(db, week, lookup_with=self.config.settings)
+        except Exception:
+            log.exception("digest not saved")
 
-    def seconds_to_next(self, db) -> float:
-        ids = [source.id for source in self.config.select()]
+    def seconds_to_next(self, db: Database) -> float:
+        from tracker.store import source_states
+
+        states = source_states(db)
         interval = self.config.settings.interval
-        if not ids:
-            return interval
-        row = db.execute(
-            "select min(next_poll) from sources where id in (select value from json_each(?))",
-            [json.dumps(ids)],
-        ).fetchone()
+        due = [states[source.id]["next_poll"] for source in self.config.select()
+               if (states.get(source.id) or {}).get("next_poll")]
         wait = float(interval)
-        if row and row[0]:
-            due = datetime.fromisoformat(row[0].replace("Z", "+00:00"))
-            wait = (due - datetime.now(timezone.utc)).total_seconds()
+        if due:
+            soonest = datetime.fromisoformat(min(due))
+            wait = (soonest - datetime.now(timezone.utc)).total_seconds()
         wait = min(max(wait, MIN_WAIT), interval)
         return wait * (1 + random.uniform(0, JITTER))
-
-
-def _log(message: str) -> None:
-    stamp = datetime.now(timezone.utc).strftime("%H:%M:%S")
-    print(f"[{stamp}] {message}", file=sys.stderr, flush=True)
 
