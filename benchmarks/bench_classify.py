@@ -28,7 +28,7 @@ LINE = b'{"title": "Raised by Relatives: the experiences of Black and Asian kins
 
 def corpus(size: int) -> list[dict]:
     """The shipped labelled publications, repeated (with a number, so no two are equal)."""
-    from tracker.judgement.classify import LABELLED_FILE, read_labelled
+    from tracker.judgement.examples import LABELLED_FILE, read_labelled
 
     records = read_labelled(LABELLED_FILE)
     return [{**records[i % len(records)], "title": f"{records[i % len(records)]['title']} ({i})"}
@@ -84,7 +84,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (median reported)")
     parser.add_argument("--items", type=int, default=5000, help="publications per throughput run")
     args = parser.parse_args()
-    from tracker.judgement.classify import Classifier, load_theme_set, shipped_model
+    from tracker.judgement.model import Classifier
+    from tracker.judgement.provenance import shipped_model
+    from tracker.judgement.themes import load_theme_set
 
     with tempfile.TemporaryDirectory() as cache:
         os.environ["TRACKER_CACHE"] = cache

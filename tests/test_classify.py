@@ -1,3 +1,4 @@
+import ast
 import json
 import os
 import select
@@ -10,12 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from tracker import cli
-from tracker.judgement.classify import (
-    Classifier, Model, ThemesError, classify_publications, latest_model, load_theme_set,
-    parse_themes,
-)
 from tracker.entries import Entry
 from tracker.ingest.normalise import url_key
+from tracker.judgement.classify import classify_publications
+from tracker.judgement.model import Classifier, Model
+from tracker.judgement.provenance import latest_model
+from tracker.judgement.themes import ThemesError, load_theme_set, parse_themes, theme_list
 from tracker.store import FetchRecord, save_fetch, sync_sources
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,6 +101,48 @@ def test_a_broken_themes_file_is_a_one_line_error_from_the_cli(tmp_path, monkeyp
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("value, themes", [
+    ('["kinship", "send"]', ["kinship", "send"]),
+    (None, []),
+    ("", []),
+    ('["kinship", 7, null]', ["kinship"]),
+    ('{"kinship": 1}', []),
+    ("not json", []),
+])
+def test_a_themes_column_is_read_defensively(value, themes):
+    assert theme_list(value) == themes
+
+
+def test_the_judgement_stage_imports_one_way():
+    """No cycle among its modules, function-local imports included, and nothing from a stage
+    above it. ``fitting`` (scikit-learn) is loaded by provenance, metrics and training alone."""
+    package = ROOT / "tracker" / "judgement"
+    modules = {path.stem for path in package.glob("*.py")}
+    graph = {}
+    for path in package.glob("*.py"):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                name = node.module or ""
+                if node.level:
+                    name = "tracker.judgement" + ("." + name if name else "")
+                # ``from . import rules`` imports a module by the name it imports
+                imported.update([name, *(f"{name}.{alias.name}" for alias in node.names)])
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+        graph[path.stem] = {name.split(".")[2] for name in imported
+                            if name.startswith("tracker.judgement.")} & modules
+        above = {name for name in imported if name.startswith("tracker.")
+                 and name.split(".")[1] in {"ingest", "publish", "web", "ops", "cli"}}
+        assert not above, f"{path.name} imports {above}"
+    done: list[str] = []
+    while len(done) < len(graph):
+        ready = sorted(m for m in graph if m not in done and graph[m] <= set(done))
+        assert ready, f"import cycle among {sorted(set(graph) - set(done))}"
+        done += ready
+    assert {m for m in graph if "fitting" in graph[m]} == {"provenance", "metrics", "training"}
+
+
 # --- cold start: the rules alone ----------------------------------------------------------
 
 @pytest.mark.parametrize("title, publisher, theme", [
@@ -177,10 +220,11 @@ def test_retraining_follows_the_editors(db, add_publication, editable_themes):
         edit(db, note, "add_theme", "inspection")
         edit(db, note, "set_status", "accepted")
 
+    from tracker.cli.scores import scores_table
     from tracker.judgement.training import train
 
-    output = []
-    model = train(db, echo=output.append)
+    trained = train(db)
+    model, output = trained.model, [scores_table(trained.evaluation)]
     after = {name: row(db, i) for name, i in new.items()}
     assert "finance" in json.loads(after["outturn"]["themes"])
     assert after["hearings"]["candidate_score"] < before["hearings"]["candidate_score"] - 0.1
@@ -210,7 +254,7 @@ def test_retraining_never_touches_statuses_or_editor_set_themes(db, add_publicat
 
     from tracker.judgement.training import train
 
-    train(db, echo=lambda text: None)
+    train(db)
     assert {i: {k: row(db, i)[k] for k in kept} for i in ids} == before
     assert json.loads(row(db, ids[2])["themes"]) == ["adoption"]
     assert row(db, ids[2])["candidate_score"] is not None  # re-scored all the same
@@ -226,7 +270,8 @@ def test_an_editor_s_themes_win_over_a_score_computed_before_them(db, add_public
 
 
 def test_a_model_round_trips_as_plain_arrays(theme_set):
-    from tracker.judgement.training import examples_from_records, fit_model
+    from tracker.judgement.examples import examples_from_records
+    from tracker.judgement.fitting import fit_model
 
     records = [{"title": f"Foster carers allowance update {n}", "themes": ["fostering"],
                 "candidate": True} for n in range(6)]
@@ -242,7 +287,9 @@ def test_a_model_round_trips_as_plain_arrays(theme_set):
 
 
 def test_batch_and_single_predictions_agree_on_the_shipped_labelled_file(theme_set):
-    from tracker.judgement.classify import BATCH, LABELLED_FILE, read_labelled, shipped_model
+    from tracker.judgement.examples import LABELLED_FILE, read_labelled
+    from tracker.judgement.model import BATCH
+    from tracker.judgement.provenance import shipped_model
 
     items = read_labelled(LABELLED_FILE)
     assert len(items) > BATCH  # batches of different sizes, a publication's row in each
@@ -263,7 +310,7 @@ def test_an_editor_can_add_a_theme_in_themes_yaml(tmp_path, monkeypatch, theme_s
     monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
     edited = load_theme_set()
     assert edited.slugs[-1] == "housing"
-    from tracker.judgement.classify import shipped_model
+    from tracker.judgement.provenance import shipped_model
 
     # The model knows nothing of the new theme yet: its phrases assign it meanwhile.
     prediction = Classifier(edited, shipped_model(edited)).predict(
@@ -335,7 +382,7 @@ def test_classify_cli_trains_once_then_reuses_its_cache(tmp_path):
     cache = tmp_path / "empty-cache"
     first = run_classify(b'{"title": "Kinship care strategy"}\n', cache)
     cached = list(cache.glob("model-*.npz")) if cache.exists() else []
-    from tracker.judgement.classify import LABELLED_FILE
+    from tracker.judgement.examples import LABELLED_FILE
 
     assert len(cached) == (1 if LABELLED_FILE.exists() else 0)
     second = run_classify(b'{"title": "Kinship care strategy"}\n', cache)
@@ -420,12 +467,17 @@ def test_poll_classifies_what_it_stores_and_loads_nothing_heavy(tmp_path, db_pat
 
 def test_evaluate_scores_a_file_with_a_model_that_never_saw_it(tmp_path):
     records = [
-        {"title": "Kinship carers’ allowances: a survey of local authorities", "themes": ["kinship"], "candidate": True},
-        {"title": "Special guardianship support: what kinship families need", "themes": ["kinship"], "candidate": True},
+        {"title": "Kinship carers’ allowances: a survey of local authorities",
+         "themes": ["kinship"], "candidate": True},
+        {"title": "Special guardianship support: what kinship families need",
+         "themes": ["kinship"], "candidate": True},
         {"title": "Youth justice statistics: 2024 to 2025", "themes": ["youth_justice"], "candidate": True},
-        {"title": "Foster carer recruitment: the regional fostering hubs a year on", "themes": ["fostering"], "candidate": True},
-        {"title": "Consumer price inflation, UK: September 2025", "publisher": "ONS", "themes": [], "candidate": False},
-        {"title": "Apprenticeship funding rules: August 2025 to July 2026", "publisher": "DfE", "themes": [], "candidate": False},
+        {"title": "Foster carer recruitment: the regional fostering hubs a year on",
+         "themes": ["fostering"], "candidate": True},
+        {"title": "Consumer price inflation, UK: September 2025", "publisher": "ONS",
+         "themes": [], "candidate": False},
+        {"title": "Apprenticeship funding rules: August 2025 to July 2026", "publisher": "DfE",
+         "themes": [], "candidate": False},
         {"title": "Our autumn quiz night: raise money for children", "themes": [], "candidate": False},
     ]
     path = tmp_path / "held-out.jsonl"

@@ -176,7 +176,7 @@ def digest(week, weeks, db_path, fmt, by_network, save, documents, sources_path)
 @cli.command()
 @click.option("--rules-only", is_flag=True, help="Use themes.yaml's phrases alone, no model")
 @user_errors
-def classify(rules_only):
+def classify(rules_only: bool) -> None:
     """Themes and a candidate score for JSON lines on stdin, one JSON line out per line in.
 
     Each input line is an object with a title (summary, publisher, url and any other keys are
@@ -187,24 +187,38 @@ def classify(rules_only):
     Example:
         echo '{"title": "Kinship care strategy", "publisher": "DfE"}' | tracker classify
     """
-    from tracker.judgement.classify import classify_command
+    from io import BufferedIOBase
+    from typing import cast
 
-    classify_command(rules_only=rules_only)
+    from tracker.judgement.model import Classifier
+    from tracker.judgement.provenance import classifier_for
+    from tracker.judgement.themes import load_theme_set
+
+    from .jsonlines import classify_lines
+
+    classifier = Classifier(load_theme_set()) if rules_only else classifier_for()
+    # typeshed calls stdin's buffer a BinaryIO; it is a BufferedReader, whose read1 streaming needs
+    classify_lines(classifier, cast(BufferedIOBase, sys.stdin.buffer), sys.stdout)
 
 
 @cli.command()
 @db_option
 @user_errors
-def train(db_path):
+def train(db_path: str) -> None:
     """Retrain from the editors' decisions and the shipped examples; re-score unreviewed.
 
     Prints cross-validated precision, recall and F1 per theme and the candidate ROC-AUC, beside
     the keyword-only baseline, stores the new model version in the database, and re-scores the
     publications not yet reviewed. Statuses and editor-set themes are never changed.
     """
-    from tracker.judgement.training import train_command
+    from tracker.judgement.training import train as train_model
+    from tracker.store import open_database
 
-    train_command(db_path)
+    from .scores import scores_table
+
+    trained = train_model(open_database(db_path, must_exist=True))
+    click.echo(scores_table(trained.evaluation))
+    click.echo(f"\nStored model {trained.model.version}; re-scored {trained.rescored} unreviewed publications.")
 
 
 @cli.command()
@@ -213,15 +227,19 @@ def train(db_path):
               help="Also train on this database's editor decisions")
 @click.option("--cross-validate", is_flag=True, help="Cross-validate on FILE alone instead")
 @user_errors
-def evaluate(file, db_path, cross_validate):
+def evaluate(file: str, db_path: str | None, cross_validate: bool) -> None:
     """Score a labelled JSON-lines file (title, summary, publisher, themes, candidate).
 
     By default a model trained on the shipped examples (and --db's decisions) minus FILE's own
     publications scores FILE; the keyword-only baseline is printed beside it.
     """
-    from tracker.judgement.training import evaluate_command
+    from tracker.judgement.training import evaluate as evaluate_file
+    from tracker.store import open_database
 
-    evaluate_command(file, db_path, cross_validate=cross_validate)
+    from .scores import scores_table
+
+    db = open_database(db_path, must_exist=True) if db_path else None
+    click.echo(scores_table(evaluate_file(file, db, cross_validate_file=cross_validate), file))
 
 
 def _base_url(ctx: click.Context, param: click.Parameter, value: str) -> str:

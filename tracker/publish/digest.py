@@ -271,7 +271,7 @@ def _link_url(url: str) -> str:
 
 def theme_networks() -> dict[str, str]:
     """Theme slug -> the regional network that follows it, from themes.yaml."""
-    from tracker.judgement.classify import load_themes
+    from tracker.judgement.themes import load_themes
 
     return {theme.slug: theme.network for theme in load_themes() if theme.network}
 

@@ -1,0 +1,153 @@
+"""Fitting a model to labelled examples: the part of training that imports scikit-learn.
+
+Per theme (one-vs-rest) and for the candidate score, a logistic regression over tf-idf terms
+and the themes.yaml rule features. Its decision values are calibrated (Platt) and each theme's
+threshold chosen on out-of-fold predictions *within the training data*, so cross-validation
+never tunes anything on the fold it scores.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from datetime import datetime, timezone
+
+import numpy as np
+from scipy import sparse
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+from tracker.dates import utc_iso
+
+from .examples import Example
+from .features import Features, features
+from .model import Model
+from .rules import Rules
+from .themes import ThemeSet
+
+C = 4.0  # fixed a priori (tf-idf rows are unit length), not searched on any fold
+MIN_EXAMPLES = 3  # positives and negatives a column needs before the model takes it over
+INNER_FOLDS = 3
+# First-stage decisions (about -4..4) scaled to the size of the other features (0..1), so the
+# regularisation treats them alike.
+STACK_SCALE = 0.25
+THRESHOLDS = np.round(np.arange(0.2, 0.71, 0.05), 2)
+# One fitted yes/no column: (weights, bias, Platt's (a, b), threshold).
+Column = tuple[np.ndarray, float, tuple[float, float], float]
+
+
+def fit_model(examples: list[Example], theme_set: ThemeSet, *, data_digest: str = "",
+              source: str = "trained") -> Model:
+    """Two stages per theme. The first reads the text and the rules; the second reads them
+    again plus every theme's first-stage decision, so it learns how the editors combine themes
+    (a SEND report is rarely also tagged education; adoption rarely also children in care).
+    The second stage is trained on out-of-fold first-stage decisions, never on its own fit."""
+    rules = Rules(theme_set)
+    docs = [features(example.as_item(), rules) for example in examples]
+    terms, idf = _vocabulary([terms for terms, _, _ in docs])
+    model = Model(
+        terms=terms, idf=idf, rule_slugs=theme_set.slugs, slugs=[], weights=np.zeros((0, 0)),
+        bias=np.zeros(0), calibration=np.zeros((0, 2)), thresholds=np.zeros(0),
+        first_weights=np.zeros((0, 0)), first_bias=np.zeros(0), stack=np.zeros((0, 0)),
+    )
+    X = _matrix(model, docs)
+    rows = [i for i, e in enumerate(examples) if e.themes is not None]
+    labels = {slug: np.array([slug in (examples[i].themes or ()) for i in rows]) for slug in theme_set.slugs}
+    slugs = [slug for slug in theme_set.slugs if _enough(labels[slug])]
+    first = [_logistic(X[rows], labels[slug]) for slug in slugs]
+    stacked = np.column_stack([_out_of_fold(X[rows], labels[slug]) for slug in slugs] or
+                              [np.zeros((len(rows), 0))]) * STACK_SCALE
+    X2 = sparse.hstack([X[rows], sparse.csr_matrix(stacked)]).tocsr()
+    columns = [_fit_column(X2, labels[slug], choose_threshold=True) for slug in slugs]
+    candidate_rows = [i for i, e in enumerate(examples) if e.candidate is not None]
+    y = np.array([examples[i].candidate for i in candidate_rows])
+    candidate = _fit_column(X[candidate_rows], y, False) if _enough(y) else None
+    width = X.shape[1]
+    stack = np.array([c[0][width:] for c in columns]).T * STACK_SCALE if columns else np.zeros((0, 0))
+    columns = [(c[0][:width], *c[1:]) for c in columns]
+    columns.append(candidate or _rules_candidate_column(width, model))
+    trained_at = utc_iso(datetime.now(timezone.utc))
+    model.slugs = slugs
+    model.weights = np.column_stack([c[0] for c in columns]).astype(np.float32)
+    model.bias = np.array([c[1] for c in columns], dtype=np.float32)
+    model.calibration = np.array([c[2] for c in columns], dtype=np.float32)
+    model.thresholds = np.array([c[3] for c in columns[:-1]], dtype=np.float32)
+    model.first_weights = np.array([f.coef_[0] for f in first], dtype=np.float32).reshape(len(first), width).T
+    model.first_bias = np.array([f.intercept_[0] for f in first], dtype=np.float32)
+    model.stack = np.asarray(stack, dtype=np.float32).reshape(len(slugs), len(slugs))
+    model.meta = {
+        "version": f"{source}-{trained_at[:19].replace(':', '').replace('-', '')}-{data_digest[:8] or 'x'}",
+        "trained_at": trained_at, "examples": len(examples), "themes_digest": theme_set.digest,
+        "data_digest": data_digest,
+    }
+    return model
+
+
+def _vocabulary(documents: list[Counter]) -> tuple[list[str], np.ndarray]:
+    """Terms in at least two documents (one, for a handful of examples), with smoothed idf."""
+    df = Counter(term for terms in documents for term in terms)
+    min_df = 2 if len(documents) >= 50 else 1
+    terms = sorted(t for t, n in df.items() if n >= min_df)
+    n = len(documents)
+    idf = np.array([math.log((1 + n) / (1 + df[t])) + 1 for t in terms], dtype=np.float64)
+    return terms, idf
+
+
+def _matrix(model: Model, docs: list[Features]) -> sparse.csr_matrix:
+    """The examples' rows as the Classifier computes them, so a fit sees what prediction sees."""
+    indices, values, offsets = model.rows(docs)
+    width = len(model.terms) + len(model.rule_slugs) + 1
+    return sparse.csr_matrix((values, indices, offsets), shape=(len(docs), width))
+
+
+def _enough(y: np.ndarray) -> bool:
+    """A column is learnt once it has a few positives and negatives; until then rules decide."""
+    positives = int(y.sum())
+    return positives >= MIN_EXAMPLES and len(y) - positives >= MIN_EXAMPLES
+
+
+def _out_of_fold(X: sparse.csr_matrix, y: np.ndarray) -> np.ndarray:
+    """Decision values for each row from a model that did not see it."""
+    positives = int(y.sum())
+    folds = StratifiedKFold(n_splits=min(INNER_FOLDS, positives, len(y) - positives),
+                            shuffle=True, random_state=0)
+    decision = np.zeros(len(y))
+    for train, test in folds.split(X, y):
+        decision[test] = _logistic(X[train], y[train]).decision_function(X[test])
+    return decision
+
+
+def _fit_column(X: sparse.csr_matrix, y: np.ndarray, choose_threshold: bool) -> Column:
+    """(weights, bias, (a, b), threshold) for one yes/no column: Platt calibration and the
+    threshold come from out-of-fold decisions of the training data alone."""
+    decision = _out_of_fold(X, y)
+    platt = LogisticRegression(C=100.0).fit(decision.reshape(-1, 1), y)
+    a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+    threshold = 0.5
+    if choose_threshold:
+        probability = 1 / (1 + np.exp(-(a * decision + b)))
+        scores = [_f1(y, probability >= t) for t in THRESHOLDS]
+        threshold = float(THRESHOLDS[int(np.argmax(scores))])
+    final = _logistic(X, y)
+    return final.coef_[0], float(final.intercept_[0]), (a, b), threshold
+
+
+def _logistic(X: sparse.csr_matrix, y: np.ndarray) -> LogisticRegression:
+    # The dual solver: with far more terms than examples it is ~100x faster than the primal,
+    # for the same solution.
+    return LogisticRegression(C=C, class_weight="balanced", solver="liblinear", dual=True,
+                              max_iter=5000).fit(X, y)
+
+
+def _rules_candidate_column(width: int, model: Model) -> Column:
+    """No accepted-and-rejected examples yet: score by the rules (themes fired, blocked)."""
+    weights = np.zeros(width)
+    for slug in model.rule_slugs:
+        weights[model.rule_index[slug]] = 0.8
+    weights[model.not_candidate_row] = -2.0
+    return weights, -1.0, (1.0, 0.0), 0.5
+
+
+def _f1(y: np.ndarray, predicted: np.ndarray) -> float:
+    tp = int((y & predicted).sum())
+    return 2 * tp / (int(y.sum()) + int(predicted.sum())) if tp else 0.0

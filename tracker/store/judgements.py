@@ -1,0 +1,47 @@
+"""What the judgement stage keeps: each publication's themes and candidate score as the
+classifier last gave them, and the models `tracker train` fits."""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable, NamedTuple
+
+from sqlite_utils import Database
+
+from .database import write_transaction
+
+
+class Score(NamedTuple):
+    publication_id: int
+    themes: list[str]
+    candidate_score: float
+    model_version: str
+    why: dict
+
+
+def save_scores(db: Database, scores: Iterable[Score]) -> None:
+    """Store a batch of scores in one transaction. Never changes a status, nor themes an editor
+    has set: the update itself checks ``themes_by_editor``, so an editor's edit made while the
+    batch was being scored still wins."""
+    # Encoded before the write lock is taken, so the lock is held for the updates alone.
+    rows = [(json.dumps(s.themes), s.candidate_score, s.model_version, json.dumps(s.why), s.publication_id)
+            for s in scores]
+    with write_transaction(db):
+        db.conn.executemany(
+            """update publications set
+                 themes = case when themes_by_editor = 1 then themes else ? end,
+                 candidate_score = ?, model_version = ?, why = ?
+               where id = ?""",
+            rows,
+        )
+
+
+def save_model(db: Database, version: str, model: bytes, *, trained_at: str, examples: int,
+               metrics: dict, themes_digest: str, data_digest: str) -> None:
+    """Store a fitted model (``model``: its arrays as .npz bytes) under its version."""
+    with write_transaction(db):
+        db.table("models").insert({
+            "version": version, "trained_at": trained_at, "examples": examples,
+            "metrics": json.dumps(metrics), "themes_digest": themes_digest,
+            "data_digest": data_digest, "model": model,
+        }, replace=True)
