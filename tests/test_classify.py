@@ -113,6 +113,17 @@ def test_a_themes_column_is_read_defensively(value, themes):
     assert theme_list(value) == themes
 
 
+def test_the_workspace_s_themes_table_comes_from_the_one_validated_reader(tmp_path, monkeypatch, theme_set):
+    from tracker.web.serve import load_theme_rows
+
+    assert [(r["slug"], r["label"], r["network"]) for r in load_theme_rows()] == [
+        (t.slug, t.label, t.network) for t in theme_set.themes]
+    (tmp_path / "themes.yaml").write_text("themes:\n  send: {label: SEND, description: d, include: [send]}\n")
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    with pytest.raises(ThemesError, match="'network' is required"):
+        load_theme_rows()
+
+
 def test_the_judgement_stage_imports_one_way():
     """No cycle among its modules, function-local imports included, and nothing from a stage
     above it. ``fitting`` (scikit-learn) is loaded by provenance, metrics and training alone."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Callable
 import yaml
 
 from tracker import TrackerError
+from tracker.judgement.themes import load_theme_set
 from tracker.paths import data_file
 
 if TYPE_CHECKING:
@@ -56,24 +57,10 @@ def load_metadata(db_path: str | Path, *, private: bool = False) -> dict:
 
 
 def load_theme_rows() -> list[dict]:
-    """Theme slugs and labels from themes.yaml (the classifier's file)."""
-    path = data_file("themes.yaml")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as ex:
-        raise TrackerError(f"{path}: not valid YAML ({ex})") from None
-    themes = data.get("themes") if isinstance(data, dict) else None
-    if not isinstance(themes, dict) or not themes:
-        raise TrackerError(f"{path}: expected a 'themes' mapping of slug to theme")
-    return [
-        {
-            "slug": str(slug),
-            "label": str((spec or {}).get("label") or slug),
-            "description": " ".join(str((spec or {}).get("description") or "").split()),
-            "network": (spec or {}).get("network"),
-        }
-        for slug, spec in themes.items()
-    ]
+    """The themes table's rows: each theme's slug, label, description and network, from
+    themes.yaml as the classifier reads (and validates) it."""
+    return [{"slug": t.slug, "label": t.label, "description": t.description, "network": t.network}
+            for t in load_theme_set().themes]
 
 
 def sync_themes(db: Database) -> int:
