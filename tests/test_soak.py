@@ -181,7 +181,7 @@ def test_a_month_of_polling(db, db_path, month, feed_server):
 
     # The workspace's source-health query flags them: failing first, then the silent one.
     metadata = yaml.safe_load(data_file("metadata.yml").read_text())
-    sql = metadata["databases"]["tracker"]["queries"]["source_health"]["sql"]
+    sql = metadata["plugins"]["tracker"]["queries"]["source_health"]["sql"]
     flagged = {r["id"]: r["health"] for r in db.execute_returning_dicts(sql, {"silent_days": "14"})}
     assert flagged == {"gone": "failing", "quiet": "silent", "steady": "ok", "flaky": "ok",
                        "redater": "ok"}
