@@ -11,7 +11,6 @@ from the ``documents`` cache that ``tracker.publish.documents`` fills. Its one w
 from __future__ import annotations
 
 import html
-import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -22,6 +21,7 @@ from sqlite_utils import Database
 
 from tracker.dates import LONDON, MONTH_NAMES, london_date, utc_iso
 from tracker.ingest.config import WEEKDAYS, Settings
+from tracker.judgement.themes import load_themes, theme_list
 from tracker.store import open_database, replace_digest
 from tracker.text import human_size, is_http_url
 
@@ -153,18 +153,10 @@ def _items(db: Database, status: str, start: date, end: date, *, by_first_seen: 
             id=row["id"], url=row["url"], title=" ".join((row["title"] or "").split()),
             publisher=(row["publisher"] or "").strip(), day=day,
             month_only=row["date_source"] == "month" and row["published"] is not None,
-            verb=row["verb"] or "published", themes=tuple(_themes(row["themes"])),
+            verb=row["verb"] or "published", themes=tuple(theme_list(row["themes"])),
             content_type=row["content_type"], pages=row["pages"], nbytes=row["bytes"],
         ))
     return items
-
-
-def _themes(value: str | None) -> list[str]:
-    try:
-        themes = json.loads(value or "[]")
-    except ValueError:
-        return []
-    return [t for t in themes if isinstance(t, str)] if isinstance(themes, list) else []
 
 
 @dataclass(frozen=True)
@@ -271,8 +263,6 @@ def _link_url(url: str) -> str:
 
 def theme_networks() -> dict[str, str]:
     """Theme slug -> the regional network that follows it, from themes.yaml."""
-    from tracker.judgement.themes import load_themes
-
     return {theme.slug: theme.network for theme in load_themes() if theme.network}
 
 
