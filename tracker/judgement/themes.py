@@ -14,18 +14,15 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from tracker import TrackerError
 from tracker.paths import data_file
+from tracker.yamlfile import parse_yaml
 
 THEMES_FILE = "themes.yaml"
 SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
 QUOTES = re.compile(r"['’‘`]")
 WORD = re.compile(r"\w+")
 THEME_KEYS = {"label", "network", "description", "include", "exclude"}
-# libyaml's parser, where PyYAML has it, with the same safe constructor: a tenth of the time.
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class ThemesError(TrackerError):
@@ -62,16 +59,10 @@ def load_themes(path: str | Path | None = None) -> list[Theme]:
 def load_theme_set(path: str | Path | None = None) -> ThemeSet:
     path = Path(path) if path else data_file(THEMES_FILE)
     try:
-        raw = path.read_bytes()
-        data = yaml.load(raw.decode("utf-8"), Loader=SAFE_LOADER)
+        raw = path.read_bytes()  # the bytes, for the digest that keys the shipped model's cache
     except OSError as ex:
         raise ThemesError(f"cannot read {path}: {ex.strerror or ex}") from None
-    except UnicodeDecodeError:
-        raise ThemesError(f"{path}: not UTF-8 text") from None
-    except yaml.YAMLError as ex:
-        mark = getattr(ex, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ThemesError(f"{path}: not valid YAML{where}") from None
+    data = parse_yaml(raw, path, error=ThemesError)
     return parse_themes(data, name=str(path), digest=hashlib.sha256(raw).hexdigest())
 
 
