@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+from collections.abc import Callable
+from typing import IO, Any, ParamSpec, TypeVar
 
 import click
 
@@ -19,6 +21,9 @@ from .params import IsoDate, OneLineErrors
 DEFAULT_DB = "db/tracker.db"
 DEFAULT_SOURCES = "sources.yaml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+P = ParamSpec("P")
+R = TypeVar("R")
+Decorated = TypeVar("Decorated", bound=Callable[..., Any])
 
 
 class UsageError(click.ClickException):
@@ -26,15 +31,15 @@ class UsageError(click.ClickException):
 
     exit_code = 2
 
-    def show(self, file=None):
+    def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"Error: {self.format_message()}", err=True)
 
 
-def user_errors(fn):
+def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn the package's known errors into a one-line message and exit 2, never a traceback."""
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except TrackerError as ex:
@@ -43,7 +48,8 @@ def user_errors(fn):
     return wrapper
 
 
-def file_option(flag: str, dest: str, help: str, default: str | None = None):
+def file_option(flag: str, dest: str, help: str,
+                default: str | None = None) -> Callable[[Decorated], Decorated]:
     """An option naming a file, relative to the current directory; a folder is refused."""
     return click.option(flag, dest, default=default, show_default=default is not None,
                         type=click.Path(dir_okay=False), help=help)
@@ -58,7 +64,7 @@ sources_option = file_option("--sources", "sources_path", "Sources file (YAML)",
 @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="warning",
               show_default=True, envvar="TRACKER_LOG_LEVEL",
               help="Log tracker's messages of this level and above on stderr (or TRACKER_LOG_LEVEL)")
-def cli(log_level):
+def cli(log_level: str) -> None:
     """Track what children's-services publishers publish, and draft the newsletter's list.
 
     \b
@@ -77,7 +83,7 @@ def cli(log_level):
 @click.option("--source", "source_ids", multiple=True, metavar="ID", help="Poll only this source (repeatable)")
 @click.option("--due", is_flag=True, help="Skip sources whose next scheduled poll has not come yet")
 @user_errors
-def poll(sources_path, db_path, source_ids, due):
+def poll(sources_path: str, db_path: str, source_ids: tuple[str, ...], due: bool) -> None:
     """Fetch, parse, store and classify what is new, once, for every source.
 
     Exits 0 when the pass completed, even if some sources failed: each failure is recorded on
@@ -313,7 +319,7 @@ def editor_add(name: str, db_path: str) -> None:
 @click.option("--sample-port", type=int, default=8765, show_default=True,
               help="Port to serve the sample feeds on")
 @user_errors
-def demo(db_path, port, no_serve, sample_port):
+def demo(db_path: str, port: int, no_serve: bool, sample_port: int) -> None:
     """Offline demo: serve the bundled sample feeds locally, poll them, open the workspace.
 
     The sample feeds (samples/, listed in sources.sample.yaml) are real-format copies of
