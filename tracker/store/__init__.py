@@ -14,12 +14,26 @@ its own writes. Everything a caller needs is importable from ``tracker.store``.
 """
 
 from .database import NotATrackerDatabase, PollRunning, open_database, poll_lock, write_transaction
-from .digests import Document, replace_digest, save_documents
+from .digests import Document, IssueSent, list_issues, replace_digest, save_documents, sent_weeks
+from .edits import (
+    MANUAL_SOURCE,
+    Added,
+    EditRefused,
+    LineEdit,
+    ManualPublication,
+    add_manual,
+    edit_line,
+    ignore_update,
+    list_update,
+    set_status,
+)
 from .publications import PastEntry, StoreResult, announcement_changes, store_past_entries
-from .schema import MIGRATION_SET, STATUSES, migrations
+from .schema import LINE_LIMITS, MIGRATION_SET, STATUSES, migrations
 from .sources import FetchRecord, prune_fetch_log, save_fetch, source_states, sync_sources
 
 __all__ = [
+    "LINE_LIMITS", "MANUAL_SOURCE", "Added", "EditRefused", "IssueSent", "LineEdit", "ManualPublication",
+    "add_manual", "edit_line", "ignore_update", "list_issues", "list_update", "sent_weeks", "set_status",
     "MIGRATION_SET", "STATUSES", "Document", "FetchRecord", "NotATrackerDatabase", "PastEntry",
     "PollRunning", "StoreResult", "announcement_changes", "migrations", "open_database",
     "poll_lock", "prune_fetch_log", "replace_digest", "save_documents", "save_fetch",

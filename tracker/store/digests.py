@@ -9,33 +9,63 @@ from typing import Mapping
 
 from sqlite_utils import Database
 
+from tracker import TrackerError
 from tracker.dates import utc_iso
 
 from .database import write_transaction
 
 
+class IssueSent(TrackerError):
+    """The issue was sent: its texts are frozen as they went out."""
+
+
 def replace_digest(
     db: Database, week: date, weeks: int, texts: Mapping[str, str], counts: Mapping[str, int],
-    generated_at: datetime | None = None,
+    generated_at: datetime | None = None, *, sent_by: str | None = None,
 ) -> dict:
     """Store one issue's digest (``texts``: format -> rendering), replacing that week's row only.
 
-    One statement in one transaction: a crash leaves the previous row or the new one, never half
-    a digest. Returns the row as stored.
+    With ``sent_by`` the row is stored as sent by that editor, at ``generated_at``: frozen, so
+    the next issue begins. A sent issue's row is never replaced (IssueSent). One statement in
+    one transaction: a crash leaves the previous row or the new one, never half a digest.
+    Returns the row as stored.
     """
+    stamp = utc_iso(generated_at or datetime.now(timezone.utc))
     row = {
         "week": week.isoformat(),
-        "generated_at": utc_iso(generated_at or datetime.now(timezone.utc)),
+        "generated_at": stamp,
         "weeks": weeks,
         **texts,
         "counts": json.dumps(counts),
+        "sent_at": stamp if sent_by else None,
+        "sent_by": sent_by,
     }
+    updates = ", ".join(f"{column} = excluded.{column}" for column in row if column != "week")
     with write_transaction(db):
-        db.execute(
-            f"insert or replace into digests ({', '.join(row)}) values ({', '.join('?' * len(row))})",
+        cursor = db.execute(
+            f"""insert into digests ({', '.join(row)}) values ({', '.join('?' * len(row))})
+                on conflict (week) do update set {updates} where digests.sent_at is null""",
             list(row.values()),
         )
+        if not cursor.rowcount:
+            sent = db.execute("select sent_at, sent_by from digests where week = ?", [row["week"]]).fetchone()
+            raise IssueSent(f"the issue of {row['week']} was sent by {sent[1]} at {sent[0]}: it stays as sent")
     return row
+
+
+def list_issues(db: Database) -> list[dict]:
+    """Every stored issue, newest first: week, generated_at, weeks, counts (a dict), sent_at and
+    sent_by (None for a draft)."""
+    rows = db.execute_returning_dicts(
+        "select week, generated_at, weeks, counts, sent_at, sent_by from digests order by week desc"
+    )
+    return [{**row, "counts": json.loads(row["counts"] or "{}")} for row in rows]
+
+
+def sent_weeks(db: Database) -> set[date]:
+    """The issue dates already sent."""
+    return {date.fromisoformat(week) for (week,) in
+            db.execute("select week from digests where sent_at is not null").fetchall()}
 
 
 @dataclass(frozen=True)

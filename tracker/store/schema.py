@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from sqlite_utils import Database, Migrations
 
+from .theme_index import create_theme_index
+
 MIGRATION_SET = "tracker"
 STATUSES = ("new", "accepted", "rejected")
+# The longest value edit_line accepts for each field of the newsletter's line.
+LINE_LIMITS = {"title": 500, "publisher": 200, "verb": 60}
 
 migrations = Migrations(MIGRATION_SET)
 
@@ -185,3 +189,161 @@ def m005_digest(db: Database) -> None:
         foreign_keys=[("publication_id", "publications", "id")],
         if_not_exists=True,
     )
+
+
+@migrations()
+def m006_edits(db: Database) -> None:
+    # The newsletter line as an editor wrote it, kept apart from the polled columns so that a
+    # later poll, which rewrites title and summary, never overwrites an edit. NULL: not edited.
+    existing = db.table("publications").columns_dict
+    for column in ("edited_title", "edited_publisher", "edited_verb", "edited_published"):
+        if column not in existing:
+            db.table("publications").add_column(column, str)
+    # A sent issue is frozen: its texts stay as they were sent, and the next issue begins.
+    digest_columns = db.table("digests").columns_dict
+    for column in ("sent_at", "sent_by"):
+        if column not in digest_columns:
+            db.table("digests").add_column(column, str)
+    # The table the ingest stage fills (agreed for every stage; created here too, so the list
+    # can read it whichever migration lands first).
+    db.table("publication_updates").create(
+        {
+            "id": int, "publication_id": int, "source_id": str, "seen_at": str, "kind": str,
+            "change_note": str, "old_value": str, "new_value": str, "upstream_at": str,
+            "status": str,
+        },
+        pk="id",
+        foreign_keys=[("publication_id", "publications", "id")],
+        defaults={"status": "new"},
+        if_not_exists=True,
+    )
+    # edit_line, like set_status: one INSERT into a view whose trigger validates, applies and
+    # audits in that statement's transaction. '' (an empty form field) leaves a field as it is.
+    db.execute(
+        """create view if not exists line_edits as
+          select editor, time, publication_id, new_value as title, new_value as publisher,
+            new_value as verb, new_value as published from audit_log where 0"""
+    )
+    db.execute(
+        f"""
+        create trigger if not exists line_edits_insert
+        instead of insert on line_edits
+        begin
+          select raise(abort, 'Only a logged-in editor can change publications')
+            where coalesce(new.editor, '') = '';
+          select raise(abort, 'No publication with that id')
+            where not exists (select 1 from publications where id = new.publication_id);
+          select raise(abort, 'Nothing to change: give a title, publisher, verb or date')
+            where coalesce(new.title, '') = '' and coalesce(new.publisher, '') = ''
+              and coalesce(new.verb, '') = '' and coalesce(new.published, '') = '';
+          select raise(abort, 'The title cannot be blank')
+            where new.title != '' and trim(new.title) = '';
+          select raise(abort, 'The publisher cannot be blank')
+            where new.publisher != '' and trim(new.publisher) = '';
+          select raise(abort, 'The verb cannot be blank')
+            where new.verb != '' and trim(new.verb) = '';
+          select raise(abort, 'The title is too long (at most {LINE_LIMITS["title"]} characters)')
+            where length(trim(new.title)) > {LINE_LIMITS["title"]};
+          select raise(abort, 'The publisher is too long (at most {LINE_LIMITS["publisher"]} characters)')
+            where length(trim(new.publisher)) > {LINE_LIMITS["publisher"]};
+          select raise(abort, 'The verb is too long (at most {LINE_LIMITS["verb"]} characters)')
+            where length(trim(new.verb)) > {LINE_LIMITS["verb"]};
+          select raise(abort, 'The date must be a real date written YYYY-MM-DD')
+            where coalesce(new.published, '') != ''
+              and (trim(new.published) not glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'
+                   -- date() keeps a 30 February as written; '+0 days' rolls it into March
+                   or coalesce(date(trim(new.published), '+0 days'), '') != trim(new.published));
+          insert into audit_log (editor, time, publication_id, action, old_value, new_value)
+            select new.editor, coalesce(new.time, strftime('%Y-%m-%dT%H:%M:%SZ', 'now')), p.id,
+              'edit_line',
+              json_object('title', coalesce(p.edited_title, p.title),
+                          'publisher', coalesce(p.edited_publisher, p.publisher),
+                          'verb', coalesce(p.edited_verb, p.verb),
+                          'published', coalesce(p.edited_published, p.published)),
+              json_object('title', coalesce(nullif(trim(new.title), ''), p.edited_title, p.title),
+                          'publisher', coalesce(nullif(trim(new.publisher), ''), p.edited_publisher,
+                                                p.publisher),
+                          'verb', coalesce(nullif(trim(new.verb), ''), p.edited_verb, p.verb),
+                          'published', coalesce(nullif(trim(new.published), ''), p.edited_published,
+                                                p.published))
+            from publications p where p.id = new.publication_id;
+          update publications set
+            edited_title = coalesce(nullif(trim(new.title), ''), edited_title),
+            edited_publisher = coalesce(nullif(trim(new.publisher), ''), edited_publisher),
+            edited_verb = coalesce(nullif(trim(new.verb), ''), edited_verb),
+            edited_published = coalesce(nullif(trim(new.published), ''), edited_published)
+          where id = new.publication_id;
+        end
+        """
+    )
+
+
+@migrations()
+def m007_ingest_limits(db: Database) -> None:
+    # An upstream change of a stored publication that editors should see, never applied
+    # silently (agreed by every stage; m006 may have made it already).
+    db.table("publication_updates").create(
+        {
+            "id": int, "publication_id": int, "source_id": str, "seen_at": str, "kind": str,
+            "change_note": str, "old_value": str, "new_value": str, "upstream_at": str,
+            "status": str,
+        },
+        pk="id",
+        foreign_keys=[("publication_id", "publications", "id")],
+        defaults={"status": "new"},
+        if_not_exists=True,
+    )
+    db.table("publication_updates").create_index(["publication_id"], if_not_exists=True)
+    # Entries of a fetch that could not be read: how many on the source, why in the fetch log.
+    if "skipped_entries" not in db.table("sources").columns_dict:
+        db.table("sources").add_column("skipped_entries", int, not_null_default=0)
+    if "skipped" not in db.table("fetch_log").columns_dict:
+        db.table("fetch_log").add_column("skipped", str)
+
+
+@migrations()
+def m008_notify(db: Database) -> None:
+    # Each message once: `key` names the event (a source's failure streak, an issue's draft), so
+    # a second process or a restart that builds the same message finds it already there.
+    db.table("notifications").create(
+        {"id": int, "key": str, "kind": str, "subject": str, "text": str, "html": str,
+         "created_at": str},
+        pk="id", not_null={"key", "kind", "subject", "text", "created_at"}, if_not_exists=True,
+    )
+    db.table("notifications").create_index(["key"], unique=True, if_not_exists=True)
+    # One row per message and destination (a hash of its Apprise URL as written, never the
+    # expanded secret): a failure is kept in words and retried after next_attempt, never lost.
+    db.table("notification_deliveries").create(
+        {"notification_id": int, "destination": str, "status": str, "attempts": int,
+         "next_attempt": str, "last_attempt": str, "last_error": str, "sent_at": str},
+        pk=("notification_id", "destination"),
+        foreign_keys=[("notification_id", "notifications", "id")],
+        defaults={"status": "pending", "attempts": 0}, if_not_exists=True,
+    )
+    db.table("notification_deliveries").create_index(["status", "next_attempt"], if_not_exists=True)
+    # A source's open alert (failing, silent): one message when it opens, one when it closes.
+    db.table("source_alerts").create(
+        {"source_id": str, "kind": str, "since": str, "reason": str, "opened_at": str,
+         "closed_at": str},
+        pk=("source_id", "kind", "since"), if_not_exists=True,
+    )
+    db.table("saved_searches").create(
+        {"id": int, "name": str, "query": str, "theme": str, "publisher": str, "frequency": str,
+         "editor": str, "created_at": str, "updated_at": str},
+        pk="id", not_null={"name", "query", "frequency", "created_at"},
+        defaults={"frequency": "daily"}, if_not_exists=True,
+    )
+    # A publication found by a search, told once: in an at-once message or the day's message.
+    db.table("saved_search_hits").create(
+        {"search_id": int, "publication_id": int, "found_at": str, "notification_id": int},
+        pk=("search_id", "publication_id"),
+        foreign_keys=[("search_id", "saved_searches", "id"),
+                      ("publication_id", "publications", "id")],
+        if_not_exists=True,
+    )
+
+
+@migrations()
+def m009_theme_index(db: Database) -> None:
+    # The themes facet and filter read an index of publications.themes, not every row's JSON.
+    create_theme_index(db)
