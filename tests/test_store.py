@@ -152,8 +152,89 @@ def test_later_poll_never_overwrites_editor_decisions(db, moj):
     assert row["status"] == "accepted"
     assert json.loads(row["themes"]) == ["family_justice"]
     assert row["published"] == "2025-04-03"
-    assert row["title"] == "Family Court Statistics Quarterly (revised)"
+    # Accepted: the title stays the one the editors read; the new wording is an update to show.
+    assert row["title"] == "Family Court Statistics Quarterly: October to December 2024"
     assert row["updated"] == "2025-05-01T08:30:00Z"
+    assert updates(db) == [("title", "Family Court Statistics Quarterly: October to December 2024",
+                            "Family Court Statistics Quarterly (revised)")]
+
+
+def updates(db):
+    return [(r["kind"], r["old_value"], r["new_value"]) for r in
+            db.execute_returning_dicts("select * from publication_updates order by id")]
+
+
+def poll_audit(db):
+    return [(r["action"], r["old_value"], r["new_value"]) for r in
+            db.execute_returning_dicts("select * from audit_log where editor = 'poll' order by id")]
+
+
+def test_an_accepted_title_changes_only_by_an_editor_and_the_change_is_recorded_once(db, moj):
+    save_fetch(db, moj, ok(), [entry()])
+    db.execute("update publications set status = 'accepted'")
+    for hours in (1, 2):  # the feed repeats its new wording every poll: one update, one audit row
+        save_fetch(db, moj, ok(NOW + timedelta(hours=hours)), [entry(title="Rewritten by the feed")])
+    assert publication(db)["title"] == "Family Court Statistics Quarterly: October to December 2024"
+    expected = [("title", "Family Court Statistics Quarterly: October to December 2024", "Rewritten by the feed")]
+    assert updates(db) == expected
+    assert poll_audit(db) == [("upstream_" + kind, old, new) for kind, old, new in expected]
+
+
+def test_an_unreviewed_title_still_follows_its_source(db, moj):
+    save_fetch(db, moj, ok(), [entry()])
+    save_fetch(db, moj, ok(NOW + timedelta(hours=1)), [entry(title="Reworded")])
+    assert publication(db)["title"] == "Reworded" and updates(db) == []
+
+
+@pytest.mark.parametrize("status", ["new", "accepted"])
+def test_another_source_cannot_pull_a_date_far_back(db, moj, make_source, status):
+    """Announcing the same URL dated weeks earlier would push a publication out of the list."""
+    other = make_source(id="other", publisher="Other")
+    sync_sources(db, [moj, other])
+    save_fetch(db, moj, ok(), [entry(published="2025-04-03")])
+    db.execute("update publications set status = ?", [status])
+    save_fetch(db, other, ok(), [entry(published="2025-01-02")])
+    assert publication(db)["published"] == "2025-04-03"
+    assert updates(db) == [("date", "2025-04-03", "2025-01-02")]
+    assert poll_audit(db) == [("upstream_date", "2025-04-03", "2025-01-02")]
+
+
+def test_an_accepted_date_is_not_lowered_even_a_little(db, moj, make_source):
+    other = make_source(id="other", publisher="Other")
+    sync_sources(db, [moj, other])
+    save_fetch(db, moj, ok(), [entry(published="2025-04-03")])
+    db.execute("update publications set status = 'accepted'")
+    save_fetch(db, other, ok(), [entry(published="2025-04-01")])
+    assert publication(db)["published"] == "2025-04-03"
+    assert updates(db) == [("date", "2025-04-03", "2025-04-01")]
+
+
+def test_an_earlier_date_within_the_bound_is_applied_and_audited(db, moj, make_source):
+    other = make_source(id="other", publisher="Other")
+    sync_sources(db, [moj, other])
+    save_fetch(db, moj, ok(), [entry(published="2025-04-03")])
+    save_fetch(db, other, ok(), [entry(published="2025-03-20")])
+    assert publication(db)["published"] == "2025-03-20" and updates(db) == []
+    assert poll_audit(db) == [("poll_published", "2025-04-03", "2025-03-20")]
+
+
+def test_a_later_upstream_timestamp_is_an_update_with_its_change_note(db, moj, make_source):
+    save_fetch(db, moj, ok(), [entry(updated="2025-04-03T09:30:00Z")])
+    later = Entry(**{**entry(updated="2025-04-20T10:00:00Z").__dict__, "change_note": "Table 3 corrected."})
+    save_fetch(db, moj, ok(NOW + timedelta(days=10)), [later])
+    [row] = db.execute_returning_dicts("select * from publication_updates")
+    assert (row["kind"], row["old_value"], row["new_value"], row["change_note"], row["upstream_at"]) == (
+        "updated", "2025-04-03T09:30:00Z", "2025-04-20T10:00:00Z", "Table 3 corrected.", "2025-04-20T10:00:00Z")
+    assert (row["source_id"], row["status"]) == ("moj-stats", "new")
+
+
+def test_a_redated_copy_from_another_source_is_not_an_update(db, moj, make_source):
+    other = make_source(id="other", publisher="Other")
+    sync_sources(db, [moj, other])
+    save_fetch(db, moj, ok(), [entry(updated="2025-04-03T09:30:00Z")])
+    save_fetch(db, other, ok(), [entry(updated="2025-04-21T09:30:00Z")])
+    save_fetch(db, moj, ok(NOW + timedelta(hours=1)), [entry(updated="2025-04-03T09:30:00Z")])
+    assert updates(db) == [] and publication(db)["updated"] == "2025-04-03T09:30:00Z"
 
 
 def test_earliest_date_from_another_source_wins(db, moj, make_source):

@@ -19,6 +19,7 @@ class RawEntry:
     entry_id: str | None = None
     category: str | None = None  # GOV.UK display type, e.g. "Research and analysis"
     date_source: str = "feed"  # "feed" or "page": where ``published`` came from
+    change_note: str | None = None  # what the publisher says changed at ``updated`` (GOV.UK)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Entry:
     updated: str | None = None  # upstream last-update timestamp, ISO 8601 UTC
     entry_id: str | None = None
     document_type: str | None = None
+    change_note: str | None = None
 
     @property
     def title_key(self) -> str:

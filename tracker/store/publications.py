@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Protocol, cast
 
 from sqlite_utils import Database
@@ -24,7 +24,12 @@ from .database import write_transaction
 MIN_TITLE_KEY_FOR_MERGE = 25
 TITLE_MERGE_WINDOW = timedelta(days=120)
 # What the decision reads of a stored publication.
-DECISION_COLUMNS = "id, title, summary, published, source_id, updated"
+DECISION_COLUMNS = "id, title, summary, published, source_id, updated, status"
+# A date another source gives may lower a publication's date by at most this: further is more
+# likely a wrong date (a 1970 placeholder) than an earlier copy, so an editor is shown it instead.
+MAX_DATE_MOVE = timedelta(days=30)
+# The audit log's editor for what the poll itself changed or recorded.
+POLL_EDITOR = "poll"
 
 
 class Announcer(Protocol):
@@ -45,23 +50,62 @@ class StoreResult:
     unchanged: int = 0
 
 
+@dataclass(frozen=True)
+class Update:
+    """An upstream change of a stored publication that is recorded for the editors, not applied
+    (a ``publication_updates`` row): ``kind`` 'updated', 'title' or 'date'."""
+
+    kind: str
+    old_value: str | None
+    new_value: str | None
+    change_note: str | None = None
+    upstream_at: str | None = None
+
+
+@dataclass
+class Decision:
+    changes: dict[str, Any] = field(default_factory=dict)  # columns to set
+    updates: list[Update] = field(default_factory=list)  # changes to record, not apply
+
+
 def announcement_changes(row: dict[str, Any], entry: Entry, source_id: str, linked: bool) -> dict[str, Any]:
-    """The columns of a stored publication that this announcement of it changes.
+    """The columns of a stored publication that this announcement of it changes."""
+    return decide(row, entry, source_id, linked).changes
+
+
+def decide(row: dict[str, Any], entry: Entry, source_id: str, linked: bool) -> Decision:
+    """What this announcement of a stored publication changes, and what it only records.
 
     A later poll never changes ``status``, editor-set ``themes`` or ``published``, except that a
     source not seen announcing it before, giving an earlier date (or the first date), lowers
-    ``published`` (earliest wins). The source that first announced it keeps its wording current.
-    ``linked``: this source has announced the publication before.
+    ``published`` (earliest wins) by at most MAX_DATE_MOVE. The source that first announced it
+    keeps its wording current. Once accepted, title and date are what the editors saw: a change
+    is recorded as an update instead. ``linked``: this source has announced it before.
     """
-    changes: dict[str, Any] = {}
+    decision = Decision()
+    changes, accepted = decision.changes, row.get("status") == "accepted"
     if not linked:
         if entry.published and (row["published"] is None or entry.published < row["published"]):
-            changes.update(published=entry.published, date_source=entry.date_source)
+            if accepted or (row["published"] and _days_apart(entry.published, row["published"]) > MAX_DATE_MOVE):
+                decision.updates.append(Update("date", row["published"], entry.published))
+            else:
+                changes.update(published=entry.published, date_source=entry.date_source)
     elif row["source_id"] == source_id and (entry.title, entry.summary) != (row["title"], row["summary"]):
-        changes.update(title=entry.title, summary=entry.summary, title_key=entry.title_key)
-    if entry.updated and entry.updated != row["updated"]:
+        if not accepted:
+            changes.update(title=entry.title, summary=entry.summary, title_key=entry.title_key)
+        elif entry.title != row["title"]:
+            decision.updates.append(Update("title", row["title"], entry.title))
+    if entry.updated and entry.updated != row["updated"] and (linked or row["updated"] is None):
         changes["updated"] = entry.updated
-    return changes
+        # Only the source's own later timestamp is an update: another copy dated otherwise is not.
+        if linked and row["updated"] and entry.updated > row["updated"]:
+            decision.updates.append(Update("updated", row["updated"], entry.updated,
+                                           change_note=entry.change_note, upstream_at=entry.updated))
+    return decision
+
+
+def _days_apart(a: str, b: str) -> timedelta:
+    return abs(date.fromisoformat(a) - date.fromisoformat(b))
 
 
 def store_entry(db: Database, source: Announcer, entry: Entry, now: str, result: StoreResult) -> None:
@@ -91,7 +135,12 @@ def store_entry(db: Database, source: Announcer, entry: Entry, now: str, result:
         "select 1 from publication_sources where publication_id = ? and source_id = ?",
         [publication_id, source.id],
     ).fetchone() is not None
-    changes = announcement_changes(row, entry, source.id, linked)
+    decision = decide(row, entry, source.id, linked)
+    changes = decision.changes
+    for update in decision.updates:
+        _record_update(db, publication_id, source.id, update, now)
+    if "published" in changes and row["published"]:
+        _audit(db, publication_id, "poll_published", row["published"], changes["published"], now)
     if not linked:
         _link_source(db, publication_id, source, entry, now)
     if changes:
@@ -107,6 +156,28 @@ def store_entry(db: Database, source: Announcer, entry: Entry, now: str, result:
         "update publication_sources set last_seen = ? where publication_id = ? and source_id = ?",
         [now, publication_id, source.id],
     )
+
+
+def _record_update(db: Database, publication_id: int, source_id: str, update: Update, now: str) -> None:
+    """Record an upstream change once (a feed repeats it every poll), and audit it."""
+    known = db.execute(
+        """select 1 from publication_updates where publication_id = ? and kind = ?
+           and new_value is ?""", [publication_id, update.kind, update.new_value]).fetchone()
+    if known:
+        return
+    db.execute(
+        """insert into publication_updates (publication_id, source_id, seen_at, kind, change_note,
+             old_value, new_value, upstream_at, status) values (?, ?, ?, ?, ?, ?, ?, ?, 'new')""",
+        [publication_id, source_id, now, update.kind, update.change_note, update.old_value,
+         update.new_value, update.upstream_at],
+    )
+    _audit(db, publication_id, f"upstream_{update.kind}", update.old_value, update.new_value, now)
+
+
+def _audit(db: Database, publication_id: int, action: str, old: str | None, new: str | None, now: str) -> None:
+    db.execute(
+        """insert into audit_log (editor, time, publication_id, action, old_value, new_value)
+           values (?, ?, ?, ?, ?, ?)""", [POLL_EDITOR, now, publication_id, action, old, new])
 
 
 def _find_publication(db: Database, source: Announcer, entry: Entry, now: str) -> dict[str, Any] | None:
