@@ -14,11 +14,13 @@ from urllib.parse import urlencode, urlsplit
 from tracker import TrackerError, __version__
 from tracker.yamlfile import load_yaml
 
-SOURCE_TYPES = ("feed", "govuk-search", "html")
+# caselaw: Find Case Law's Atom feed, title and link only; parliament-committees, wordpress
+# (REST API) and sitemap: structured sources that no redesign of a page breaks (ingest/apis.py)
+SOURCE_TYPES = ("feed", "govuk-search", "html", "caselaw", "parliament-committees", "wordpress", "sitemap")
 HTML_SELECTORS = ("item", "title", "link", "date", "summary")
 SOURCE_KEYS = {
     "id", "publisher", "type", "url", "params", "interval", "enabled", "themes",
-    "confidence", "date_order", *HTML_SELECTORS,
+    "confidence", "date_order", "paths", *HTML_SELECTORS,
 }
 SETTINGS_KEYS = {
     "contact", "interval", "timeout", "connect_timeout", "max_bytes", "per_host",
@@ -78,6 +80,7 @@ class Source:
     confidence: str | None = None
     date_order: str = "DMY"
     selectors: Selectors | None = None  # html sources only
+    paths: tuple[str, ...] = ()  # sitemap sources: only pages under these path prefixes count
 
     @property
     def request_url(self) -> str:
@@ -219,6 +222,7 @@ def _parse_source(raw: object, index: int) -> Source:
         confidence=raw.get("confidence"),
         date_order=raw.get("date_order", "DMY"),
         selectors=selectors,
+        paths=_parse_paths(raw, label),
     )
 
 
@@ -230,6 +234,18 @@ def _parse_params(params: object, label: str) -> dict:
         if not all(_is_scalar(v) for v in (value if isinstance(value, list) else [value])):
             raise ConfigError(f"{label}: params.{key} must be a value or a list of values")
     return params
+
+
+def _parse_paths(raw: dict, label: str) -> tuple[str, ...]:
+    paths = raw.get("paths")
+    if paths is None:
+        return ()
+    if raw["type"] != "sitemap":
+        raise ConfigError(f"{label}: 'paths' only applies to sitemap sources")
+    paths = [paths] if isinstance(paths, str) else paths
+    if not isinstance(paths, list) or not all(isinstance(p, str) and p.startswith("/") for p in paths):
+        raise ConfigError(f"{label}: 'paths' must be a path prefix such as /publications/, or a list of them")
+    return tuple(paths)
 
 
 def _parse_selectors(raw: dict, label: str) -> Selectors | None:

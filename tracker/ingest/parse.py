@@ -24,6 +24,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from tracker.entries import RawEntry
 from tracker.text import is_http_url
 
+from .apis import ApiError, caselaw_entries, parse_parliament_committees, parse_sitemap, parse_wordpress
 from .config import Source
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,18 @@ def parse_body(source: Source, body: bytes, content_type: str | None, url: str) 
     """The entries in ``body``, fetched from ``url`` for ``source``."""
     if not body or not body.strip():
         raise ParseError("the server sent an empty response")
-    parser = {"feed": parse_feed, "govuk-search": parse_govuk_search, "html": parse_listing}
-    return [e for e in parser[source.type](source, body, content_type, url) if not is_announcement(e)]
+    parser = {"feed": parse_feed, "govuk-search": parse_govuk_search, "html": parse_listing,
+              "caselaw": parse_caselaw, "parliament-committees": parse_parliament_committees,
+              "wordpress": parse_wordpress, "sitemap": parse_sitemap}
+    try:
+        entries = parser[source.type](source, body, content_type, url)
+    except ApiError as ex:
+        raise ParseError(str(ex)) from None
+    return [e for e in entries if not is_announcement(e)]
+
+
+def parse_caselaw(source: Source, body: bytes, content_type: str | None, url: str) -> list[RawEntry]:
+    return caselaw_entries(parse_feed(source, body, content_type, url))
 
 
 def is_announcement(entry: RawEntry) -> bool:
