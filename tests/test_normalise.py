@@ -199,3 +199,45 @@ def test_undated_and_page_dated_entries():
     us = normalise_entry(RawEntry(title="T", link="/a", published="October 10, 2022", date_source="page"),
                          base_url="https://a.org/", date_order="MDY")
     assert us.published == "2022-10-10"
+
+
+@pytest.mark.parametrize("value", [
+    "0001-01-01T00:00:00+01:00",  # out of datetime's range once moved to London: it raised
+    "9999-12-31T23:00:00-05:00",
+    "1970-01-01",  # a placeholder that would push a publication out of every list
+    "1989-12-31",
+    "2027-06-01",  # more than a year after 'today' below
+])
+def test_dates_outside_a_sane_range_are_unknown(value):
+    raw = RawEntry(title="T", link="/a", published=value, updated=value)
+    entry = normalise_entry(raw, base_url="https://a.org/", today=date(2026, 1, 15))
+    assert (entry.published, entry.date_source, entry.updated) == (None, "first_seen", None)
+
+
+def test_dates_inside_the_range_are_kept():
+    raw = RawEntry(title="T", link="/a", published="1990-01-01", updated="2026-12-31T10:00:00Z")
+    entry = normalise_entry(raw, base_url="https://a.org/", today=date(2026, 1, 15))
+    assert (entry.published, entry.updated) == ("1990-01-01", "2026-12-31T10:00:00Z")
+
+
+def test_a_long_title_is_cut_at_a_word_and_kept_whole_in_the_summary():
+    words = " ".join(f"word{n}" for n in range(400))
+    entry = normalise_entry(RawEntry(title=words, link="/a", summary="Body."), base_url="https://a.org/")
+    assert len(entry.title) <= 500 and entry.title.endswith("\u2026")
+    assert words.startswith(entry.title[:-1]) and entry.title[-2] != " "
+    assert entry.summary == words + " Body."
+
+
+@pytest.mark.parametrize("tag", ["iframe", "textarea", "title", "xmp", "noembed", "noframes", "plaintext"])
+def test_raw_text_tags_in_a_title_leave_no_markup(tag):
+    assert clean_text(f"Care review <{tag}>2025") == "Care review 2025"
+
+
+@pytest.mark.parametrize("a,b", [
+    ("https://a.org/news/x?sid=4f1c2&id=7", "https://a.org/news/x?sid=99aa&id=7"),
+    ("https://a.org/news/x;jsessionid=ABC123", "https://a.org/news/x;jsessionid=DEF456"),
+    ("https://a.org/x?PHPSESSID=1", "https://a.org/x"),
+])
+def test_rotating_session_ids_do_not_make_a_new_publication(a, b):
+    assert url_key(a) == url_key(b)
+    assert "sess" not in clean_url(a).lower() and "sid=" not in clean_url(a)

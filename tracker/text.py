@@ -19,7 +19,9 @@ def clean_text(value: str | None) -> str:
         return ""
     text = str(value)
     if "<" in text or "&" in text:
-        tree = LexborHTMLParser(f"<body>{BLOCK_END.sub(lambda m: m.group(0) + ' ', text)}</body>")
+        # No closing </body>: after an unclosed <iframe>, <textarea> or <xmp> (raw text to the
+        # end) it would be read as text and end up in the title.
+        tree = LexborHTMLParser(f"<body>{BLOCK_END.sub(lambda m: m.group(0) + ' ', text)}")
         tree.strip_tags(["script", "style", "noscript", "template"])
         body = tree.body
         text = body.text(separator="") if body is not None else ""
