@@ -25,6 +25,7 @@ from tracker.text import is_http_url
 
 from . import pages
 from .login import login
+from .themes_facet import ThemeIndexFacet, theme_filter
 from .workspace import PLUGIN, WorkspaceError, is_editor, login_redirect, workspace
 
 if TYPE_CHECKING:
@@ -198,6 +199,17 @@ def menu_links(datasette: Datasette, actor: dict | None) -> list[dict] | None:
         return [{"href": datasette.urls.path("/-/triage"),
                  "label": "Triage this week's candidates"}, *links]
     return [*links, {"href": datasette.urls.path("/-/login"), "label": "Log in"}]
+
+
+@hookimpl
+def register_facet_classes() -> list[type]:
+    return [ThemeIndexFacet]
+
+
+@hookimpl
+def filters_from_request(request: Request, database: str, table: str,
+                         datasette: Datasette) -> Any:
+    return theme_filter(request, database, table, datasette)
 
 
 @hookimpl
