@@ -42,7 +42,8 @@ def issue(db, add_publication):
                     publisher="FRG", published="2025-04-02", themes=["kinship", "safeguarding"])
     add_publication("Kinship carers survey", url="https://kinship.org.uk/survey", publisher="Kinship",
                     status="new", published=None, first_seen="2025-04-16T10:00:00Z",
-                    candidate_score=0.4, themes=["kinship"])
+                    candidate_score=0.4, themes=["kinship"],
+                    verb="published")  # the editor's verb over the suggested "launched"
     add_publication("Fostering better services", url="https://www.lgo.org.uk/fostering",
                     publisher="the Local Government and Social Care Ombudsman", status="new",
                     published="2025-04-15", first_seen="2025-04-15T08:00:00Z", candidate_score=0.9)
@@ -495,3 +496,96 @@ def test_round_trip_through_the_cli(history, tmp_path):
                              "intervention children’s services 2010/11 to 2023/24")
     assert "On 18 March Kinship premiered a A powerful short film" in out
     assert "On 3 April DfE advertised for a National Safeguarding Partner" in out
+
+
+# --- The list an issue really holds (issue 10) ---
+
+def test_accepted_this_week_is_listed_however_old_with_its_year(db, db_path, add_publication):
+    add_publication("Annual report of the Chief Inspector", publisher="Ofsted", published="2024-12-17",
+                    first_seen="2024-12-17T09:00:00Z", reviewed_at="2025-04-16T15:30:00Z")
+    add_publication("Accepted long ago", published="2024-11-01", first_seen="2024-11-01T09:00:00Z",
+                    reviewed_at="2024-11-02T10:00:00Z")
+    result = run("--week", "2025-04-18", "--db", str(db_path), "--weeks", "1", "--candidates", "0")
+    assert result.stdout == ("Tools & Templates\n=================\n\n"
+                             "On 17 December 2024 Ofsted published Annual report of the Chief Inspector\n")
+
+
+def test_acceptance_counts_as_a_london_date(db, add_publication):
+    # 23:30 UTC on 18 April in summer time is 19 April in London: after the issue.
+    add_publication("Late", published="2024-01-05", reviewed_at="2025-04-18T23:30:00Z")
+    add_publication("Early", published="2024-01-05", reviewed_at="2025-04-11T23:30:00Z")  # 12 April
+    assert [item.title for item in collect(db, ISSUE, 1).accepted] == ["Early"]
+
+
+def test_a_month_only_date_in_another_year_carries_it(db, add_publication):
+    add_publication("Winter bulletin", published="2024-12-01", date_source="month",
+                    reviewed_at="2025-04-14T09:00:00Z")
+    assert render(collect(db, ISSUE), "text").splitlines()[3] == "In December 2024 MoJ published Winter bulletin"
+
+
+@pytest.mark.parametrize("k, shown", [(None, 3), ("2", 2), ("0", 0)])
+def test_candidates_shortlist(db, db_path, add_publication, k, shown):
+    for score in (0.9, 0.5, 0.1):
+        add_publication(f"Candidate {score}", status="new", first_seen="2025-04-15T09:00:00Z",
+                        candidate_score=score)
+    args = ["--week", "2025-04-18", "--db", str(db_path)] + (["--candidates", k] if k else [])
+    out = run(*args).stdout
+    assert [line for line in out.splitlines() if "Candidate" in line] == [
+        f"On 7 April MoJ published Candidate {score}" for score in (0.9, 0.5, 0.1)][:shown]
+    assert ("New this week" in out) == (shown > 0)
+    assert ("No new candidates" in out) is False
+
+
+def test_candidates_zero_prints_no_heading_even_when_none_are_new(db, db_path):
+    assert "New this week" not in run("--week", "2025-04-18", "--db", str(db_path), "--candidates", "0").stdout
+
+
+def test_negative_candidates_is_one_line_and_exit_2(db, db_path):
+    result = run("--week", "2025-04-18", "--db", str(db_path), "--candidates", "-1")
+    assert (result.exit_code, result.stderr) == (
+        2, "Error: Invalid value for '--candidates': -1 is not in the range x>=0.\n")
+
+
+@pytest.mark.parametrize("title, document_type, url, verb", [
+    ("Job vacancy: Senior Policy Officer", None, None, "advertised for"),
+    ("We're recruiting: kinship care adviser", None, None, "advertised for"),
+    ("Kinship carers survey 2025", None, None, "launched"),
+    ("Children's social care reform", "Open consultation", None, "launched"),
+    ("Life in care: a short film", None, None, "released"),
+    ("Fostering voices", None, "https://www.youtube.com/watch?v=abc", "released"),
+    ("Updated guidance on working together", None, None, "updated"),
+    ("Family Court Statistics Quarterly", "Official Statistics", None, "published"),
+])
+def test_suggested_verb(db, add_publication, title, document_type, url, verb):
+    from tracker.publish.kinds import suggest_verb
+
+    assert suggest_verb(title, document_type, url) == verb
+    add_publication(title, url=url, document_type=document_type)
+    assert collect(db, ISSUE).accepted[0].verb == verb
+
+
+def test_the_editors_verb_wins_over_the_suggestion(db, add_publication):
+    add_publication("Job vacancy: Senior Policy Officer", verb="shared")
+    assert line(collect(db, ISSUE).accepted[0]) == "On 7 April MoJ shared Job vacancy: Senior Policy Officer"
+
+
+def test_by_type_groups_by_what_the_publications_are(db, db_path, add_publication):
+    add_publication("Working together to safeguard children", document_type="Statutory guidance")
+    add_publication("Child safeguarding practice review: Child Q", published="2025-04-06")
+    add_publication("Children looked after in England statistics", published="2025-04-05")
+    add_publication("Kinship carers' experiences: research findings", published="2025-04-04")
+    add_publication("A newsletter", published="2025-04-03")
+    out = run("--week", "2025-04-18", "--db", str(db_path), "--by-type", "--candidates", "0").stdout
+    assert out.split("\n\n") == [
+        "Tools & Templates\n=================",
+        "Case reviews\n------------",
+        "On 6 April MoJ published Child safeguarding practice review: Child Q",
+        "Guidance\n--------",
+        "On 7 April MoJ published Working together to safeguard children",
+        "Research and reports\n--------------------",
+        "On 4 April MoJ published Kinship carers' experiences: research findings",
+        "Statistics\n----------",
+        "On 5 April MoJ published Children looked after in England statistics",
+        "Other\n-----",
+        "On 3 April MoJ published A newsletter\n",
+    ]

@@ -15,19 +15,21 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Any, Callable, Literal
 
 from sqlite_utils import Database
 
 from tracker.dates import LONDON, MONTH_NAMES, london_date, utc_iso
 from tracker.ingest.config import WEEKDAYS, Settings
 from tracker.judgement.themes import load_themes, theme_list
-from tracker.store import open_database, replace_digest
+from tracker.store import open_database, replace_digest, sent_weeks
 from tracker.text import human_size, is_http_url
 
 from .documents import PDF, check_documents_now
+from .kinds import KINDS, kind_of, suggest_verb
 
 DEFAULT_WEEKS = 12
+DEFAULT_CANDIDATES = 30
 Format = Literal["text", "markdown", "html"]
 FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
 HEADING = "Tools & Templates"
@@ -61,10 +63,15 @@ class Item:
     content_type: str | None = None
     pages: int | None = None
     nbytes: int | None = None
+    issue_year: int | None = None  # the issue's year: a date in another year carries its own
+    kind: str = "Other"  # its --by-type section (kinds.KINDS)
 
     @property
     def when(self) -> str:
-        return f"In {MONTH_NAMES[self.day.month - 1]}" if self.month_only else f"On {day_month(self.day)}"
+        year = f" {self.day.year}" if self.issue_year and self.day.year != self.issue_year else ""
+        if self.month_only:
+            return f"In {MONTH_NAMES[self.day.month - 1]}{year}"
+        return f"On {day_month(self.day)}{year}"
 
     @property
     def lead(self) -> str:
@@ -94,6 +101,7 @@ class Digest:
     weeks: int
     accepted: list[Item]
     candidates: list[Item]
+    shortlist: int = DEFAULT_CANDIDATES  # the most candidates asked for: 0, no candidates section
 
     @property
     def start(self) -> date:
@@ -109,34 +117,53 @@ def window_start(week: date, weeks: int) -> date:
     return week - timedelta(days=7 * weeks - 1)
 
 
-def collect(db: Database, week: date, weeks: int = DEFAULT_WEEKS) -> Digest:
-    """The accepted list for the window ending on ``week`` and that week's new candidates."""
+def collect(db: Database, week: date, weeks: int = DEFAULT_WEEKS,
+            candidates: int = DEFAULT_CANDIDATES) -> Digest:
+    """The issue dated ``week``: the accepted publications whose date or acceptance (London
+    dates) lies in the ``weeks`` weeks ending on it, and at most ``candidates`` of that week's
+    new publications, best first."""
     start = window_start(week, weeks)
     accepted = [
-        item for item in _items(db, "accepted", start, week, by_first_seen=False)
-        if start <= item.day <= week
+        item for item, accepted_on in _items(db, "accepted", start, week, week.year)
+        if start <= item.day <= week or (accepted_on is not None and start <= accepted_on <= week)
     ]
     # Newest first; within a day, the order the publications arrived in (for newsletter
     # history that is the order the issue listed them).
     accepted.sort(key=lambda item: (-item.day.toordinal(), item.id))
-    candidates = _items(db, "new", window_start(week, 1), week, by_first_seen=True)
-    return Digest(week=week, weeks=weeks, accepted=accepted, candidates=candidates)
+    new = [item for item, _ in _items(db, "new", window_start(week, 1), week, week.year)]
+    return Digest(week=week, weeks=weeks, accepted=accepted, candidates=new[:candidates],
+                  shortlist=candidates)
 
 
-def _items(db: Database, status: str, start: date, end: date, *, by_first_seen: bool) -> list[Item]:
-    # first_seen is UTC: select a day wider on each side, then keep the exact London dates.
+# The line as the newsletter prints it: the editor's edits (edited_*) over the polled values.
+LINE_COLUMNS = """p.id, p.url, coalesce(p.edited_title, p.title) as title,
+    coalesce(p.edited_publisher, p.publisher) as publisher,
+    coalesce(p.edited_published, p.published) as published,
+    case when p.edited_published is null then p.date_source end as date_source, p.first_seen,
+    p.reviewed_at, p.themes, coalesce(p.edited_verb, p.verb) as verb, p.document_type,
+    d.content_type, d.pages, d.bytes"""
+
+
+def _items(db: Database, status: str, start: date, end: date,
+           issue_year: int) -> list[tuple[Item, date | None]]:
+    """The publications of that status in the window, each with the London date it was
+    reviewed; candidates (``new``) by the date they were first seen, best first."""
+    # first_seen and reviewed_at are UTC: select a day wider on each side, then keep the
+    # exact London dates.
     lo = utc_iso(datetime.combine(start - timedelta(days=1), time(), timezone.utc))
     hi = utc_iso(datetime.combine(end + timedelta(days=2), time(), timezone.utc))
+    by_first_seen = status == "new"
     if by_first_seen:
         where = "p.first_seen >= :lo and p.first_seen < :hi"
         order = "p.candidate_score is null, p.candidate_score desc, p.first_seen desc, p.id"
     else:
-        where = ("(p.published between :start and :end"
-                 " or (p.published is null and p.first_seen >= :lo and p.first_seen < :hi))")
+        where = ("(coalesce(p.edited_published, p.published) between :start and :end"
+                 " or (coalesce(p.edited_published, p.published) is null"
+                 "     and p.first_seen >= :lo and p.first_seen < :hi)"
+                 " or (p.reviewed_at >= :lo and p.reviewed_at < :hi))")
         order = "p.id"
     rows = db.execute_returning_dicts(
-        f"""select p.id, p.url, p.title, p.publisher, p.published, p.date_source, p.first_seen,
-                   p.themes, p.verb, d.content_type, d.pages, d.bytes
+        f"""select {LINE_COLUMNS}
             from publications p left join documents d on d.publication_id = p.id and d.error is null
             where p.status = :status and {where} order by {order}""",
         {"status": status, "start": start.isoformat(), "end": end.isoformat(), "lo": lo, "hi": hi},
@@ -146,17 +173,38 @@ def _items(db: Database, status: str, start: date, end: date, *, by_first_seen: 
         seen = london_date(row["first_seen"])
         if by_first_seen and not (seen and start <= seen <= end):
             continue
-        day = date.fromisoformat(row["published"]) if row["published"] else seen
-        if day is None:
-            continue
-        items.append(Item(
-            id=row["id"], url=row["url"], title=" ".join((row["title"] or "").split()),
-            publisher=(row["publisher"] or "").strip(), day=day,
-            month_only=row["date_source"] == "month" and row["published"] is not None,
-            verb=row["verb"] or "published", themes=tuple(theme_list(row["themes"])),
-            content_type=row["content_type"], pages=row["pages"], nbytes=row["bytes"],
-        ))
+        item = _item(row, issue_year)
+        if item is not None:
+            items.append((item, london_date(row["reviewed_at"]) if row["reviewed_at"] else None))
     return items
+
+
+def _item(row: dict, issue_year: int | None) -> Item | None:
+    day = date.fromisoformat(row["published"]) if row["published"] else london_date(row["first_seen"])
+    if day is None:
+        return None
+    title = " ".join((row["title"] or "").split())
+    return Item(
+        id=row["id"], url=row["url"], title=title, publisher=(row["publisher"] or "").strip(), day=day,
+        month_only=row["date_source"] == "month" and row["published"] is not None,
+        verb=row["verb"] or suggest_verb(title, row["document_type"], row["url"]),
+        themes=tuple(theme_list(row["themes"])),
+        content_type=row["content_type"], pages=row["pages"], nbytes=row["bytes"],
+        issue_year=issue_year, kind=kind_of(title, row["document_type"]),
+    )
+
+
+def publication_line(db: Database, publication_id: int, issue: date | None = None) -> Item | None:
+    """One publication's line as the list would print it (edits applied, verb suggested when
+    the editor set none), for an issue dated ``issue`` (its year decides whether the date
+    carries one). None when there is no such publication."""
+    rows = db.execute_returning_dicts(
+        f"""select {LINE_COLUMNS}
+            from publications p left join documents d on d.publication_id = p.id and d.error is null
+            where p.id = ?""",
+        [publication_id],
+    )
+    return _item(rows[0], issue.year if issue else None) if rows else None
 
 
 @dataclass(frozen=True)
@@ -167,8 +215,9 @@ class Section:
     empty: str = ""  # said in words when there are no items
 
 
-def sections(digest: Digest, networks: dict[str, str] | None = None) -> list[Section]:
-    """The digest's headings and lines, before any format; ``networks`` maps theme -> network."""
+def sections(digest: Digest, networks: dict[str, str] | None = None, by_type: bool = False) -> list[Section]:
+    """The digest's headings and lines, before any format: grouped under each theme's network
+    (``networks`` maps theme -> network), or under what the publications are (``by_type``)."""
     nothing = (f"Nothing was accepted between {day_month(digest.start)} {digest.start.year}"
                f" and {day_month(digest.week)} {digest.week.year}.")
     first = window_start(digest.week, 1)
@@ -177,36 +226,52 @@ def sections(digest: Digest, networks: dict[str, str] | None = None) -> list[Sec
         f"New this week, for the editors to review (first seen {since} to {day_month(digest.week)})"
     )
     nothing_new = "No new candidates were first seen this week."
+    if not digest.shortlist:
+        candidates_heading = ""
+    if by_type:
+        return _grouped(digest, nothing, candidates_heading, nothing_new,
+                        lambda item: [item.kind], KINDS.index)
     if networks is None:
-        return [
-            Section(HEADING, 1, digest.accepted, nothing),
-            Section(candidates_heading, 2, digest.candidates, nothing_new),
-        ]
+        result = [Section(HEADING, 1, digest.accepted, nothing)]
+        if candidates_heading:
+            result.append(Section(candidates_heading, 2, digest.candidates, nothing_new))
+        return result
+
+    def network_names(item: Item) -> list[str]:
+        return sorted({networks[t] for t in item.themes if networks.get(t)}) or [OTHER_NETWORK]
+
+    return _grouped(digest, nothing, candidates_heading, nothing_new, network_names,
+                    lambda name: (name == OTHER_NETWORK, name.lower()))
+
+
+def _grouped(digest: Digest, nothing: str, candidates_heading: str, nothing_new: str,
+             names_of: Callable[[Item], list[str]], order: Callable[[str], Any]) -> list[Section]:
     result = [Section(HEADING, 1, [], "" if digest.accepted else nothing)]
-    accepted, candidates = _by_network(digest.accepted, networks), _by_network(digest.candidates, networks)
-    names = sorted(set(accepted) | set(candidates), key=lambda name: (name == OTHER_NETWORK, name.lower()))
+    accepted, candidates = _groups(digest.accepted, names_of), _groups(digest.candidates, names_of)
+    names = sorted(set(accepted) | set(candidates), key=order)
     for name in names:
         result.append(Section(name, 2, accepted.get(name, []), nothing))
         if candidates.get(name):
             result.append(Section(candidates_heading, 3, candidates[name]))
-    if not candidates:
+    if not candidates and candidates_heading:
         result.append(Section(candidates_heading, 2, [], nothing_new))
     return result
 
 
-def _by_network(items: list[Item], networks: dict[str, str]) -> dict[str, list[Item]]:
+def _groups(items: list[Item], names_of: Callable[[Item], list[str]]) -> dict[str, list[Item]]:
     groups: dict[str, list[Item]] = {}
     for item in items:
-        for name in sorted({networks[t] for t in item.themes if networks.get(t)}) or [OTHER_NETWORK]:
+        for name in names_of(item):
             groups.setdefault(name, []).append(item)
     return groups
 
 
-def render(digest: Digest, fmt: Format = "text", networks: dict[str, str] | None = None) -> str:
+def render(digest: Digest, fmt: Format = "text", networks: dict[str, str] | None = None,
+           by_type: bool = False) -> str:
     if fmt not in FORMATS:
         raise ValueError(f"unknown digest format {fmt!r}: one of {', '.join(FORMATS)}")
     blocks = []
-    for section in sections(digest, networks):
+    for section in sections(digest, networks, by_type):
         blocks.append(_heading(section, fmt))
         lines = [_line(item, fmt) for item in section.items]
         if not lines and section.empty:
@@ -267,27 +332,49 @@ def theme_networks() -> dict[str, str]:
 
 
 def save_digest(
-    db: Database, week: date, *, weeks: int = DEFAULT_WEEKS, networks: dict[str, str] | None = None,
-    lookup_with: Settings | None = None, now: datetime | None = None,
+    db: Database, week: date, *, weeks: int = DEFAULT_WEEKS, candidates: int = DEFAULT_CANDIDATES,
+    networks: dict[str, str] | None = None, by_type: bool = False,
+    lookup_with: Settings | None = None, now: datetime | None = None, sent_by: str | None = None,
 ) -> dict:
-    """Generate and store the digest for one issue date, replacing that week's row only.
+    """Generate and store the digest for one issue date, replacing that week's draft only.
 
     With ``lookup_with`` (the polling settings: fetch limits), the listed publications'
     documents are looked up first (network). Every format is rendered before the one write, so
-    a crash leaves the previous row or the new one, never half a digest. Returns the row.
+    a crash leaves the previous row or the new one, never half a digest. ``sent_by`` stores it
+    as sent by that editor (see mark_sent). A sent issue is never replaced: IssueSent. Returns
+    the row.
     """
-    digest = collect_documented(db, week, weeks, lookup_with)
-    texts: dict[str, str] = {fmt: render(digest, fmt, networks) for fmt in FORMATS}
-    return replace_digest(db, week, weeks, texts, digest.counts, generated_at=now)
+    digest = collect_documented(db, week, weeks, candidates, lookup_with)
+    texts: dict[str, str] = {fmt: render(digest, fmt, networks, by_type) for fmt in FORMATS}
+    return replace_digest(db, week, weeks, texts, digest.counts, generated_at=now, sent_by=sent_by)
 
 
-def collect_documented(db: Database, week: date, weeks: int, lookup_with: Settings | None) -> Digest:
+def mark_sent(db: Database, week: date, editor: str, *, weeks: int = DEFAULT_WEEKS,
+              now: datetime | None = None) -> dict:
+    """Freeze the issue dated ``week`` as ``editor`` sent it: its list (without the editors'
+    candidates) is rendered from the store now and kept as sent, and the next issue begins
+    (``current_issue``). Raises IssueSent if it was already sent. Returns the digests row."""
+    return save_digest(db, week, weeks=weeks, candidates=0, now=now, sent_by=editor)
+
+
+def current_issue(db: Database, today: date, issue_day: str = "friday") -> date:
+    """The issue the editors are working on: the coming issue day, or the first one after it
+    not yet sent (an issue sent on Thursday makes the next week's the current one)."""
+    week = next_issue_date(today, issue_day)
+    sent = sent_weeks(db)
+    while week in sent:
+        week += timedelta(days=7)
+    return week
+
+
+def collect_documented(db: Database, week: date, weeks: int, candidates: int,
+                       lookup_with: Settings | None) -> Digest:
     """``collect``, after looking up the listed publications' documents when given settings."""
-    digest = collect(db, week, weeks)
+    digest = collect(db, week, weeks, candidates)
     if lookup_with is None:
         return digest
     if check_documents_now(db, [item.id for item in digest.accepted + digest.candidates], lookup_with):
-        digest = collect(db, week, weeks)
+        digest = collect(db, week, weeks, candidates)
     return digest
 
 
@@ -297,8 +384,10 @@ class DigestRequest:
 
     week: date | None = None  # the issue date; None: the coming issue day
     weeks: int = DEFAULT_WEEKS
+    candidates: int = DEFAULT_CANDIDATES  # at most this many of the week's new candidates
     fmt: Format = "text"
     by_network: bool = False  # group the lines under each theme's regional network
+    by_type: bool = False  # group the lines under what the publications are
     save: bool = False  # also store it in the digests table
     documents: bool = False  # look up the listed publications' documents first
 
@@ -316,8 +405,10 @@ def digest_report(
         networks = theme_networks() if request.by_network else None
         lookup_with = settings if request.documents else None
         if request.save:
-            row = save_digest(db, week, weeks=request.weeks, networks=networks, lookup_with=lookup_with)
+            row = save_digest(db, week, weeks=request.weeks, candidates=request.candidates,
+                              networks=networks, by_type=request.by_type, lookup_with=lookup_with)
             return row[request.fmt]
-        return render(collect_documented(db, week, request.weeks, lookup_with), request.fmt, networks)
+        digest = collect_documented(db, week, request.weeks, request.candidates, lookup_with)
+        return render(digest, request.fmt, networks, request.by_type)
     finally:
         db.close()
