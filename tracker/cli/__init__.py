@@ -142,23 +142,27 @@ def backup(dest, db_path):
 # The digest's DEFAULT_WEEKS and FORMATS, written out: the library loads only when the command runs.
 @click.option("--weeks", default=12, show_default=True, type=click.IntRange(min=1), metavar="N",
               help="Weeks of accepted publications, ending on the issue date")
+@click.option("--candidates", default=30, show_default=True, type=click.IntRange(min=0), metavar="K",
+              help="At most K of the week's new candidates for the editors, best first (0: none)")
 @db_option
 @click.option("--format", "fmt", default="text", show_default=True, metavar="text|markdown|html",
               type=click.Choice(("text", "markdown", "html")),
               help="Output format; markdown and html link each title")
 @click.option("--by-network", is_flag=True, help="Group the lines under each theme's regional network")
+@click.option("--by-type", is_flag=True,
+              help="Group the lines by what the publications are (guidance, research, statistics, ...)")
 @click.option("--save", is_flag=True, help="Also store the digest in the digests table (replacing that week)")
 @click.option("--documents", is_flag=True,
               help="First look up page counts of the listed publications' PDFs (once each)")
 @click.option("--sources", "sources_path", type=click.Path(dir_okay=False),
               help="Sources file for settings (issue_day, fetch limits)  [default: sources.yaml if present]")
 @user_errors
-def digest(week, weeks, db_path, fmt, by_network, save, documents, sources_path):
+def digest(week, weeks, candidates, db_path, fmt, by_network, by_type, save, documents, sources_path):
     """The Tools & Templates list for the issue dated --week, in the newsletter's house style.
 
-    Accepted publications of the last N weeks, newest first, then this week's new candidates
-    for the editors, best first. Rejected publications never appear. The issue day (default
-    Friday) comes from sources.yaml settings.issue_day.
+    The accepted publications dated, or accepted, in the last N weeks, newest first, then at
+    most K of this week's new candidates for the editors, best first. Rejected publications
+    never appear. The issue day (default Friday) comes from sources.yaml settings.issue_day.
 
     \b
     Examples:
@@ -174,8 +178,8 @@ def digest(week, weeks, db_path, fmt, by_network, save, documents, sources_path)
         sources_path = DEFAULT_SOURCES
     # Without one (cron runs from /), the defaults: a list needs no sources file.
     settings = load_config(sources_path).settings if sources_path else Settings()
-    request = DigestRequest(week=week, weeks=weeks, fmt=fmt, by_network=by_network, save=save,
-                            documents=documents)
+    request = DigestRequest(week=week, weeks=weeks, candidates=candidates, fmt=fmt,
+                            by_network=by_network, by_type=by_type, save=save, documents=documents)
     click.echo(digest_report(db_path, request, settings), nl=False)
 
 
