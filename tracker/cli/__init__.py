@@ -113,6 +113,39 @@ def poll(sources_path: str, db_path: str, source_ids: tuple[str, ...], due: bool
         return
     render_summary(summary)
 
+@cli.group()
+def sources() -> None:
+    """The sources in sources.yaml: check them against the live sites."""
+
+
+@sources.command(name="check", cls=OneLineErrors)
+@sources_option
+@click.option("--source", "source_ids", multiple=True, metavar="ID", help="Check only this source (repeatable)")
+@click.option("--json", "as_json", is_flag=True, help="JSON: one object per source, with any proposal")
+@user_errors
+def sources_check(sources_path: str, source_ids: tuple[str, ...], as_json: bool) -> None:
+    """Fetch each source once, store nothing, and say which work.
+
+    Per source: whether it works, how many items it gave, its newest date, and what is wrong
+    in words. For a failing source, or one that depends on CSS selectors, the feed its site
+    advertises, its WordPress API or its sitemap is tried, and the first that gives items is
+    printed as a sources.yaml entry to replace it. Exit 0 with the table; 2 for an unreadable
+    sources file.
+
+    \b
+    Example:
+        tracker sources check --source kinship-news
+    """
+    from tracker.dates import london_date, utc_now
+    from tracker.ingest.check import check_sources
+    from tracker.ingest.config import load_config
+
+    from .checks import render_checks
+
+    config = load_config(sources_path)
+    checks = check_sources(config, config.select(source_ids))
+    render_checks(checks, as_json, london_date(utc_now()) or utc_now().date())
+
 
 @cli.command(cls=OneLineErrors)
 @click.argument("dest", type=click.Path())
