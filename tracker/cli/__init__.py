@@ -217,6 +217,39 @@ def digest(week, weeks, candidates, db_path, fmt, by_network, by_type, save, doc
 
 
 @cli.command()
+@sources_option
+@db_option
+@user_errors
+def notify(sources_path: str, db_path: str) -> None:
+    """Send what is due to the Apprise URLs in sources.yaml's settings.notify.
+
+    An alert for each source that has failed settings.alert_after polls in a row (default 3)
+    and one when it recovers; the weekly draft from settings.draft_day at draft_time (London;
+    default the day before the issue, 16:00); saved-search matches, at once or in the day's
+    message. Each message once, however often this runs. A failed delivery is kept with its
+    reason and retried with backoff on a later run; the exit status is still 0.
+
+    \b
+    Example (cron, every 15 minutes):
+        */15 * * * * cd /srv/tracker && SMTP_PASSWORD=... tracker notify
+    """
+    from tracker.ingest.config import load_config
+    from tracker.publish.notify import notify as notify_editors
+    from tracker.store import open_database
+
+    settings = load_config(sources_path).settings
+    if not settings.notify:
+        raise TrackerError(f"{sources_path}: settings.notify lists no Apprise URLs to send to")
+    result = notify_editors(open_database(db_path, must_exist=True), settings)
+    for subject in result.queued:
+        click.echo(f"due: {subject}")
+    click.echo(f"{len(result.queued)} new messages due, {result.sent} deliveries sent, "
+               f"{len(result.failed)} failed")
+    for failure in result.failed:
+        click.echo(f"not delivered: {failure}", err=True)
+
+
+@cli.command()
 @click.option("--rules-only", is_flag=True, help="Use themes.yaml's phrases alone, no model")
 @user_errors
 def classify(rules_only: bool) -> None:

@@ -6,7 +6,9 @@ a filter, and the editors would only notice weeks later that a publisher had gon
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -25,10 +27,14 @@ SOURCE_KEYS = {
 SETTINGS_KEYS = {
     "contact", "interval", "timeout", "connect_timeout", "max_bytes", "per_host",
     "concurrency", "issue_day", "fetch_log_days",
+    "notify", "alert_after", "silent_after", "draft_day", "draft_time", "workspace_url",
 }
 CONFIDENCE = ("verified", "probable", "guessed", "local")
 ID_PATTERN = re.compile(r"^[a-z0-9-]+$")
 DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+CLOCK_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+# $NAME or ${NAME} in an Apprise URL: a secret read from the environment when sending.
+ENV_NAME = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 DEFAULT_CONTACT = "https://github.com/seslip/tracker"
@@ -49,6 +55,14 @@ class Settings:
     concurrency: int = 32  # simultaneous requests in all
     issue_day: str = "friday"
     fetch_log_days: int = 30
+    # Notifications (tracker.publish.notify): Apprise URLs as written, $NAME unexpanded, so
+    # that no secret is held, shown or logged with the settings.
+    notify: tuple[str, ...] = ()
+    alert_after: int = 3  # failed polls in a row before a source's alert
+    silent_after: int | None = None  # seconds without anything new before a "silent" alert
+    draft_day: str | None = None  # the weekly draft's day; None: the day before issue_day
+    draft_time: str = "16:00"  # London time, for the draft and the day's saved-search message
+    workspace_url: str | None = None  # where editors open the workspace, for links in messages
 
     @property
     def user_agent(self) -> str:
@@ -162,7 +176,7 @@ def _parse_settings(raw: object, name: str | Path) -> Settings:
     for key in ("timeout", "connect_timeout"):
         if key in values and not (_is_number(values[key], (int, float)) and values[key] > 0):
             raise ConfigError(f"settings.{key}: expected a positive number of seconds")
-    for key in ("max_bytes", "per_host", "concurrency", "fetch_log_days"):
+    for key in ("max_bytes", "per_host", "concurrency", "fetch_log_days", "alert_after"):
         if key in values and not (_is_number(values[key], int) and values[key] > 0):
             raise ConfigError(f"settings.{key}: expected a positive whole number")
     if "issue_day" in values:
@@ -172,7 +186,71 @@ def _parse_settings(raw: object, name: str | Path) -> Settings:
         values["issue_day"] = day
     if "contact" in values and not _is_http_url(str(values["contact"])):
         raise ConfigError("settings.contact: expected an http(s) URL people can reach you at")
+    _parse_notify_settings(values)
     return Settings(**values)
+
+
+def _parse_notify_settings(values: dict) -> None:
+    """The notification keys, in place: the Apprise URLs checked now, so a malformed one is an
+    error when the settings are read rather than a message that never arrives."""
+    if "notify" in values:
+        urls = values["notify"]
+        if isinstance(urls, str):
+            urls = [urls]
+        if not isinstance(urls, list) or not all(isinstance(url, str) and url.strip() for url in urls):
+            raise ConfigError("settings.notify: expected a list of Apprise URLs")
+        for index, url in enumerate(urls, start=1):
+            check_apprise_url(url, f"settings.notify #{index}")
+        values["notify"] = tuple(url.strip() for url in urls)
+    if "silent_after" in values:
+        values["silent_after"] = parse_duration(values["silent_after"], "settings.silent_after")
+    if "draft_day" in values:
+        day = str(values["draft_day"]).lower()
+        if day not in WEEKDAYS:
+            raise ConfigError(f"settings.draft_day: expected a weekday, got {values['draft_day']!r}")
+        values["draft_day"] = day
+    if "draft_time" in values and not CLOCK_TIME.match(str(values["draft_time"])):
+        raise ConfigError(f"settings.draft_time: expected a time such as 16:00, got {values['draft_time']!r}")
+    if "workspace_url" in values:
+        if not _is_http_url(str(values["workspace_url"])):
+            raise ConfigError("settings.workspace_url: expected the http(s) URL editors open the workspace at")
+        values["workspace_url"] = str(values["workspace_url"]).strip().rstrip("/")
+
+
+def expand_env(url: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
+    """The URL with each $NAME replaced from ``environ``, and the names that were not set."""
+    missing: list[str] = []
+
+    def value(match: re.Match) -> str:
+        name = match.group(1) or match.group(2)
+        if name not in environ:
+            missing.append(name)
+            return "unset"
+        return environ[name]
+
+    return ENV_NAME.sub(value, url.strip()), missing
+
+
+def check_apprise_url(url: str, what: str) -> None:
+    """Refuse a URL Apprise cannot use. The message names its scheme only: the rest may hold a
+    secret written in the file. A $NAME need not be set here (tracker poll reads the same file
+    without it); it stands in as a placeholder, and a missing one fails the delivery instead."""
+    import apprise
+
+    expanded, _ = expand_env(url, {})
+    scheme = expanded.split("://", 1)[0] if "://" in expanded else ""
+    # Apprise logs why it refused a URL, with the URL: kept out of the log.
+    logger = logging.getLogger("apprise")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        service = apprise.Apprise.instantiate(expanded)
+    finally:
+        logger.setLevel(level)
+    if service is None:
+        shown = f"{scheme}://..." if scheme else "a value without a scheme://"
+        raise ConfigError(f"{what}: not an Apprise URL Apprise can use ({shown}); "
+                          "see https://github.com/caronc/apprise/wiki")
 
 
 def _parse_source(raw: object, index: int) -> Source:

@@ -208,6 +208,7 @@ class Scheduler(threading.Thread):
             log.info("polled %d sources: %d new, %d failed", len(summary.outcomes),
                      len(summary.new_ids), len(summary.failed))
         self.save_digest(db)
+        self.notify(db)
 
     def save_digest(self, db: Database) -> None:
         """Regenerate the coming issue's list (its London date: the issue day starts at
@@ -222,6 +223,22 @@ class Scheduler(threading.Thread):
             digest.save_digest(db, week, lookup_with=self.config.settings)
         except Exception:
             log.exception("digest not saved")
+
+    def notify(self, db: Database) -> None:
+        """Tell the editors what is due, after the poll in this worker thread: a slow mail server
+        can delay the next poll, never a page. Failed deliveries are kept and retried."""
+        if not self.config.settings.notify:
+            return
+        from tracker.publish.notify import notify
+
+        try:
+            result = notify(db, self.config.settings)
+        except Exception:
+            log.exception("notifications not sent")
+            return
+        if result.queued or result.sent or result.failed:
+            log.info("notifications: %d due, %d sent, %d failed", len(result.queued), result.sent,
+                     len(result.failed))
 
     def seconds_to_next(self, db: Database) -> float:
         from tracker.store import source_states
