@@ -8,7 +8,6 @@ cap on the *decompressed* body, enforced while streaming.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import socket
 import ssl
@@ -26,6 +25,15 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from .config import Settings
+from .guard import (
+    IPAddress,
+    PinnedTransport,
+    RefusedAddress,
+    Resolver,
+    is_local_name,
+    is_public_address,
+    literal_address,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +42,9 @@ REDIRECTS = (301, 302, 303, 307, 308)
 PERMANENT = (301, 308)
 # A broken or hostile Retry-After must not silence a source for months (FreshRSS caps at 2 days).
 MAX_RETRY_AFTER = timedelta(days=2)
+# Cache hints beyond this are read as this (a year of max-age, Expires in 9999): the scheduler
+# caps them much lower (settings.max_interval); this only keeps the arithmetic finite.
+MAX_CACHE_HINT = 366 * 86400
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, "
     "text/xml;q=0.9, application/json;q=0.9, text/html;q=0.8, */*;q=0.5"
@@ -63,17 +74,19 @@ class FetchError(Exception):
     """Internal: carries the human message of a failure to the one place that returns it."""
 
 
-def make_client(settings: Settings) -> httpx.AsyncClient:
+def make_client(settings: Settings, resolver: Resolver | None = None) -> httpx.AsyncClient:
     """One pooled HTTP/1.1 client for a whole pass; ``settings.timeout`` is also the total
-    deadline fetch() gives each request (headers and body)."""
+    deadline fetch() gives each request (headers and body). Its connections go only to public
+    addresses it resolved and checked itself (guard.PinnedTransport); ``resolver`` replaces the
+    system's DNS (tests)."""
+    limits = httpx.Limits(max_connections=settings.concurrency,
+                          max_keepalive_connections=settings.concurrency, keepalive_expiry=30)
     return httpx.AsyncClient(
         headers={"User-Agent": settings.user_agent, "Accept": ACCEPT,
                  "Accept-Encoding": ACCEPT_ENCODING},
         timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-        limits=httpx.Limits(max_connections=settings.concurrency,
-                            max_keepalive_connections=settings.concurrency, keepalive_expiry=30),
+        transport=PinnedTransport(limits, resolver),
         follow_redirects=False,
-        verify=True,
     )
 
 
@@ -110,6 +123,8 @@ async def fetch(client: httpx.AsyncClient, url: str, *, etag: str | None = None,
         result.error = (f"the download took longer than {waited}" if state["answered"]
                         else f"no answer within {waited}")
     except FetchError as ex:
+        result.error = str(ex)
+    except RefusedAddress as ex:
         result.error = str(ex)
     except httpx.HTTPError as ex:
         result.error = _network_error(ex, result.url)
@@ -187,13 +202,11 @@ def _read_headers(result: FetchResult, response: httpx.Response, etag: str | Non
 def is_private_host(url: str) -> bool:
     """Whether a URL names a loopback or private address literally (or localhost): a source
     configured there is the operator's choice, so its redirects may stay there too."""
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    host = _host(url).lower()
+    if is_local_name(host):
         return True
-    try:
-        return not ipaddress.ip_address(host).is_global
-    except ValueError:
-        return False
+    address = literal_address(host)
+    return address is not None and not is_public_address(address)
 
 
 async def refuse_private(url: str, how: str = "redirected to") -> None:
@@ -201,26 +214,28 @@ async def refuse_private(url: str, how: str = "redirected to") -> None:
     saying the URL was ``how`` there ("redirected to", "links to")."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
+    address = literal_address(host)
+    addresses: list[IPAddress | None] = [address]
+    if address is None:
+        # The connection checks again what it connects to (guard.PinnedBackend): this check
+        # names the redirect or the link in the error.
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
         except socket.gaierror:
             raise FetchError(f"{how} {host}, which could not be found (DNS lookup failed)") from None
-        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-    for address in addresses:
-        mapped = getattr(address, "ipv4_mapped", None) or address
-        if not mapped.is_global or mapped.is_multicast:
-            raise FetchError(f"{how} a private address ({mapped}): refused")
+        addresses = [literal_address(str(info[4][0])) for info in infos]
+    for found in addresses:
+        if found is None or not is_public_address(found):
+            shown = getattr(found, "ipv4_mapped", None) or found
+            raise FetchError(f"{how} a private address ({shown}): refused")
 
 
 async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
     too_big = FetchError(f"the feed is larger than {_limit(max_bytes)}")
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    declared = response.headers.get("content-length", "").strip()
     if encoding in ("", "identity"):
-        declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_bytes:
             raise too_big
         decoder = None
@@ -228,37 +243,60 @@ async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
         decoder = _Inflater(encoding)
     else:
         raise FetchError(f"the server sent the feed in an unsupported compression ({encoding})")
-    parts, total = [], 0
+    parts, total, received = [], 0, 0
     async for chunk in response.aiter_raw():
+        received += len(chunk)
         data = decoder.feed(chunk, max_bytes - total + 1) if decoder else chunk
         total += len(data)
         if total > max_bytes:
             raise too_big
         parts.append(data)
+    # Part of a feed parses as a shorter feed: a cut body must fail, keeping the old validators.
+    if declared.isdigit() and received < int(declared):
+        raise FetchError(f"the body was cut short ({received} of {declared} bytes)")
+    if decoder and not decoder.complete:
+        raise FetchError("the compressed body was cut short")
     return b"".join(parts)
 
 
 class _Inflater:
-    """Decompress with a bound on the output of each step, so a gzip bomb costs ``max_bytes``."""
+    """Decompress with a bound on the output of each step, so a gzip bomb costs ``max_bytes``.
+
+    A gzip body may hold several members one after another (RFC 1952): each is inflated in
+    turn, as gzip(1) does, rather than the body ending silently after the first.
+    """
 
     def __init__(self, encoding: str):
         # 47: gzip or zlib header; "deflate" is zlib-wrapped by the spec, raw by some servers.
         self._wbits = 47 if encoding != "deflate" else 15
         self._zlib = zlib.decompressobj(self._wbits)
         self._started = False
+        self._pending = b""  # input not yet given to zlib: its output would pass the limit
+
+    @property
+    def complete(self) -> bool:
+        return self._zlib.eof and not self._pending
 
     def feed(self, chunk: bytes, limit: int) -> bytes:
-        if self._zlib.eof:
-            return b""
-        try:
-            out = self._zlib.decompress(chunk, limit)
-        except zlib.error:
-            if self._started or self._wbits != 15:
-                raise FetchError("the server sent a corrupt compressed body") from None
-            self._wbits = -15
-            self._zlib = zlib.decompressobj(-15)
-            return self.feed(chunk, limit)
-        self._started = True
+        data = self._pending + chunk
+        self._pending = b""
+        out = b""
+        while data and len(out) <= limit:
+            if self._zlib.eof:
+                if self._wbits != 47 or not data.strip(b"\0"):  # trailing zero padding is not a member
+                    return out
+                self._zlib = zlib.decompressobj(self._wbits)
+            try:
+                out += self._zlib.decompress(data, limit - len(out) + 1)
+            except zlib.error:
+                if self._started or self._wbits != 15:
+                    raise FetchError("the server sent a corrupt compressed body") from None
+                self._wbits = -15
+                self._zlib = zlib.decompressobj(-15)
+                continue
+            self._started = True
+            data = self._zlib.unconsumed_tail or self._zlib.unused_data
+        self._pending = data
         return out
 
 
@@ -281,7 +319,8 @@ def _retry_after(value: str | None, now: datetime | None = None) -> datetime | N
     now = now or datetime.now(timezone.utc)
     value = value.strip()
     if value.isdigit():
-        moment = now + timedelta(seconds=int(value))
+        # Clamped before the addition: a 30-digit number of seconds overflows any datetime.
+        moment = now + min(timedelta(seconds=min(int(value), MAX_CACHE_HINT)), MAX_RETRY_AFTER)
     else:
         try:
             moment = parsedate_to_datetime(value)
@@ -299,14 +338,14 @@ def _max_age(cache_control: str | None, expires: str | None, date: str | None) -
     for directive in (cache_control or "").lower().split(","):
         name, _, value = directive.strip().partition("=")
         if name == "max-age" and value.strip('"').isdigit():
-            return int(value.strip('"'))
+            return min(int(value.strip('"')), MAX_CACHE_HINT)
     if expires:
         try:
             fresh = parsedate_to_datetime(expires) - (
                 parsedate_to_datetime(date) if date else datetime.now(timezone.utc))
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
-        return max(int(fresh.total_seconds()), 0)
+        return min(max(int(fresh.total_seconds()), 0), MAX_CACHE_HINT)
     return None
 
 

@@ -7,9 +7,8 @@ idempotent, so each rule has a test in tests/test_normalise.py.
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
-
 from datetime import date, datetime, timedelta, timezone
+from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
 from tracker.dates import london_date, to_datetime, utc_iso
 from tracker.entries import Entry, RawEntry

@@ -1,0 +1,124 @@
+"""Which addresses tracker may connect to (SSRF), and a connection that goes only to a checked one.
+
+A feed or a page can name any host; the host's DNS can answer anything, and answer differently
+a second later (rebinding). So the check is made where the connection is made: the network
+backend below resolves the name, refuses the whole answer if any address is not globally
+routable, and connects to an address it checked. TLS and the Host header still use the name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import httpcore
+import httpx
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# (host, port) -> getaddrinfo's answer; the event loop's resolver unless a test gives its own.
+Resolver = Callable[[str, int], Awaitable[list[tuple[Any, ...]]]]
+
+NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+# Tunnels whose other end is an IPv4 address anyone can write into the IPv6 one.
+TUNNELS = (ipaddress.ip_network("2002::/16"), ipaddress.ip_network("2001::/32"))
+
+
+class RefusedAddress(Exception):
+    """A host resolved to an address tracker must not connect to; the message says which."""
+
+
+def is_public_address(address: IPAddress) -> bool:
+    """Whether ``address`` is globally routable in fact: not private, loopback, link-local,
+    reserved or multicast, and no IPv6 form that carries such an IPv4 address (mapped,
+    IPv4-compatible, NAT64) or tunnels to an arbitrary one (6to4, Teredo)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return is_public_address(address.ipv4_mapped)
+        if int(address) >> 32 == 0:  # ::a.b.c.d, IPv4-compatible (deprecated), and :: itself
+            return False
+        if any(address in network for network in TUNNELS):
+            return False
+        if any(address in network for network in NAT64):
+            return is_public_address(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return address.is_global and not address.is_multicast
+
+
+def literal_address(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%")[0])
+    except ValueError:
+        return None
+
+
+def is_local_name(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    return host == "localhost" or host.endswith(".localhost")
+
+
+async def resolve_public(host: str, port: int, resolver: Resolver | None = None) -> list[str]:
+    """The addresses ``host`` resolves to, all of them public; raises RefusedAddress otherwise."""
+    resolve = resolver or _system_resolver
+    try:
+        infos = await resolve(host, port)
+    except socket.gaierror:
+        raise RefusedAddress(f"{host} could not be found (DNS lookup failed)") from None
+    addresses = [str(info[4][0]).split("%")[0] for info in infos]
+    for text in addresses:
+        address = ipaddress.ip_address(text)
+        if not is_public_address(address):
+            raise RefusedAddress(f"{host} resolves to a private address ({address}): refused")
+    if not addresses:
+        raise RefusedAddress(f"{host} could not be found (DNS lookup failed)")
+    return list(dict.fromkeys(addresses))
+
+
+async def _system_resolver(host: str, port: int) -> list[tuple[Any, ...]]:
+    return await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Connects to a name only through addresses checked by resolve_public, resolved once per
+    connection, so no later DNS answer can move it. Literal addresses and localhost are the
+    caller's choice (a configured local source) and are checked before a request is sent."""
+
+    def __init__(self, resolver: Resolver | None = None):
+        self._inner = httpcore.AnyIOBackend()
+        self._resolver = resolver
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        if literal_address(host) is not None or is_local_name(host):
+            return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        addresses = await resolve_public(host, port, self._resolver)
+        for index, address in enumerate(addresses):
+            try:
+                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError:
+                if index == len(addresses) - 1:
+                    raise
+        raise AssertionError("unreachable: resolve_public returns at least one address")
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        raise RefusedAddress("unix sockets are not web addresses")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with its connection pool on a PinnedBackend."""
+
+    def __init__(self, limits: httpx.Limits, resolver: Resolver | None = None):
+        super().__init__(limits=limits)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=PinnedBackend(resolver),
+        )
