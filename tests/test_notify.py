@@ -284,3 +284,50 @@ def test_notify_without_destinations_is_one_line_and_exit_2(tmp_path, db):
 def test_search_words_never_become_fts_operators():
     assert fts_query('kinship allowance') == '"kinship" "allowance"'
     assert fts_query('"special guardianship" OR NEAR(') == '"special guardianship" "OR" "NEAR("'
+
+
+async def _editor_cookies(ds, password):
+    form = await ds.client.get("/-/login")
+    token = form.cookies["ds_csrftoken"]
+    response = await ds.client.post("/-/login", data={"username": "alice", "password": password,
+                                                      "csrftoken": token}, cookies={"ds_csrftoken": token})
+    assert response.status_code == 302
+    return {"ds_actor": response.cookies["ds_actor"], "ds_csrftoken": token}
+
+
+@pytest.mark.asyncio
+async def test_editors_save_edit_and_remove_searches_in_the_workspace_audited(workspace_db, editor_password):
+    from sqlite_utils import Database
+
+    from tracker.web.serve import make_datasette
+
+    ds = make_datasette(workspace_db, secret="test-secret")
+    anonymous = await ds.client.get("/-/searches")
+    assert anonymous.status_code == 302 and "/-/login" in anonymous.headers["location"]
+    cookies = await _editor_cookies(ds, editor_password)
+    page = await ds.client.get("/-/searches?q=kinship+allowance&theme=kinship", cookies=cookies)
+    assert page.status_code == 200
+    assert 'value="kinship allowance"' in page.text and '<option value="kinship" selected>' in page.text
+
+    async def post(**data):
+        response = await ds.client.post("/-/searches", cookies=cookies,
+                                        data={**data, "csrftoken": cookies["ds_csrftoken"]})
+        assert response.status_code == 302
+        return response.headers["location"]
+
+    assert "Search+saved" in await post(action="save", name="Kinship", q="kinship allowance",
+                                         theme="kinship", frequency="at_once")
+    saved = list(Database(workspace_db)["saved_searches"].rows)
+    assert [(s["name"], s["query"], s["theme"], s["frequency"], s["editor"]) for s in saved] == [
+        ("Kinship", "kinship allowance", "kinship", "at_once", "alice")]
+    assert "ok=0" in await post(action="save", name="", q="x", frequency="daily")
+    assert "ok=0" in await post(action="save", name="Bad", q="x", frequency="hourly")
+    await post(action="save", id=str(saved[0]["id"]), name="Kinship", q="kinship", frequency="daily")
+    listing = await ds.client.get("/-/searches", cookies=cookies)
+    assert "told in the daily message" in listing.text
+    await post(action="remove", id=str(saved[0]["id"]))
+    db = Database(workspace_db)
+    assert db["saved_searches"].count == 0
+    actions = [(row["editor"], row["action"]) for row in db.query(
+        "select * from audit_log where action like '%search' order by id")]
+    assert actions == [("alice", "save_search"), ("alice", "edit_search"), ("alice", "remove_search")]

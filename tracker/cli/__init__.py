@@ -10,6 +10,7 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
+from datetime import date
 from typing import IO, Any, ParamSpec, TypeVar
 
 import click
@@ -450,3 +451,37 @@ def import_newsletter(file, issue_date, db_path):
                f"skipped {len(result.skipped)}")
     for skipped in result.skipped:
         click.echo(f"  skipped: {skipped.line} ({skipped.reason})")
+
+
+@cli.command(cls=OneLineErrors)
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--date", "issue_date", required=True, type=IsoDate(), metavar="YYYY-MM-DD",
+              help="The issue's date (entries' years are read from it)")
+@db_option
+@sources_option
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of the report")
+@user_errors
+def coverage(file: str, issue_date: date, db_path: str, sources_path: str, as_json: bool) -> None:
+    """What tracker had found of an issue's Tools & Templates list, and how early.
+
+    FILE is an issue in the format import-newsletter reads. For each entry: whether a source
+    had stored the publication by the issue date (matched by URL, title, or a similar title
+    from the same publisher), which source, and the lead time in days; recall overall and by
+    publisher; publisher coverage (entries whose publisher a source in sources.yaml polls);
+    and publications editors added by hand, by publisher: the sources to add next.
+
+    \b
+    Example:
+        tracker coverage issues/2025-04-18.txt --date 2025-04-18
+    """
+    from tracker.ingest.config import load_config
+    from tracker.publish.coverage import measure_coverage
+    from tracker.publish.newsletter import read_newsletter
+    from tracker.store import open_database
+
+    from .recall import render_coverage
+
+    config = load_config(sources_path)
+    issue = read_newsletter(file, issue_date)
+    db = open_database(db_path)
+    render_coverage(measure_coverage(db, issue.items, issue_date, config.sources), as_json)

@@ -25,6 +25,7 @@ from tracker.text import is_http_url
 
 from . import pages
 from .login import login
+from .notify_pages import searches
 from .themes_facet import ThemeIndexFacet, theme_filter
 from .workspace import PLUGIN, WorkspaceError, is_editor, login_redirect, workspace
 
@@ -220,6 +221,7 @@ def register_routes(datasette: Datasette) -> list[tuple[str, Callable]] | None:
         (r"^/-/login$", login),
         (r"^/-/triage$", pages.triage),
         (r"^/-/dashboard$", pages.dashboard),
+        (r"^/-/searches$", searches),
         (r"^/-/digest$", pages.digest_index),
         (r"^/-/digest/(?P<week>\d{4}-\d{2}-\d{2})$", pages.digest_week),
     ]

@@ -1,0 +1,83 @@
+"""Saved searches (routes of tracker.web): an editor saves the current search (its words, and
+optionally a theme and a publisher) under a name, with "tell me at once / daily / never";
+they are listed, edited and removed at /-/searches. tracker notify sends their matches.
+
+Each write is a POST from an editor's form (Datasette checks its CSRF token first) through
+tracker.store.notify, which audits it in audit_log like every other edit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from datasette.utils.asgi import Request, Response
+from sqlite_utils import Database
+
+from tracker import TrackerError
+from tracker.store.notify import FREQUENCIES, remove_search, save_search
+
+from .workspace import is_editor, login_redirect, workspace_database
+
+if TYPE_CHECKING:
+    from datasette.app import Datasette
+
+FREQUENCY_LABELS = {"at_once": "at once", "daily": "in the daily message", "never": "never"}
+
+
+async def searches(request: Request, datasette: Datasette) -> Response:
+    """GET: the saved searches and a form prefilled from ?q=&theme=&publisher= (the search the
+    editor came from). POST action=save|remove: write, then back here with a message."""
+    if not is_editor(request.actor):
+        return login_redirect(datasette, request)
+    db = workspace_database(datasette)
+    if request.method == "POST":
+        return await _write(request, datasette)
+    rows = [dict(row) for row in (await db.execute(
+        "select * from saved_searches order by name collate nocase, id")).rows]
+    themes = [(row["slug"], row["label"] or row["slug"]) for row in (await db.execute(
+        "select slug, label from themes order by coalesce(label, slug)")).rows]
+    html = await datasette.render_template(
+        "tracker_searches.html",
+        {"database": db.name, "searches": rows, "themes": themes, "frequencies": FREQUENCY_LABELS,
+         "draft": {key: request.args.get(key, "") for key in ("q", "theme", "publisher", "name")},
+         "message": request.args.get("message"), "ok": request.args.get("ok") == "1"},
+        request=request,
+    )
+    return Response.html(html)
+
+
+async def _write(request: Request, datasette: Datasette) -> Response:
+    form = await request.post_vars()
+    editor, now = request.actor["id"], datetime.now(timezone.utc)
+    action = form.get("action")
+    search_id = int(form["id"]) if (form.get("id") or "").isdigit() else None
+    if action == "remove" and search_id is not None:
+        def write(conn: object) -> None:
+            remove_search(Database(conn), editor, search_id, now)
+
+        done = "Saved search removed"
+    elif action == "save":
+        frequency = form.get("frequency") or "daily"
+        if frequency not in FREQUENCIES:
+            return _back(datasette, False, "Choose at once, daily or never")
+
+        def write(conn: object) -> None:
+            save_search(Database(conn), editor, form.get("name") or "", form.get("q") or "",
+                        theme=form.get("theme") or None, publisher=(form.get("publisher") or "").strip() or None,
+                        frequency=frequency, search_id=search_id, now=now)
+
+        done = "Saved search changed" if search_id else "Search saved"
+    else:
+        return _back(datasette, False, "Choose to save or remove a search")
+    try:
+        await workspace_database(datasette).execute_write_fn(write)
+    except TrackerError as ex:
+        return _back(datasette, False, str(ex))
+    return _back(datasette, True, done)
+
+
+def _back(datasette: Datasette, ok: bool, message: str) -> Response:
+    query = urlencode({"ok": "1" if ok else "0", "message": message})
+    return Response.redirect(datasette.urls.path("/-/searches") + "?" + query)
