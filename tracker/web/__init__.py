@@ -24,6 +24,7 @@ from markupsafe import Markup, escape
 from tracker.text import is_http_url
 
 from . import pages
+from .line_form import line_form_app
 from .login import login
 from .notify_pages import searches
 from .themes_facet import ThemeIndexFacet, theme_filter
@@ -165,6 +166,12 @@ async def error_page(datasette: Datasette, request: Request, exception: Exceptio
         return Response.json(info, status=status, headers=headers)
     html = await datasette.render_template([f"{status}.html", "error.html"], info, request=request)
     return Response.html(html, status=status, headers=headers)
+
+
+@hookimpl
+def asgi_wrapper(datasette: Datasette) -> Callable:
+    """edit_line's missing fields posted as empty (tracker.web.line_form)."""
+    return lambda app: line_form_app(datasette, app)
 
 
 @hookimpl
