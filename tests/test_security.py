@@ -28,9 +28,14 @@ async def workspace(workspace_db):
 
 
 def actor_cookie(datasette, actor=None, *, expires_in=3600):
-    actor = actor or {"id": "alice", "roles": ["editor"]}
-    expires = baseconv.base62.encode(int(time.time()) + expires_in)
-    return datasette.sign({"a": actor, "e": expires}, "actor")
+    """A cookie as /-/login sets it (a live session of alice's account), signed with
+    ``datasette``'s secret, with another actor or expiry where asked."""
+    from tracker.web.sessions import open_session
+
+    session = datasette.unsign(open_session(datasette, "alice"), "actor")
+    session["a"] = actor or session["a"]
+    session["e"] = baseconv.base62.encode(int(time.time()) + expires_in)
+    return datasette.sign(session, "actor")
 
 
 async def post(datasette, path, data, cookies=None, csrf=True):
@@ -178,12 +183,14 @@ def test_script_in_a_feed_never_reaches_a_page_the_digest_or_the_atom_feed(db, d
     import asyncio
 
     from tracker.publish.digest import DigestRequest, digest_report, save_digest
+    from tracker.web.editors import editor_add
     from tracker.web.serve import sync_themes
 
     feed_server.serve("/hostile.atom", hostile_feed("https://publisher.example"))
     summary = poll(db, db_path, feed_server, {"hostile": "/hostile.atom"})
     assert summary.failed == []
     sync_themes(db)
+    editor_add(db_path, "alice", "correct horse battery", iterations=1000)
     rows = db.execute_returning_dicts("select id, url, title from publications")
     assert len(rows) >= 3
     assert not [r for r in rows if not r["url"].startswith("https://")]

@@ -338,9 +338,12 @@ def _say_serving(url: str) -> None:
               help="Login-only: nothing is visible until an editor logs in (or TRACKER_PRIVATE=1)")
 @click.option("--base-url", default="/", show_default=True, metavar="PATH", callback=_base_url,
               help="The path a proxy in front serves the workspace under, e.g. /tracker/")
+@click.option("--session-hours", default=12, show_default=True, type=click.FloatRange(0, 2160, min_open=True),
+              envvar="TRACKER_SESSION_HOURS", metavar="HOURS",
+              help="How long an editor's login lasts (or TRACKER_SESSION_HOURS)")
 @user_errors
 def serve(db_path: str, sources_path: str, host: str, port: int, no_poll: bool, private: bool,
-          base_url: str) -> None:
+          base_url: str, session_hours: float) -> None:
     """Open the editors' workspace in Datasette, polling due sources in the background.
 
     Anyone may browse publications, sources, themes and digests; editors log in at /-/login
@@ -354,7 +357,8 @@ def serve(db_path: str, sources_path: str, host: str, port: int, no_poll: bool, 
     from tracker.web.serve import serve as serve_workspace
 
     serve_workspace(db_path, None if no_poll else sources_path, host=host, port=port,
-                    private=private, base_url=base_url, ready=_say_serving)
+                    private=private, base_url=base_url, session_hours=session_hours,
+                    ready=_say_serving)
 
 
 @cli.group()
@@ -381,6 +385,23 @@ def editor_add(name: str, db_path: str) -> None:
         password = sys.stdin.readline().rstrip("\r\n")
     created = add(db_path, name, password)
     click.echo(f"{'Created' if created else 'Reset the password of'} editor {name} for {db_path}")
+
+
+@editor.command(name="remove")
+@click.argument("name")
+@db_option
+@user_errors
+def editor_remove(name: str, db_path: str) -> None:
+    """Remove an editor account; its sessions end at once, in a running tracker serve too.
+
+    \b
+    Example:
+        tracker editor remove alice --db db/tracker.db
+    """
+    from tracker.web.editors import editor_remove as remove
+
+    remove(db_path, name)
+    click.echo(f"Removed editor {name} from {db_path}; their sessions have ended")
 
 
 @cli.command()

@@ -24,9 +24,11 @@ from markupsafe import Markup, escape
 from tracker.text import is_http_url
 
 from . import pages
+from .guard import guard_app
 from .line_form import line_form_app
 from .login import login
 from .notify_pages import searches
+from .sessions import logout
 from .themes_facet import ThemeIndexFacet, theme_filter
 from .workspace import PLUGIN, WorkspaceError, is_editor, login_redirect, workspace
 
@@ -170,8 +172,9 @@ async def error_page(datasette: Datasette, request: Request, exception: Exceptio
 
 @hookimpl
 def asgi_wrapper(datasette: Datasette) -> Callable:
-    """edit_line's missing fields posted as empty (tracker.web.line_form)."""
-    return lambda app: line_form_app(datasette, app)
+    """Outside everything else: the body limit, and only live sessions (tracker.web.guard);
+    then edit_line's missing fields posted as empty (tracker.web.line_form)."""
+    return lambda app: guard_app(datasette, line_form_app(datasette, app))
 
 
 @hookimpl
@@ -226,6 +229,7 @@ def register_routes(datasette: Datasette) -> list[tuple[str, Callable]] | None:
         return None
     return [
         (r"^/-/login$", login),
+        (r"^/-/logout$", logout),
         (r"^/-/triage$", pages.triage),
         (r"^/-/dashboard$", pages.dashboard),
         (r"^/-/searches$", searches),

@@ -39,7 +39,8 @@ JITTER = 0.1
 log = logging.getLogger(__name__)
 
 
-def load_metadata(db_path: str | Path, *, private: bool = False) -> dict:
+def load_metadata(db_path: str | Path, *, private: bool = False,
+                  session_hours: float | None = None) -> dict:
     """metadata.yml, its workspace plugin configured for the served file (named by its stem)."""
     path = data_file("metadata.yml")
     try:
@@ -53,6 +54,8 @@ def load_metadata(db_path: str | Path, *, private: bool = False) -> dict:
     config["database"] = Path(db_path).stem
     if private:
         config["private"] = True
+    if session_hours is not None:
+        config["session_hours"] = session_hours
     return metadata
 
 
@@ -71,15 +74,16 @@ def sync_themes(db: Database) -> int:
 
 
 def make_datasette(db_path: str | Path, *, private: bool = False, secret: str | None = None,
-                   base_url: str = "/") -> Datasette:
+                   base_url: str = "/", session_hours: float | None = None) -> Datasette:
     """A Datasette instance for the workspace; tests use it through ``.client``.
 
-    ``base_url`` ("/tracker/") is the path a proxy in front serves it under."""
+    ``base_url`` ("/tracker/") is the path a proxy in front serves it under; ``session_hours``
+    how long a login lasts (None: the workspace's default, 12)."""
     from datasette.app import Datasette
 
     return Datasette(
         [str(db_path)],
-        metadata=load_metadata(db_path, private=private),
+        metadata=load_metadata(db_path, private=private, session_hours=session_hours),
         secret=secret or os.environ.get("DATASETTE_SECRET") or None,
         settings={"sql_time_limit_ms": 3000, "facet_time_limit_ms": 500, "suggest_facets": False,
                   "base_url": base_url},
@@ -94,6 +98,7 @@ def serve(
     port: int = DEFAULT_PORT,
     private: bool = False,
     base_url: str = "/",
+    session_hours: float | None = None,
     ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve until SIGTERM or Ctrl-C, polling the sources of ``sources_path`` on their schedule
@@ -114,7 +119,8 @@ def serve(
     db.close()
     if not os.environ.get("DATASETTE_SECRET"):
         log.warning("DATASETTE_SECRET is not set: editors are logged out at every restart")
-    datasette = make_datasette(db_path, private=private, base_url=base_url)
+    datasette = make_datasette(db_path, private=private, base_url=base_url,
+                               session_hours=session_hours)
     # Whoever runs the server configures logging (the CLI does): uvicorn adds nothing but its
     # access log, one line per request whatever level tracker's own messages are shown at.
     logging.getLogger("uvicorn.access").setLevel(logging.INFO)

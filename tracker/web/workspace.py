@@ -37,14 +37,19 @@ class Workspace:
     private: bool = False
     tables: dict = field(default_factory=dict)
     queries: dict = field(default_factory=dict)
+    session_hours: float = 12.0  # how long a login lasts (tracker serve --session-hours)
 
     @classmethod
     def from_config(cls, config: object) -> Workspace:
         if not isinstance(config, dict) or not isinstance(config.get("database"), str):
             raise WorkspaceError("the metadata's `plugins: tracker:` needs `database:`, "
                                  "the name of the database the workspace is for")
+        hours = config.get("session_hours", cls.session_hours)
+        if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= 24 * 90:
+            raise WorkspaceError("the metadata's `plugins: tracker: session_hours:` must be a "
+                                 "number of hours from 0 to 2160 (90 days)")
         return cls(config["database"], bool(config.get("private")),
-                   config.get("tables") or {}, config.get("queries") or {})
+                   config.get("tables") or {}, config.get("queries") or {}, float(hours))
 
 
 _workspaces: WeakKeyDictionary[Datasette, Workspace | None] = WeakKeyDictionary()
