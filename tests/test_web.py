@@ -4,7 +4,7 @@ import json
 import sqlite3
 import threading
 import time
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -519,8 +519,8 @@ async def test_the_workspace_works_under_a_base_url(workspace_db, editor_passwor
             f"/tracker/{DB}/accepted_atom.atom"} <= links
     assert [link for link in links if not link.startswith("/tracker/")] == []
     for link in sorted(links - {"/tracker/-/logout"}):
-        if link.endswith(("/set_status", "/add_theme", "/remove_theme")):
-            continue  # the triage forms post: accepted above
+        if link.endswith(("/set_status", "/add_theme", "/remove_theme", "/edit_line", "/-/add", "/sent")):
+            continue  # the triage and digest forms post: accepted above and in their own tests
         assert (await get(link, cookies=editor)).status_code == 200, link
     # Datasette's front page: metadata.yml's description and the menu link to our pages. (Not
     # all its own links: Datasette 0.65 puts base_url twice in some, simonw/datasette#2759.)
@@ -581,3 +581,160 @@ async def test_pages_of_a_private_instance_say_so_to_editors(ds, workspace_db, e
     for instance, padlock in ((ds, False), (private, True)):
         page = await instance.client.get("/-/dashboard", cookies={"ds_actor": editor["ds_actor"]})
         assert ("<h1>Dashboard 🔒</h1>" in page.text) is padlock
+
+
+# The week's page, triage cards and the workspace's audited routes (issue 10).
+
+async def accept(ds, editor, db_path, title, status="accepted"):
+    return await post(ds, "set_status", editor, id=str(publication(db_path, title)["id"]), status=status)
+
+
+def issue_week():
+    from tracker.dates import LONDON
+    from tracker.publish.digest import next_issue_date
+
+    return next_issue_date(datetime.now(LONDON).date())
+
+
+@pytest.mark.asyncio
+async def test_the_weeks_page_follows_decisions_at_once_and_copies_the_list_alone(ds, editor, workspace_db):
+    week = issue_week().isoformat()
+    with sqlite3.connect(workspace_db) as conn:  # published long ago, accepted this week
+        conn.execute("update publications set published = '2024-12-17' where title = ?", [FOSTERING])
+    page = (await ds.client.get(f"/-/digest/{week}")).text
+    assert "Nothing accepted for this issue yet" in page and KINSHIP in page  # a candidate
+    await accept(ds, editor, workspace_db, KINSHIP)
+    await accept(ds, editor, workspace_db, FOSTERING)
+    page = (await ds.client.get(f"/-/digest/{week}")).text
+    listed = page[page.index('id="digest-text"'):page.index("</pre>")]
+    plain = listed.split(">", 1)[1].splitlines()
+    today = datetime.now(timezone.utc).date()
+    assert plain == [
+        f"On {today.day} {today.strftime('%B')} DfE published {KINSHIP}",
+        f"On 17 December 2024 Ofsted published {FOSTERING}",
+    ]
+    # The candidates are shown apart, after the list and outside what Copy takes.
+    candidates = page[page.index("New this week, for the editors to review"):]
+    assert "Children&#39;s social care workforce census 2026" in candidates
+    assert "workforce census" not in listed and KINSHIP not in candidates
+    assert 'id="copy-digest"' in page and "Mark this issue sent" not in page  # editors only
+    assert "Mark this issue sent" in (await ds.client.get(f"/-/digest/{week}", cookies=editor)).text
+
+
+@pytest.mark.asyncio
+async def test_marking_an_issue_sent_freezes_its_list(ds, editor, workspace_db):
+    week = issue_week().isoformat()
+    await accept(ds, editor, workspace_db, KINSHIP)
+    anonymous = await ds.client.post(f"/-/digest/{week}/sent", data={})
+    assert anonymous.headers["location"] == f"/-/login?next=/-/digest/{week}/sent"
+    no_token = await ds.client.post(f"/-/digest/{week}/sent", cookies=editor, data={})
+    assert no_token.status_code == 403  # Datasette's CSRF check, before the route runs
+    assert not Database(workspace_db)["digests"].count
+    sent = await ds.client.post(f"/-/digest/{week}/sent", cookies=editor,
+                                data={"csrftoken": editor["ds_csrftoken"]})
+    assert sent.status_code == 302 and sent.headers["location"] == f"/-/digest/{week}"
+    row = next(Database(workspace_db).query("select * from digests where week = ?", [week]))
+    assert row["sent_by"] == "alice" and row["sent_at"]
+    await accept(ds, editor, workspace_db, FOSTERING)  # after sending: not in the sent issue
+    page = (await ds.client.get(f"/-/digest/{week}", cookies=editor)).text
+    assert "Sent " in page and "Mark this issue sent" not in page
+    listed = page[page.index('id="digest-text"'):page.index("</pre>")]
+    assert KINSHIP in listed and FOSTERING not in listed
+    index = (await ds.client.get("/-/digest")).text
+    assert f'href="/-/digest/{week}"' in index and "sent" in index and "draft" in index
+    again = await ds.client.post(f"/-/digest/{week}/sent", cookies=editor,
+                                 data={"csrftoken": editor["ds_csrftoken"]})
+    assert again.status_code == 302
+    assert next(Database(workspace_db).query("select sent_at from digests where week = ?",
+                                             [week]))["sent_at"] == row["sent_at"]
+
+
+@pytest.mark.asyncio
+async def test_triage_cards_say_why_how_old_and_rank_ties(ds, editor, workspace_db):
+    why = {"rules": {"kinship": ["kinship care", "kinship carers"]},
+           "terms": {"candidate": ["statutory guidance", "local authorities"]}}
+    with sqlite3.connect(workspace_db) as conn:
+        conn.execute("update publications set why = ?, published = date('now', '-150 days') where title = ?",
+                     [json.dumps(why), KINSHIP])
+        # A tie at the top: the one with more themes matched first, then the newest.
+        conn.execute("update publications set candidate_score = 0.9996 where title in (?, ?)",
+                     [KINSHIP, "Annual report on SEND inspections"])
+    page = (await ds.client.get("/-/triage", cookies=editor)).text
+    assert "Kinship care (“kinship care”, “kinship carers”)" in page
+    assert "Words that raised its score: “statutory guidance”, “local authorities”" in page
+    assert "published 5 months ago" in page
+    assert page.index("Annual report on SEND inspections") < page.index(KINSHIP)  # two themes
+    assert ">#1</span>" in page and ">1.000</span>" in page
+    # The unlikely tail (teachers' pay, 0.05) is folded, with one button to reject it all.
+    tail = page[page.index('<details class="tail">'):]
+    assert "School teachers&#39; pay award" in tail and "Reject all shown" in tail
+    assert KINSHIP not in tail
+    assert "<kbd>j</kbd> next" in page
+
+
+@pytest.mark.asyncio
+async def test_a_decision_stays_on_triage_with_undo(ds, editor, workspace_db):
+    await accept(ds, editor, workspace_db, FOSTERING, status="rejected")
+    page = (await ds.client.get("/-/triage", cookies=editor)).text
+    decided = page[page.index('class="decided-list"'):]
+    assert FOSTERING in decided and 'data-status="rejected"' in decided
+    assert 'name="status" value="new">Undo</button>' in decided
+    await accept(ds, editor, workspace_db, FOSTERING, status="new")
+    assert publication(workspace_db, FOSTERING)["status"] == "new"
+    assert [r["new_value"] for r in audit_rows(workspace_db)] == ["rejected", "new"]
+
+
+@pytest.mark.asyncio
+async def test_the_line_editor_is_prefilled_with_the_suggested_verb(ds, editor, workspace_db):
+    with sqlite3.connect(workspace_db) as conn:
+        conn.execute("update publications set title = 'Job vacancy: Senior Policy Officer', "
+                     "candidate_score = 0.99 where title = ?", [KINSHIP])
+    page = (await ds.client.get("/-/triage", cookies=editor)).text
+    assert f'action="/{DB}/edit_line"' in page
+    assert 'name="verb" value="advertised for"' in page
+    pid = publication(workspace_db, FOSTERING)["id"]
+    result = await post(ds, "edit_line", editor, id=str(pid), verb="released", title="", publisher="",
+                        published="")
+    assert result["ok"] is True
+    page = (await ds.client.get("/-/triage", cookies=editor)).text
+    card = page[page.index(f'id="card-{pid}"'):]
+    assert 'name="verb" value="released"' in card[:card.index("</li>")]
+
+
+@pytest.mark.asyncio
+async def test_an_update_is_listed_with_its_change_note_or_ignored(ds, editor, workspace_db):
+    pid = publication(workspace_db, KINSHIP)["id"]
+    with sqlite3.connect(workspace_db) as conn:
+        conn.executemany(
+            "insert into publication_updates (publication_id, source_id, seen_at, kind, change_note,"
+            " upstream_at) values (?, 'dfe-activity', '2026-05-12T10:00:00Z', 'updated', ?,"
+            " '2026-05-12T09:00:00Z')",
+            [(pid, "Added <b>annex</b> on kinship allowances"), (pid, "Typo fixed")])
+    page = (await ds.client.get("/-/triage", cookies=editor)).text
+    assert "Change note: Added &lt;b&gt;annex&lt;/b&gt; on kinship allowances" in page
+    assert "List as update" in page and 'action="/-/updates/1"' in page
+    listed = await ds.client.post("/-/updates/1", cookies=editor, data={
+        "csrftoken": editor["ds_csrftoken"], "action": "list", "_json": "1"})
+    assert listed.json() == {"ok": True, "message": "Listed as an update"}
+    ignored = await ds.client.post("/-/updates/2", cookies=editor, data={
+        "csrftoken": editor["ds_csrftoken"], "action": "ignore"})
+    assert ignored.status_code == 302 and ignored.headers["location"] == "/-/triage"
+    again = await ds.client.post("/-/updates/2", cookies=editor, data={
+        "csrftoken": editor["ds_csrftoken"], "action": "list", "_json": "1"})
+    assert again.json()["ok"] is False and "already ignored" in again.json()["message"]
+    row = publication(workspace_db, KINSHIP)
+    assert (row["status"], row["edited_verb"], row["edited_published"]) == ("accepted", "updated", "2026-05-12")
+    assert "Change note" not in (await ds.client.get("/-/triage", cookies=editor)).text
+
+
+def test_why_and_age_in_words():
+    from tracker.web.triage_pages import age, why_in_words
+
+    assert why_in_words('{"not_candidate": ["vacancy"]}', {}) == [
+        "Looks like something the newsletter does not list: “vacancy”."]
+    assert why_in_words("not json", {}) == [] and why_in_words(None, {}) == []
+    today = date(2026, 11, 30)
+    assert age(date(2026, 6, 30), today) == "published 5 months ago"
+    assert age(date(2026, 11, 29), today) == "published yesterday"
+    assert age(date(2026, 11, 16), today, seen=True) == "first seen 2 weeks ago"
+    assert age(date(2024, 11, 30), today) == "published 2 years ago"

@@ -1,22 +1,24 @@
-// Copy the list as rich text (for the newsletter editor) with the html source as plain text.
+// Copy the newsletter's list alone: rich text (the links) and plain text, one line each.
 (function () {
   const button = document.getElementById("copy-digest");
   const status = document.getElementById("copy-status");
-  const html = document.getElementById("digest-source").textContent;
+  const list = document.getElementById("digest-list");
+  const text = document.getElementById("digest-text").textContent;
   button.addEventListener("click", async () => {
+    const html = Array.from(list.querySelectorAll("p:not(.empty)"), (p) => p.outerHTML).join("\n");
     try {
       if (window.ClipboardItem) {
         await navigator.clipboard.write([new ClipboardItem({
           "text/html": new Blob([html], { type: "text/html" }),
-          "text/plain": new Blob([document.getElementById("digest-html").innerText], { type: "text/plain" }),
+          "text/plain": new Blob([text], { type: "text/plain" }),
         })]);
       } else {
-        await navigator.clipboard.writeText(html);
+        await navigator.clipboard.writeText(text);
       }
       status.textContent = "Copied.";
     } catch (error) {
       const range = document.createRange();
-      range.selectNodeContents(document.getElementById("digest-html"));
+      range.selectNodeContents(list);
       const selection = window.getSelection();
       selection.removeAllRanges();
       selection.addRange(range);

@@ -1,7 +1,11 @@
-// One click per decision: post the triage forms to the canned queries with _json=1 and update
-// the card in place. Without JavaScript the same forms post normally and come back here.
+// Triage in minutes: each form posts to its canned query (or audited route) with _json=1 and
+// the card changes in place; keys move between cards and decide. Without JavaScript the same
+// forms post normally and come back to triage with a message.
 (function () {
   const status = document.getElementById("triage-status");
+  const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+                  "September", "October", "November", "December"];
+  const DECISIONS = { accepted: "Accepted", rejected: "Rejected", new: "Back in triage" };
 
   function say(message, isError) {
     status.textContent = message;
@@ -12,14 +16,15 @@
     const body = new URLSearchParams(new FormData(form));
     for (const [key, value] of Object.entries(extra || {})) body.set(key, value);
     body.set("_json", "1");
-    const response = await fetch(form.action, {
-      method: "POST",
-      body: body,
-      headers: { Accept: "application/json" },
-      credentials: "same-origin",
-    });
-    if (!response.ok) return { ok: false, message: `The server said ${response.status}: are you still logged in?` };
-    return response.json();
+    try {
+      const response = await fetch(form.action, {
+        method: "POST", body: body, headers: { Accept: "application/json" }, credentials: "same-origin",
+      });
+      if ((response.headers.get("content-type") || "").includes("json")) return response.json();
+      return { ok: false, message: `The server said ${response.status}: are you still logged in?` };
+    } catch (error) {
+      return { ok: false, message: "Could not reach the server." };
+    }
   }
 
   function label(select, slug) {
@@ -27,67 +32,156 @@
     return option ? option.textContent : slug;
   }
 
+  function titleOf(card) {
+    return card.querySelector("h2").textContent.trim();
+  }
+
+  // The house style, as the digest writes it: "On 7 April MoJ published Title"; a date in
+  // another year than the issue's carries its year.
+  function preview(form) {
+    const field = (name) => form.querySelector(`[name=${name}]`).value.trim();
+    const issueYear = Number((form.dataset.issue || "").slice(0, 4));
+    const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(field("published"));
+    let when = "";
+    if (match) {
+      when = `On ${Number(match[3])} ${MONTHS[Number(match[2]) - 1]}`;
+      if (Number(match[1]) !== issueYear) when += ` ${match[1]}`;
+    }
+    const text = [when, field("publisher"), field("verb"), field("title")].filter(Boolean).join(" ");
+    form.querySelector(".preview").textContent = text ? `The line will read: ${text}` : "";
+  }
+
+  document.querySelectorAll("form.line").forEach((form) => {
+    preview(form);
+    form.addEventListener("input", () => preview(form));
+  });
+
+  async function decide(card, form, decision) {
+    const result = await send(form, { status: decision });
+    if (!result.ok) {
+      say(`${titleOf(card)}: ${result.message}`, true);
+      return false;
+    }
+    card.dataset.status = decision;
+    card.querySelector(".decision").textContent = DECISIONS[decision];
+    say(`${DECISIONS[decision]}: ${titleOf(card)}`);
+    return true;
+  }
+
   document.addEventListener("submit", async (event) => {
     const form = event.target;
-    const card = form.closest(".candidate");
+    const card = form.closest(".card");
     if (!card) return;
     event.preventDefault();
     const button = event.submitter;
-    const extra = button && button.name ? { [button.name]: button.value } : {};
     form.querySelectorAll("button").forEach((b) => (b.disabled = true));
-    let result;
     try {
-      result = await send(form, extra);
-    } catch (error) {
-      result = { ok: false, message: "Could not reach the server." };
+      if (form.classList.contains("decide") || form.classList.contains("undo")) {
+        await decide(card, form, button.value);
+        return;
+      }
+      const result = await send(form);
+      if (!result.ok) {
+        say(`${titleOf(card)}: ${result.message}`, true);
+        return;
+      }
+      if (form.classList.contains("line")) {
+        form.closest("details").open = false;
+        const title = form.querySelector("[name=title]").value.trim();
+        const link = card.querySelector("h2 a") || card.querySelector("h2");
+        link.textContent = title;
+        say(`Line saved: ${form.querySelector(".preview").textContent.replace(/^The line will read: /, "")}`);
+      } else if (form.classList.contains("chip")) {
+        const slug = form.querySelector("input[name=theme]").value;
+        const option = document.createElement("option");
+        option.value = slug;
+        option.textContent = form.querySelector("span").textContent;
+        card.querySelector(".add-theme select").appendChild(option);
+        form.remove();
+        say(`${result.message}: ${titleOf(card)}`);
+      } else if (form.classList.contains("add-theme")) {
+        addChip(card, form);
+        say(`${result.message}: ${titleOf(card)}`);
+      }
+    } finally {
+      form.querySelectorAll("button").forEach((b) => (b.disabled = false));
     }
-    form.querySelectorAll("button").forEach((b) => (b.disabled = false));
-    const title = card.querySelector("h2").textContent.trim();
-    if (!result.ok) {
-      say(`${title}: ${result.message}`, true);
+  });
+
+  function addChip(card, form) {
+    const select = form.querySelector("select");
+    const slug = select.value;
+    const chip = document.createElement("form");
+    chip.className = "chip";
+    chip.method = "post";
+    chip.action = form.action.replace(/add_theme$/, "remove_theme");
+    for (const [name, value] of [["csrftoken", form.querySelector("input[name=csrftoken]").value], ["id", card.dataset.id], ["theme", slug]]) {
+      const input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = value;
+      chip.appendChild(input);
+    }
+    const span = document.createElement("span");
+    span.textContent = label(select, slug);
+    const remove = document.createElement("button");
+    remove.type = "submit";
+    remove.textContent = "×";
+    remove.setAttribute("aria-label", `Remove ${span.textContent}`);
+    chip.append(span, remove);
+    form.before(chip);
+    select.querySelector(`option[value="${CSS.escape(slug)}"]`).remove();
+  }
+
+  // "Reject all shown": the folded tail's undecided cards, one audited decision each.
+  document.querySelectorAll(".reject-all").forEach((button) => {
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      const cards = Array.from(button.closest("details").querySelectorAll(".card[data-status=new]"));
+      button.disabled = true;
+      let done = 0;
+      for (const card of cards) {
+        if (await decide(card, card.querySelector("form.decide"), "rejected")) done += 1;
+      }
+      button.disabled = false;
+      say(`Rejected ${done} of ${cards.length} unlikely candidates; undo any of them below.`, done !== cards.length);
+    });
+  });
+
+  // Keys: j/k move between the cards shown, a/r decide, u undoes, e opens the line's editor.
+  let current = null;
+  function visibleCards() {
+    return Array.from(document.querySelectorAll(".card")).filter((card) => card.offsetParent !== null);
+  }
+  function focusCard(card) {
+    if (!card) return;
+    if (current) current.classList.remove("current");
+    current = card;
+    card.classList.add("current");
+    card.focus({ preventScroll: true });
+    card.scrollIntoView({ block: "nearest" });
+  }
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest("input, select, textarea, [contenteditable]")) return;
+    const cards = visibleCards();
+    const index = cards.indexOf(current);
+    const key = event.key;
+    if (key === "j" || key === "k") {
+      focusCard(cards[key === "j" ? Math.min(index + 1, cards.length - 1) : Math.max(index - 1, 0)]);
+    } else if (current && (key === "a" || key === "r")) {
+      if (current.dataset.status === "new") {
+        current.querySelector(`form.decide button.${key === "a" ? "accept" : "reject"}`).click();
+      }
+    } else if (current && key === "u") {
+      if (current.dataset.status !== "new") current.querySelector("form.undo button").click();
+    } else if (current && key === "e") {
+      const details = current.querySelector("details.edit-line");
+      details.open = true;
+      details.querySelector("[name=verb]").focus();
+    } else {
       return;
     }
-    if (form.action.endsWith("/set_status")) {
-      const decision = extra.status;
-      card.classList.add("done");
-      const note = document.createElement("p");
-      note.className = "decision";
-      note.textContent = decision === "accepted" ? "Accepted" : "Rejected";
-      form.replaceWith(note);
-      say(`${decision === "accepted" ? "Accepted" : "Rejected"}: ${title}`);
-    } else if (form.action.endsWith("/remove_theme")) {
-      const slug = form.querySelector("input[name=theme]").value;
-      const select = card.querySelector(".add-theme select");
-      const option = document.createElement("option");
-      option.value = slug;
-      option.textContent = form.querySelector("span").textContent;
-      select.appendChild(option);
-      form.remove();
-      say(`${result.message}: ${title}`);
-    } else if (form.action.endsWith("/add_theme")) {
-      const select = form.querySelector("select");
-      const slug = select.value;
-      const template = document.createElement("form");
-      template.className = "chip";
-      template.method = "post";
-      template.action = form.action.replace(/add_theme$/, "remove_theme");
-      for (const [name, value] of [["csrftoken", form.querySelector("input[name=csrftoken]").value], ["id", card.dataset.id], ["theme", slug]]) {
-        const input = document.createElement("input");
-        input.type = "hidden";
-        input.name = name;
-        input.value = value;
-        template.appendChild(input);
-      }
-      const span = document.createElement("span");
-      span.textContent = label(select, slug);
-      const remove = document.createElement("button");
-      remove.type = "submit";
-      remove.textContent = "×";
-      remove.setAttribute("aria-label", `Remove ${span.textContent}`);
-      template.append(span, remove);
-      form.before(template);
-      select.querySelector(`option[value="${CSS.escape(slug)}"]`).remove();
-      say(`${result.message}: ${title}`);
-    }
+    event.preventDefault();
   });
 })();

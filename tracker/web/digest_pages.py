@@ -1,0 +1,148 @@
+"""The digests: each issue's page and the index of drafts and sent issues (routes of tracker.web).
+
+A draft is rendered from the store on every request, so an editor's decision in triage shows at
+once; a sent issue shows the text frozen when it was marked sent. The newsletter's list and
+this week's candidates are shown apart, and Copy takes the list alone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from datasette.utils.asgi import NotFound, Request, Response
+from sqlite_utils import Database
+
+from tracker import TrackerError
+from tracker.dates import LONDON
+from tracker.publish.digest import Digest, Item, collect, current_issue, line
+from tracker.publish.digest import mark_sent as send_issue
+
+from .workspace import ensure_table_visible, is_editor, login_redirect, workspace_database
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from datasette.app import Datasette
+    from datasette.database import Database as DatasetteDatabase
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One issue as its page shows it: the stored row (None before any draft was stored) and,
+    for a draft, the digest as the store has it now."""
+
+    week: date
+    row: dict | None
+    digest: Digest | None
+
+    @property
+    def sent(self) -> bool:
+        return bool(self.row and self.row.get("sent_at"))
+
+
+async def coming_issue(db: DatasetteDatabase) -> date:
+    """The issue being drafted: the next issue day whose issue has not been sent."""
+    today = datetime.now(LONDON).date()
+    return await db.execute_fn(lambda conn: current_issue(Database(conn), today))
+
+
+async def digest_index(request: Request, datasette: Datasette) -> Response:
+    db = workspace_database(datasette)
+    private = await ensure_table_visible(datasette, request.actor, "digests")
+    rows: list[dict] = []
+    if await db.table_exists("digests"):
+        rows = [dict(row) for row in (await db.execute(
+            "select * from digests order by week desc limit 200")).rows]
+    coming = (await coming_issue(db)).isoformat()
+    html = await datasette.render_template(
+        "tracker_digests.html",
+        {"database": db.name, "private": private, "rows": rows, "coming": coming,
+         "coming_stored": any(row["week"] == coming for row in rows)},
+        request=request,
+    )
+    return Response.html(html)
+
+
+async def digest_week(request: Request, datasette: Datasette) -> Response:
+    """One issue: the newsletter's list (ready to copy) and, for a draft, the candidates apart."""
+    db = workspace_database(datasette)
+    private = await ensure_table_visible(datasette, request.actor, "digests")
+    try:
+        week = date.fromisoformat(request.url_vars["week"])
+    except ValueError:
+        raise NotFound("Not a date: an issue's page is /-/digest/YYYY-MM-DD") from None
+    issue = await db.execute_fn(lambda conn: load_issue(conn, week))
+    if issue.row is None and week < datetime.now(LONDON).date():
+        raise NotFound(f"No digest has been generated for {week.isoformat()}")
+    html = await datasette.render_template(
+        "tracker_digest.html",
+        {"database": db.name, "private": private, "issue": issue, "week": week.isoformat(),
+         "lines": list_lines(issue), "candidates": issue.digest.candidates if issue.digest else [],
+         "editor": is_editor(request.actor)},
+        request=request,
+    )
+    return Response.html(html)
+
+
+def load_issue(conn: sqlite3.Connection, week: date) -> Issue:
+    db = Database(conn)
+    row = None
+    if db["digests"].exists():
+        row = next(db.query("select * from digests where week = ?", [week.isoformat()]), None)
+    digest = None if row and row.get("sent_at") else collect(db, week, (row or {}).get("weeks") or 12)
+    return Issue(week, row, digest)
+
+
+@dataclass(frozen=True)
+class ListLine:
+    """A line of the newsletter's list: its plain text and, for the rich copy, its parts."""
+
+    text: str
+    item: Item | None = None
+
+
+def list_lines(issue: Issue) -> list[ListLine]:
+    if issue.digest is None:
+        row = issue.row or {}
+        if not json.loads(row.get("counts") or "{}").get("accepted"):
+            return []  # the frozen text says "Nothing was accepted ...": not a line to paste
+        return [ListLine(text) for text in frozen_list(row.get("text") or "")]
+    return [ListLine(line(item), item) for item in issue.digest.accepted]
+
+
+def frozen_list(text: str) -> list[str]:
+    """The list's lines in a sent issue's stored text (``--format text``: blocks apart by blank
+    lines, each heading underlined): the blocks under the first heading, up to the next one."""
+    blocks = [block for block in text.split("\n\n") if block.strip()]
+    lines = []
+    for block in blocks[1:]:
+        if _is_heading(block):
+            break
+        lines.append(" ".join(block.split()))
+    return lines
+
+
+def _is_heading(block: str) -> bool:
+    parts = block.strip().split("\n")
+    return len(parts) == 2 and len(set(parts[1])) == 1 and parts[1][0] in "=-~"
+
+
+async def mark_sent(request: Request, datasette: Datasette) -> Response:
+    """POST (an editor, with the CSRF token Datasette checks): freeze the issue as sent."""
+    if request.method != "POST":
+        return Response.redirect(datasette.urls.path(f"/-/digest/{request.url_vars['week']}"))
+    if not is_editor(request.actor):
+        return login_redirect(datasette, request)
+    week = date.fromisoformat(request.url_vars["week"])
+    db = workspace_database(datasette)
+    editor = request.actor["id"]
+    try:
+        await db.execute_write_fn(lambda conn: send_issue(Database(conn), week, editor))
+    except TrackerError as ex:
+        datasette.add_message(request, str(ex), datasette.ERROR)
+    else:
+        datasette.add_message(request, f"The issue of {week.isoformat()} is marked sent.")
+    return Response.redirect(datasette.urls.path(f"/-/digest/{week.isoformat()}"))

@@ -1,0 +1,166 @@
+"""Triage (a route of tracker.web): this week's candidates as cards an editor decides in minutes.
+
+The page writes nothing itself: its buttons post to the canned queries (set_status, add_theme,
+remove_theme, edit_line) or to the audited routes of tracker.web.action_pages, so the same checks
+and audit apply to every client. What a card says in words (why the classifier scored it so,
+its age) are pure functions of the row, tested without a server.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from datasette.utils.asgi import NotFound, Request, Response
+
+from tracker.dates import LONDON, london_date
+from tracker.publish.kinds import suggest_verb
+from tracker.text import is_http_url
+
+from .digest_pages import coming_issue
+from .workspace import is_editor, login_redirect, workspace_database
+
+if TYPE_CHECKING:
+    from datasette.app import Datasette
+
+# Scores at or above this are the likely candidates, shown first; the rest fold into a tail.
+LIKELY = 0.5
+UNITS = (("year", 365), ("month", 30), ("week", 7), ("day", 1))
+
+
+def why_in_words(why: str | None, labels: dict[str, str]) -> list[str]:
+    """The classifier's ``why`` (rules fired per theme, strongest terms per theme and for the
+    candidate score, phrases that mark a non-candidate) as short sentences for an editor."""
+    try:
+        value = json.loads(why or "{}")
+    except ValueError:
+        return []
+    if not isinstance(value, dict):
+        return []
+    said = []
+    rules = value.get("rules")
+    if isinstance(rules, dict) and rules:
+        matched = "; ".join(
+            f"{labels.get(slug, slug)} ({', '.join(_quoted(phrases))})"
+            for slug, phrases in rules.items() if isinstance(phrases, list)
+        )
+        said.append(f"Matched the themes' phrases: {matched}.")
+    terms = value.get("terms")
+    if isinstance(terms, dict) and isinstance(terms.get("candidate"), list) and terms["candidate"]:
+        said.append(f"Words that raised its score: {', '.join(_quoted(terms['candidate']))}.")
+    blocked = value.get("not_candidate")
+    if isinstance(blocked, list) and blocked:
+        said.append(f"Looks like something the newsletter does not list: {', '.join(_quoted(blocked))}.")
+    return said
+
+
+def _quoted(words: list) -> list[str]:
+    return [f"“{word}”" for word in words if isinstance(word, str) and word]
+
+
+def age(day: date | None, today: date, *, seen: bool = False) -> str:
+    """"published 5 months ago", or "first seen 3 days ago" for a publication without a date."""
+    if day is None:
+        return ""
+    verb = "first seen" if seen else "published"
+    days = (today - day).days
+    if days < 0:
+        return f"{verb} {day.isoformat()}, in the future"
+    if days == 0:
+        return f"{verb} today"
+    if days == 1:
+        return f"{verb} yesterday"
+    count, unit = next((days // size, unit) for unit, size in UNITS if days >= size)
+    return f"{verb} {count} {unit}{'' if count == 1 else 's'} ago"
+
+
+async def triage(request: Request, datasette: Datasette) -> Response:
+    """This week's unreviewed candidates: the likely ones first, the unlikely tail folded; the
+    upstream updates of stored publications; the decisions of the same days, each with Undo."""
+    if not is_editor(request.actor):
+        return login_redirect(datasette, request)
+    db = workspace_database(datasette)
+    query = await datasette.get_canned_query(db.name, "candidates", request.actor)
+    if query is None:
+        raise NotFound("The candidates query is missing from metadata.yml")
+    days = request.args.get("days", "7")
+    days = days if days.isdigit() else "7"
+    themes = {row["slug"]: row["label"] or row["slug"] for row in await db.execute(
+        "select slug, label from themes order by coalesce(label, slug)")}
+    today = datetime.now(LONDON).date()
+    candidates = [_card(row, themes, today) for row in (await db.execute(query["sql"], {"days": days})).rows]
+    for rank, item in enumerate(candidates, 1):
+        item["rank"] = rank
+    decided = [_card(row, themes, today) for row in (await db.execute(DECIDED_SQL, {"days": days})).rows]
+    updates = []
+    if await db.table_exists("publication_updates"):
+        updates = [{**row, "link": row["url"] if is_http_url(row["url"]) else None}
+                   for row in map(dict, (await db.execute(UPDATES_SQL)).rows)]
+    html = await datasette.render_template(
+        "tracker_triage.html",
+        {"database": db.name, "themes": themes, "days": days, "updates": updates,
+         "likely": [item for item in candidates if (item["candidate_score"] or 0) >= LIKELY],
+         "unlikely": [item for item in candidates if (item["candidate_score"] or 0) < LIKELY],
+         "decided": decided, "likely_score": LIKELY, "count": len(candidates),
+         "issue": (await coming_issue(db)).isoformat()},
+        request=request,
+    )
+    return Response.html(html)
+
+
+# The same days' decisions, newest first, so that one made by mistake can be undone.
+DECIDED_SQL = """
+select id, title, url, publisher, published, date_source, first_seen, summary, themes,
+  candidate_score, why, verb, document_type, edited_title, edited_publisher, edited_verb, edited_published,
+  status, reviewed_at
+from publications
+where status in ('accepted', 'rejected')
+  and reviewed_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-' || :days || ' days')
+order by reviewed_at desc, id desc
+limit 100
+"""
+UPDATES_SQL = """
+select u.id, u.publication_id, u.kind, u.change_note, u.old_value, u.new_value, u.upstream_at,
+  u.seen_at, coalesce(p.edited_title, p.title) as title, p.url,
+  coalesce(p.edited_publisher, p.publisher) as publisher
+from publication_updates u join publications p on p.id = u.publication_id
+where u.status = 'new'
+order by coalesce(u.upstream_at, u.seen_at) desc, u.id desc
+limit 200
+"""
+
+
+def _card(row: sqlite3.Row, themes: dict[str, str], today: date) -> dict:
+    """A publication as its triage card shows it: the line as edited, why it scored, its age."""
+    item = dict(row)
+    item["theme_list"] = _json_list(item.get("themes"))
+    item["link"] = item["url"] if is_http_url(item["url"]) else None
+    item["why_words"] = why_in_words(item.get("why"), themes)
+    day = item.get("edited_published") or item.get("published")
+    seen = london_date(item["first_seen"])
+    item["age"] = age(_date(day), today) if day else age(seen, today, seen=True)
+    item["line"] = {
+        "title": item.get("edited_title") or item["title"],
+        "publisher": item.get("edited_publisher") or item.get("publisher") or "",
+        "verb": item.get("edited_verb") or item.get("verb")
+        or suggest_verb(item["title"], item.get("document_type"), item["url"]),
+        "published": day or (seen.isoformat() if seen else ""),
+    }
+    return item
+
+
+def _date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _json_list(text: str | None) -> list[str]:
+    try:
+        value = json.loads(text or "[]")
+    except ValueError:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
