@@ -118,3 +118,29 @@ def test_the_two_real_issues_meet_the_publisher_coverage_target(db, repo_root):
         coverage = measure_coverage(db, items, issue_date, sources)
         polled, total = polled + coverage.polled, total + len(coverage.entries)
     assert polled / total >= 0.92, f"{polled}/{total}"
+
+
+@pytest.mark.asyncio
+async def test_workspace_shows_coverage_per_imported_issue(workspace_db):
+    """/-/coverage measures each imported issue against the workspace's own sources table."""
+    from tracker.store import PastEntry, open_database, store_past_entries
+    from tracker.web.serve import make_datasette
+
+    today = date.today()
+    db = open_database(workspace_db)
+    entries = [
+        PastEntry(url=f"urn:tracker:newsletter:{today.isoformat()}:1", title="Fostering in England 2025 to 2026",
+                  publisher="Ofsted", published=today.isoformat(), date_source="newsletter", verb="published",
+                  line="On ... Ofsted published Fostering in England 2025 to 2026"),
+        PastEntry(url=f"urn:tracker:newsletter:{today.isoformat()}:2", title="A podcast on kinship",
+                  publisher="Pause", published=today.isoformat(), date_source="newsletter", verb="released",
+                  line="On ... Pause released A podcast on kinship"),
+    ]
+    store_past_entries(db, entries, seen=f"{today.isoformat()}T00:00:00Z")
+    db.close()
+    ds = make_datasette(workspace_db, secret="test-secret")
+    page = await ds.client.get("/-/coverage")
+    assert page.status_code == 200
+    row = page.text.split(f"<td>{today.isoformat()}</td>", 1)[1].split("</tr>", 1)[0]
+    # Found: Ofsted's report (by ofsted-news, seen today); polled: Ofsted only; missed: Pause.
+    assert "<td>2</td>" in row and "1 (50%)" in row and "0 days" in row and "Pause (1)" in row

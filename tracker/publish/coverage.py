@@ -11,21 +11,21 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from difflib import SequenceMatcher
+from typing import Protocol
 
 from sqlite_utils import Database
 
 from tracker.dates import london_date
-from tracker.ingest.config import Source
 from tracker.ingest.normalise import url_key
 from tracker.paths import data_file
 from tracker.text import title_key
 from tracker.yamlfile import load_yaml
 
-from .newsletter import PUBLISHERS_FILE, NewsletterError, NewsletterItem, canonical_publisher
+from .newsletter import PUBLISHERS_FILE, NewsletterError, NewsletterItem, canonical_publisher, parse_newsletter
 
 MANUAL = "manual"
 NEWSLETTER_URLS = "urn:tracker:newsletter:%"
@@ -36,6 +36,24 @@ JOINT = re.compile(r"\s+(?:and|&)\s+")
 URL = re.compile(r"https?://[^\s)\]>\"']+")
 # "[2024] EWHC 1353 (Admin)": the entry is a judgment, which a caselaw source polls.
 NEUTRAL_CITATION = re.compile(r"\[\d{4}\]\s+(?:UKSC|UKPC|EWCA|EWHC|EWFC|EWCOP|UKUT|UKFTT)\b")
+
+
+class PolledSource(Protocol):
+    """What coverage needs of a source: a configured Source, or a row of the sources table."""
+
+    @property
+    def publisher(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def enabled(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class StoredSource:
+    publisher: str
+    type: str
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -82,7 +100,7 @@ class Coverage:
 
 
 def measure_coverage(db: Database, items: list[NewsletterItem], issue_date: date,
-                     sources: Iterable[Source]) -> Coverage:
+                     sources: Sequence[PolledSource]) -> Coverage:
     """Coverage of ``items`` (an issue dated ``issue_date``) by what ``db`` held on that date."""
     polled = polled_publishers(sources)
     judgments = any(s.type == "caselaw" for s in sources if s.enabled)
@@ -104,7 +122,7 @@ def measure_coverage(db: Database, items: list[NewsletterItem], issue_date: date
     return Coverage(issue_date, entries, manual)
 
 
-def polled_publishers(sources: Iterable[Source]) -> set[str]:
+def polled_publishers(sources: Sequence[PolledSource]) -> set[str]:
     """The publishers enabled sources poll, folded, with those polled under another name
     (``polled_as`` in publishers.yaml: a coalition publishing on a member's site, a podcast)."""
     names = {_fold(s.publisher) for s in sources if s.enabled}
@@ -171,3 +189,32 @@ def _similar(stored: str, written: str) -> bool:
     if len(written.split()) >= 4 and (stored.startswith(written) or written.startswith(stored)):
         return True
     return SequenceMatcher(None, stored, written).ratio() >= SIMILAR
+
+
+def stored_sources(db: Database) -> list[StoredSource]:
+    """The sources the last poll was configured with, as the sources table keeps them: what a
+    workspace without sources.yaml at hand knows of the sources."""
+    return [StoredSource(publisher or "", kind or "") for publisher, kind in
+            db.execute("select publisher, type from sources where configured = 1").fetchall()]
+
+
+def past_issues(db: Database) -> dict[date, list[NewsletterItem]]:
+    """Each issue the database knows, newest first: the sent digests (their text parsed as an
+    issue), and the issues imported with import-newsletter (their stored entries)."""
+    issues: dict[date, list[NewsletterItem]] = {}
+    for week, text in db.execute("select week, text from digests where sent_at is not null").fetchall():
+        try:
+            issues[date.fromisoformat(week)] = parse_newsletter(text or "", date.fromisoformat(week))
+        except NewsletterError:  # a sent digest with no list: nothing to measure
+            continue
+    rows = db.execute(
+        """select substr(url, 24, 10) as issue, publisher, title, published, verb, newsletter_line,
+                  date_source from publications where url like ? order by id""", [NEWSLETTER_URLS],
+    ).fetchall()
+    imported: dict[date, list[NewsletterItem]] = {}
+    for issue, publisher, title, published, verb, line, date_source in rows:
+        imported.setdefault(date.fromisoformat(issue), []).append(NewsletterItem(
+            date=date.fromisoformat(published), month_only=date_source == "month",
+            publisher=publisher or "", verb=verb or "published", title=title, line=line or title))
+    # An imported issue is the list as the editors sent it, whatever tracker drafted that week.
+    return dict(sorted({**issues, **imported}.items(), reverse=True))

@@ -23,7 +23,7 @@ from markupsafe import Markup, escape
 
 from tracker.text import is_http_url
 
-from . import action_pages, digest_pages, pages, triage_pages
+from . import action_pages, coverage_pages, digest_pages, pages, triage_pages
 from .guard import guard_app
 from .line_form import line_form_app
 from .login import login
@@ -233,6 +233,7 @@ def register_routes(datasette: Datasette) -> list[tuple[str, Callable]] | None:
         (r"^/-/triage$", triage_pages.triage),
         (r"^/-/dashboard$", pages.dashboard),
         (r"^/-/searches$", searches),
+        (r"^/-/coverage$", coverage_pages.coverage),
         (r"^/-/digest$", digest_pages.digest_index),
         (r"^/-/digest/(?P<week>\d{4}-\d{2}-\d{2})$", digest_pages.digest_week),
         (r"^/-/digest/(?P<week>\d{4}-\d{2}-\d{2})/sent$", digest_pages.mark_sent),
