@@ -96,7 +96,48 @@ INVALID = [
                  id="themes-not-list"),
     pytest.param({"sources": [{**FEED, "date_order": "YMD"}]}, "source become: date_order must be DMY or MDY",
                  id="bad-date-order"),
+    # Huge values overflowed the scheduler's arithmetic (a traceback) instead of one line.
+    pytest.param({"sources": [{**FEED, "interval": "99999999999999999999d"}]},
+                 "source become: interval: at most 366 days", id="huge-interval"),
+    pytest.param({"settings": {"interval": "999999999999d"}, "sources": [FEED]},
+                 "settings.interval: at most 366 days", id="huge-settings-interval"),
+    pytest.param({"settings": {"max_interval": "400d"}, "sources": [FEED]},
+                 "settings.max_interval: at most 366 days", id="huge-max-interval"),
+    pytest.param({"settings": {"fetch_log_days": 10**12}, "sources": [FEED]},
+                 "settings.fetch_log_days: at most 36500", id="huge-fetch-log-days"),
+    pytest.param({"settings": {"timeout": 1e300}, "sources": [FEED]},
+                 "settings.timeout: at most 3600", id="huge-timeout"),
+    pytest.param({"settings": {"host_failures": 0}, "sources": [FEED]},
+                 "settings.host_failures: expected a positive whole number", id="zero-host-failures"),
 ]
+
+LAUGHS = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"] + [
+    f"{n}: &{n} [{', '.join(['*' + p] * 9)}]" for p, n in zip("abcdefgh", "bcdefghi", strict=True)]
+# The anchors sit in a source's params, the alias in a setting that is read first.
+BILLION_LAUGHS = "\n".join(
+    ["sources:", "  - id: become", "    publisher: Become", "    type: feed",
+     "    url: https://becomecharity.org.uk/feed/", "    params:"]
+    + ["      " + line for line in LAUGHS]
+    + ["settings: {contact: *i}", ""]
+)
+
+
+def test_billion_laughs_is_one_line_and_quick(tmp_path):
+    """Nested YAML aliases load as shared lists; anything walking them (the contact check's
+    str()) expanded 9**9 values. Refused before, in a fraction of a second."""
+    path = tmp_path / "sources.yaml"
+    path.write_text(BILLION_LAUGHS)
+    result = CliRunner().invoke(cli, ["poll", "--sources", str(path), "--db", str(tmp_path / "t.db")])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "YAML aliases are expanded" in result.stderr
+
+
+def test_scheduling_limits_are_settings():
+    config = parse_config({"settings": {"max_interval": "12h", "pass_timeout": "10m", "host_failures": 5},
+                           "sources": [FEED]})
+    settings = config.settings
+    assert (settings.max_interval, settings.pass_timeout, settings.host_failures) == (43200, 600, 5)
+    assert (Settings().max_interval, Settings().pass_timeout, Settings().host_failures) == (86400, 1800, 3)
 
 
 @pytest.mark.parametrize("data,message", INVALID)

@@ -26,12 +26,16 @@ SOURCE_KEYS = {
 }
 SETTINGS_KEYS = {
     "contact", "interval", "timeout", "connect_timeout", "max_bytes", "per_host",
-    "concurrency", "issue_day", "fetch_log_days",
+    "concurrency", "issue_day", "fetch_log_days", "max_interval", "pass_timeout", "host_failures",
     "notify", "alert_after", "silent_after", "draft_day", "draft_time", "workspace_url",
 }
 CONFIDENCE = ("verified", "probable", "guessed", "local")
 ID_PATTERN = re.compile(r"^[a-z0-9-]+$")
 DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+# Longer than this is a typo, and would overflow the scheduler's date arithmetic.
+MAX_DURATION = 366 * 86400
+# Values in a sources file, aliases expanded: a thousand sources use a tenth of it.
+MAX_VALUES = 200_000
 CLOCK_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 # $NAME or ${NAME} in an Apprise URL: a secret read from the environment when sending.
 ENV_NAME = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
@@ -55,6 +59,11 @@ class Settings:
     concurrency: int = 32  # simultaneous requests in all
     issue_day: str = "friday"
     fetch_log_days: int = 30
+    # How far a server's cache hints (Cache-Control, Expires) may push a source's next poll:
+    # a CDN's max-age of a year must not silence a publisher.
+    max_interval: int = 86400
+    pass_timeout: int = 1800  # a polling pass stops waiting for sources after this many seconds
+    host_failures: int = 3  # a host failing this often in one pass is skipped for the rest of it
     # Notifications (tracker.publish.notify): Apprise URLs as written, $NAME unexpanded, so
     # that no secret is held, shown or logged with the settings.
     notify: tuple[str, ...] = ()
@@ -137,6 +146,8 @@ def parse_duration(value: object, what: str) -> int:
     seconds = number * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
     if seconds < 60:
         raise ConfigError(f"{what}: at least one minute, got {value!r}")
+    if seconds > MAX_DURATION:
+        raise ConfigError(f"{what}: at most 366 days, got {str(value)[:40]!r}")
     return seconds
 
 
@@ -147,6 +158,7 @@ def load_config(path: str | Path) -> Config:
 
 def parse_config(data: object, path: Path | None = None) -> Config:
     name = path or "sources"
+    _refuse_expansion(data, name)
     if not isinstance(data, dict) or not isinstance(data.get("sources"), list):
         raise ConfigError(f"{name}: expected a mapping with a 'sources' list")
     unknown = set(data) - {"sources", "settings"}
@@ -170,15 +182,19 @@ def _parse_settings(raw: object, name: str | Path) -> Settings:
     if unknown:
         raise ConfigError(f"settings: unknown key: {', '.join(sorted(unknown))}")
     values = dict(raw)
-    if "interval" in values:
-        values["interval"] = parse_duration(values["interval"], "settings.interval")
+    for key in ("interval", "max_interval", "pass_timeout"):
+        if key in values:
+            values[key] = parse_duration(values[key], f"settings.{key}")
     # bool is an int to Python, but `timeout: yes` is a mistake, not one second
     for key in ("timeout", "connect_timeout"):
         if key in values and not (_is_number(values[key], (int, float)) and values[key] > 0):
             raise ConfigError(f"settings.{key}: expected a positive number of seconds")
-    for key in ("max_bytes", "per_host", "concurrency", "fetch_log_days", "alert_after"):
+    for key in ("max_bytes", "per_host", "concurrency", "fetch_log_days", "alert_after", "host_failures"):
         if key in values and not (_is_number(values[key], int) and values[key] > 0):
             raise ConfigError(f"settings.{key}: expected a positive whole number")
+    for key, most in (("timeout", 3600), ("connect_timeout", 3600), ("fetch_log_days", 36500)):
+        if values.get(key, 0) > most:  # beyond these the time arithmetic overflows
+            raise ConfigError(f"settings.{key}: at most {most}")
     if "issue_day" in values:
         day = str(values["issue_day"]).lower()
         if day not in WEEKDAYS:
@@ -341,6 +357,24 @@ def _parse_selectors(raw: dict, label: str) -> Selectors | None:
         if key in raw and not _is_selector(raw[key]):
             raise ConfigError(f"{label}: '{key}' is not a valid CSS selector: {raw[key]!r}")
     return Selectors(raw["item"], raw["title"], raw["link"], raw.get("date"), raw.get("summary"))
+
+
+def _refuse_expansion(data: object, name: str | Path) -> None:
+    """Refuse a file whose YAML aliases (``*name``) expand to more than MAX_VALUES values:
+    nested ones ("billion laughs") load as a few shared lists that every later walk over them
+    (validation, error messages) would expand to billions. Merge keys and the odd shared
+    mapping, as sources.yaml uses them, stay far below."""
+    count, stack = 0, [data]
+    while stack:
+        value = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise ConfigError(f"{name}: more than {MAX_VALUES:,} values once its YAML aliases are "
+                              "expanded: refused (a 'billion laughs' file?)")
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
 
 
 def _is_http_url(value: str) -> bool:
