@@ -274,6 +274,17 @@ def test_a_malformed_apprise_url_is_one_line_and_exit_2(tmp_path, db_path, url):
     assert "hunter2" not in result.output
 
 
+def test_a_destination_all_in_the_environment_is_checked_by_its_scheme_until_set(monkeypatch):
+    monkeypatch.delenv("TEAMS_WORKFLOW", raising=False)
+    assert settings_for("workflows://$TEAMS_WORKFLOW", "slack://${SLACK_WEBHOOK}").notify == (
+        "workflows://$TEAMS_WORKFLOW", "slack://${SLACK_WEBHOOK}")
+    with pytest.raises(ConfigError, match="nosuch://"):
+        settings_for("nosuch://$TEAMS_WORKFLOW")
+    monkeypatch.setenv("TEAMS_WORKFLOW", "not/enough")
+    with pytest.raises(ConfigError, match=r"workflows://\.\.\.\)"):
+        settings_for("workflows://$TEAMS_WORKFLOW")
+
+
 def test_notify_without_destinations_is_one_line_and_exit_2(tmp_path, db):
     sources = tmp_path / "sources.yaml"
     sources.write_text("sources: []\n")

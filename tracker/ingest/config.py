@@ -7,6 +7,7 @@ a filter, and the editors would only notice weeks later that a publisher had gon
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -233,6 +234,19 @@ def _parse_notify_settings(values: dict) -> None:
         values["workspace_url"] = str(values["workspace_url"]).strip().rstrip("/")
 
 
+def _apprise_schemes() -> set[str]:
+    """Every scheme Apprise knows (mailto, json, slack, workflows, ...), and https, which it reads
+    for the services whose webhook addresses it recognises."""
+    import apprise
+
+    schemes = {"http", "https"}
+    for service in apprise.Apprise().details()["schemas"]:
+        for key in ("protocols", "secure_protocols"):
+            value = service.get(key) or ()
+            schemes.update([value] if isinstance(value, str) else value)
+    return schemes
+
+
 def expand_env(url: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
     """The URL with each $NAME replaced from ``environ``, and the names that were not set."""
     missing: list[str] = []
@@ -247,22 +261,26 @@ def expand_env(url: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
     return ENV_NAME.sub(value, url.strip()), missing
 
 
-def check_apprise_url(url: str, what: str) -> None:
+def check_apprise_url(url: str, what: str, environ: Mapping[str, str] = os.environ) -> None:
     """Refuse a URL Apprise cannot use. The message names its scheme only: the rest may hold a
-    secret written in the file. A $NAME need not be set here (tracker poll reads the same file
-    without it); it stands in as a placeholder, and a missing one fails the delivery instead."""
+    secret written in the file. Where a $NAME is not set now (tracker poll reads the same file
+    without it, and a Teams or Slack URL may be all secret), only the scheme is checked; the
+    delivery then fails in words until it is set."""
     import apprise
 
-    expanded, _ = expand_env(url, {})
-    scheme = expanded.split("://", 1)[0] if "://" in expanded else ""
-    # Apprise logs why it refused a URL, with the URL: kept out of the log.
-    logger = logging.getLogger("apprise")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL + 1)
-    try:
-        service = apprise.Apprise.instantiate(expanded)
-    finally:
-        logger.setLevel(level)
+    expanded, missing = expand_env(url, environ)
+    scheme = expanded.split("://", 1)[0].lower() if "://" in expanded else ""
+    if missing:
+        service: object = scheme if scheme in _apprise_schemes() else None
+    else:
+        # Apprise logs why it refused a URL, with the URL: kept out of the log.
+        logger = logging.getLogger("apprise")
+        level = logger.level
+        logger.setLevel(logging.CRITICAL + 1)
+        try:
+            service = apprise.Apprise.instantiate(expanded)
+        finally:
+            logger.setLevel(level)
     if service is None:
         shown = f"{scheme}://..." if scheme else "a value without a scheme://"
         raise ConfigError(f"{what}: not an Apprise URL Apprise can use ({shown}); "

@@ -117,7 +117,8 @@ def source_alerts(db: Database, settings: Settings, destinations: list[str], now
 
 def _recovered(source: dict, alert: dict) -> bool:
     if alert["kind"] == "failing":
-        return not source["consecutive_errors"] and (source["last_success"] or "") > alert["since"]
+        # Only a successful fetch resets the count (timestamps are to the second: no comparison).
+        return not source["consecutive_errors"]
     return (source["last_new"] or "") > alert["since"]
 
 
