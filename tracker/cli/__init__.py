@@ -250,6 +250,39 @@ def notify(sources_path: str, db_path: str) -> None:
         click.echo(f"not delivered: {failure}", err=True)
 
 
+@cli.command(cls=OneLineErrors)
+@click.argument("url")
+@click.option("--title", default="", help="The title  [default: read from the page]")
+@click.option("--publisher", default="", help="As the newsletter writes it, e.g. DfE  [default: from the page]")
+@click.option("--date", "published", type=IsoDate(), metavar="YYYY-MM-DD",
+              help="The publication's date  [default: from the page]")
+@click.option("--verb", default="", help="The newsletter's verb, e.g. released  [default: suggested]")
+@click.option("--accept", is_flag=True, help="Also accept it for the newsletter's list")
+@db_option
+@user_errors
+def add(url: str, title: str, publisher: str, published: date | None, verb: str, accept: bool,
+        db_path: str) -> None:
+    """Add a publication the sources missed, reading what is not given from its page.
+
+    Title, date, publisher and summary come from the page's own metadata (JSON-LD, OpenGraph,
+    citation_* tags, GOV.UK's Content API, a PDF's properties); it is stored with source_id
+    manual and classified. A URL already stored changes nothing.
+
+    \b
+    Example:
+        tracker add https://www.gov.uk/government/publications/kinship-care --accept
+    """
+    from tracker.publish.adding import AddRequest, add_publication
+
+    request = AddRequest(url=url, title=title, publisher=publisher, published=published, verb=verb,
+                         accept=accept)
+    added = add_publication(db_path, request, editor="cli")
+    if added.created:
+        click.echo(f"Added publication {added.id} ({'accepted' if accept else 'new'}): {added.line}")
+    else:
+        click.echo(f"Already stored as publication {added.id}: {added.title} (nothing changed)")
+
+
 @cli.command()
 @click.option("--rules-only", is_flag=True, help="Use themes.yaml's phrases alone, no model")
 @user_errors

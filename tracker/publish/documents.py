@@ -155,7 +155,7 @@ class _Lookup:
         body = _body(result)
         if isinstance(body, str):
             return Document(error=body)
-        if _is_pdf(result):
+        if is_pdf(result):
             return await asyncio.to_thread(_counted, result.url or url, body)
         if "html" not in (result.content_type or "").lower():
             return Document()
@@ -167,7 +167,7 @@ class _Lookup:
         body = _body(result)
         if isinstance(body, str):
             return Document(url=url, content_type=PDF, error=body)
-        if not _is_pdf(result):
+        if not is_pdf(result):
             return Document(url=url, error=f"not a PDF ({result.content_type or 'no content type'})")
         return await asyncio.to_thread(_counted, result.url or url, body)
 
@@ -216,7 +216,7 @@ def prominent_pdf_link(body: bytes, base_url: str) -> str | None:
     return None
 
 
-def _is_pdf(result: FetchResult) -> bool:
+def is_pdf(result: FetchResult) -> bool:
     return PDF in (result.content_type or "").lower() or (result.body or b"")[:5] == b"%PDF-"
 
 
