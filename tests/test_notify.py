@@ -342,3 +342,34 @@ async def test_editors_save_edit_and_remove_searches_in_the_workspace_audited(wo
     actions = [(row["editor"], row["action"]) for row in db.query(
         "select * from audit_log where action like '%search' order by id")]
     assert actions == [("alice", "save_search"), ("alice", "edit_search"), ("alice", "remove_search")]
+
+
+def test_two_processes_at_once_send_each_message_once(week, db_path, hooks):
+    from tracker.store import open_database
+
+    settings = settings_for(hooks.url)
+    now = ISSUE_EVE.astimezone(timezone.utc)
+    connections = [open_database(db_path) for _ in range(4)]
+    start = threading.Barrier(len(connections))
+
+    def run(db):
+        start.wait()
+        notify(db, settings, now=now)
+
+    threads = [threading.Thread(target=run, args=(db,)) for db in connections]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert hooks.titles("Draft") == ["Draft for the issue of 18 April 2025: 2 on the list, 2 top candidates"]
+    assert week["notifications"].count == 1
+
+
+def test_serves_scheduler_notifies_after_its_poll(week, db_path, hooks):
+    from tracker.ingest.config import Config
+    from tracker.web.serve import Scheduler
+
+    settings = settings_for(hooks.url, draft_day=datetime.now(LONDON).strftime("%A").lower(), draft_time="00:00",
+                            issue_day=(datetime.now(LONDON) + timedelta(days=1)).strftime("%A").lower())
+    Scheduler(db_path, Config(settings=settings, sources=())).notify(week)
+    assert len(hooks.titles("Draft for the issue of")) == 1

@@ -8,6 +8,7 @@ tracker.store.notify, which audits it in audit_log like every other edit.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -54,7 +55,7 @@ async def _write(request: Request, datasette: Datasette) -> Response:
     action = form.get("action")
     search_id = int(form["id"]) if (form.get("id") or "").isdigit() else None
     if action == "remove" and search_id is not None:
-        def write(conn: object) -> None:
+        def write(conn: sqlite3.Connection) -> None:
             remove_search(Database(conn), editor, search_id, now)
 
         done = "Saved search removed"
@@ -63,7 +64,7 @@ async def _write(request: Request, datasette: Datasette) -> Response:
         if frequency not in FREQUENCIES:
             return _back(datasette, False, "Choose at once, daily or never")
 
-        def write(conn: object) -> None:
+        def write(conn: sqlite3.Connection) -> None:
             save_search(Database(conn), editor, form.get("name") or "", form.get("q") or "",
                         theme=form.get("theme") or None, publisher=(form.get("publisher") or "").strip() or None,
                         frequency=frequency, search_id=search_id, now=now)
