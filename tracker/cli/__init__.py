@@ -174,7 +174,7 @@ def backup(dest, db_path):
 @click.option("--week", type=IsoDate(), metavar="YYYY-MM-DD",
               help="Issue date the list is for  [default: the coming issue day]")
 # The digest's DEFAULT_WEEKS and FORMATS, written out: the library loads only when the command runs.
-@click.option("--weeks", default=12, show_default=True, type=click.IntRange(min=1), metavar="N",
+@click.option("--weeks", default=12, show_default=True, type=click.IntRange(1, 5200), metavar="N",
               help="Weeks of accepted publications, ending on the issue date")
 @click.option("--candidates", default=30, show_default=True, type=click.IntRange(min=0), metavar="K",
               help="At most K of the week's new candidates for the editors, best first (0: none)")
@@ -285,13 +285,15 @@ def add(url: str, title: str, publisher: str, published: date | None, verb: str,
 
 @cli.command()
 @click.option("--rules-only", is_flag=True, help="Use themes.yaml's phrases alone, no model")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False),
+              help="Score with this database's newest model from tracker train (else the shipped one)")
 @user_errors
-def classify(rules_only: bool) -> None:
+def classify(rules_only: bool, db_path: str | None) -> None:
     """Themes and a candidate score for JSON lines on stdin, one JSON line out per line in.
 
     Each input line is an object with a title (summary, publisher, url and any other keys are
     passed through); the output adds themes, candidate_score (0 to 1) and why. A bad line gets
-    an "error" key and the rest carries on. Needs no database and no network.
+    an "error" key and the rest carries on. Needs no network.
 
     \b
     Example:
@@ -306,15 +308,23 @@ def classify(rules_only: bool) -> None:
 
     from .jsonlines import classify_lines
 
-    classifier = Classifier(load_theme_set()) if rules_only else classifier_for()
+    if rules_only:
+        classifier = Classifier(load_theme_set())
+    else:
+        from tracker.store import open_database
+
+        classifier = classifier_for(open_database(db_path, must_exist=True) if db_path else None)
     # typeshed calls stdin's buffer a BinaryIO; it is a BufferedReader, whose read1 streaming needs
     classify_lines(classifier, cast(BufferedIOBase, sys.stdin.buffer), sys.stdout)
 
 
 @cli.command()
 @db_option
+# `tracker serve` retrains in a process of its own (never holding up a page or a poll) and
+# says so; not for people, so not in --help.
+@click.option("--background", is_flag=True, hidden=True)
 @user_errors
-def train(db_path: str) -> None:
+def train(db_path: str, background: bool) -> None:
     """Retrain from the editors' decisions and the shipped examples; re-score unreviewed.
 
     Prints cross-validated precision, recall and F1 per theme and the candidate ROC-AUC, beside
@@ -326,7 +336,7 @@ def train(db_path: str) -> None:
 
     from .scores import scores_table
 
-    trained = train_model(open_database(db_path, must_exist=True))
+    trained = train_model(open_database(db_path, must_exist=True), trigger="background" if background else "train")
     click.echo(scores_table(trained.evaluation))
     click.echo(f"\nStored model {trained.model.version}; re-scored {trained.rescored} unreviewed publications.")
 

@@ -8,11 +8,14 @@ waiting for each answer still gets it.
 from __future__ import annotations
 
 import json
+import re
 from io import BufferedIOBase
 from typing import Iterator, TextIO
 
 from tracker.judgement.features import item_texts
 from tracker.judgement.model import BATCH, Classifier, Prediction
+
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def classify_lines(classifier: Classifier, stdin: BufferedIOBase, stdout: TextIO) -> None:
@@ -87,6 +90,13 @@ def _parse_line(line: bytes, number: int) -> tuple[dict, str | None]:
         return {}, f"line {number}: not valid JSON ({getattr(ex, 'msg', 'too deeply nested')})"
     if not isinstance(item, dict):
         return {}, f"line {number}: expected a JSON object, got {type(item).__name__}"
+    if SURROGATE_ESCAPE.search(text):
+        try:
+            # Half of a surrogate pair escaped alone ("\\ud800") is no character: no UTF-8 can
+            # carry the answer. (A whole pair is one character, and fine.)
+            json.dumps(item, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return {}, f"line {number}: a lone surrogate escape (such as \\ud800) is not a character"
     title = item.get("title")
     if not isinstance(title, str) or not item_texts(item)[0].strip():
         return item, f"line {number}: a non-empty 'title' string is required"

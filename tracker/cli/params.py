@@ -13,9 +13,12 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class IsoDate(click.ParamType):
-    """A date written YYYY-MM-DD, strictly: "4/7/2025" is never guessed at."""
+    """A date written YYYY-MM-DD, strictly: "4/7/2025" is never guessed at; and within the
+    years a newsletter can mean, so that the windows and next days computed from it stay
+    inside the calendar Python has (year 1 to 9999)."""
 
     name = "date"
+    earliest, latest = date(1900, 1, 1), date(2999, 12, 31)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
         if isinstance(value, date):
@@ -23,9 +26,13 @@ class IsoDate(click.ParamType):
         if not ISO_DATE.fullmatch(value):
             self.fail(f"expected a date as YYYY-MM-DD, got {value!r}", param, ctx)
         try:
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             self.fail(f"{value} is not a real date", param, ctx)
+        if not self.earliest <= day <= self.latest:
+            self.fail(f"{value} is out of range: use a date from {self.earliest} to {self.latest}",
+                      param, ctx)
+        return day
 
 
 class OneLineErrors(click.Command):

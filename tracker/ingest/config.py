@@ -29,6 +29,7 @@ SETTINGS_KEYS = {
     "contact", "interval", "timeout", "connect_timeout", "max_bytes", "per_host",
     "concurrency", "issue_day", "fetch_log_days", "max_interval", "pass_timeout", "host_failures",
     "notify", "alert_after", "silent_after", "draft_day", "draft_time", "workspace_url",
+    "retrain_after",
 }
 CONFIDENCE = ("verified", "probable", "guessed", "local")
 ID_PATTERN = re.compile(r"^[a-z0-9-]+$")
@@ -69,6 +70,7 @@ class Settings:
     # that no secret is held, shown or logged with the settings.
     notify: tuple[str, ...] = ()
     alert_after: int = 3  # failed polls in a row before a source's alert
+    retrain_after: int = 20  # editors' decisions after which `tracker serve` retrains the model
     silent_after: int | None = None  # seconds without anything new before a "silent" alert
     draft_day: str | None = None  # the weekly draft's day; None: the day before issue_day
     draft_time: str = "16:00"  # London time, for the draft and the day's saved-search message
@@ -190,7 +192,8 @@ def _parse_settings(raw: object, name: str | Path) -> Settings:
     for key in ("timeout", "connect_timeout"):
         if key in values and not (_is_number(values[key], (int, float)) and values[key] > 0):
             raise ConfigError(f"settings.{key}: expected a positive number of seconds")
-    for key in ("max_bytes", "per_host", "concurrency", "fetch_log_days", "alert_after", "host_failures"):
+    for key in ("max_bytes", "per_host", "concurrency", "fetch_log_days", "alert_after", "host_failures",
+                "retrain_after"):
         if key in values and not (_is_number(values[key], int) and values[key] > 0):
             raise ConfigError(f"settings.{key}: expected a positive whole number")
     for key, most in (("timeout", 3600), ("connect_timeout", 3600), ("fetch_log_days", 36500)):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from datetime import datetime, timezone
+from typing import Callable
 
 import numpy as np
 from scipy import sparse
@@ -49,19 +50,28 @@ def fit_model(examples: list[Example], theme_set: ThemeSet, *, data_digest: str 
         terms=terms, idf=idf, rule_slugs=theme_set.slugs, slugs=[], weights=np.zeros((0, 0)),
         bias=np.zeros(0), calibration=np.zeros((0, 2)), thresholds=np.zeros(0),
         first_weights=np.zeros((0, 0)), first_bias=np.zeros(0), stack=np.zeros((0, 0)),
+        remit_weights=np.zeros(0), remit=np.zeros(4),
     )
     X = _matrix(model, docs)
+    weight = np.array([e.weight for e in examples], dtype=np.float64)
     rows = [i for i, e in enumerate(examples) if e.themes is not None]
     labels = {slug: np.array([slug in (examples[i].themes or ()) for i in rows]) for slug in theme_set.slugs}
     slugs = [slug for slug in theme_set.slugs if _enough(labels[slug])]
-    first = [_logistic(X[rows], labels[slug]) for slug in slugs]
-    stacked = np.column_stack([_out_of_fold(X[rows], labels[slug]) for slug in slugs] or
+    w = weight[rows]
+    first = [_logistic(X[rows], labels[slug], w) for slug in slugs]
+    stacked = np.column_stack([_out_of_fold(X[rows], labels[slug], w) for slug in slugs] or
                               [np.zeros((len(rows), 0))]) * STACK_SCALE
     X2 = sparse.hstack([X[rows], sparse.csr_matrix(stacked)]).tocsr()
-    columns = [_fit_column(X2, labels[slug], choose_threshold=True) for slug in slugs]
+    columns = [_fit_column(X2, labels[slug], w, _f1) for slug in slugs]
     candidate_rows = [i for i, e in enumerate(examples) if e.candidate is not None]
     y = np.array([examples[i].candidate for i in candidate_rows])
-    candidate = _fit_column(X[candidate_rows], y, False) if _enough(y) else None
+    candidate = _fit_column(X[candidate_rows], y, weight[candidate_rows], None) if _enough(y) else None
+    # In remit: it has a theme, or the editors want it. Known only where its themes are.
+    in_remit = np.array([bool(examples[i].themes) or bool(examples[i].candidate) for i in rows])
+    remit = _fit_column(X[rows], in_remit, w, _balanced_accuracy) if _enough(in_remit) else None
+    model.remit_weights = (remit[0] if remit else np.zeros(X.shape[1])).astype(np.float32)
+    # Without examples out of remit, everything is in it: p = sigmoid(20) >= 0.
+    model.remit = np.array([remit[1], *remit[2], remit[3]] if remit else [20.0, 1.0, 0.0, 0.0], dtype=np.float32)
     width = X.shape[1]
     stack = np.array([c[0][width:] for c in columns]).T * STACK_SCALE if columns else np.zeros((0, 0))
     columns = [(c[0][:width], *c[1:]) for c in columns]
@@ -106,37 +116,39 @@ def _enough(y: np.ndarray) -> bool:
     return positives >= MIN_EXAMPLES and len(y) - positives >= MIN_EXAMPLES
 
 
-def _out_of_fold(X: sparse.csr_matrix, y: np.ndarray) -> np.ndarray:
+def _out_of_fold(X: sparse.csr_matrix, y: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Decision values for each row from a model that did not see it."""
     positives = int(y.sum())
     folds = StratifiedKFold(n_splits=min(INNER_FOLDS, positives, len(y) - positives),
                             shuffle=True, random_state=0)
     decision = np.zeros(len(y))
     for train, test in folds.split(X, y):
-        decision[test] = _logistic(X[train], y[train]).decision_function(X[test])
+        decision[test] = _logistic(X[train], y[train], weight[train]).decision_function(X[test])
     return decision
 
 
-def _fit_column(X: sparse.csr_matrix, y: np.ndarray, choose_threshold: bool) -> Column:
+def _fit_column(X: sparse.csr_matrix, y: np.ndarray, weight: np.ndarray,
+                criterion: Callable[[np.ndarray, np.ndarray, np.ndarray], float] | None) -> Column:
     """(weights, bias, (a, b), threshold) for one yes/no column: Platt calibration and the
-    threshold come from out-of-fold decisions of the training data alone."""
-    decision = _out_of_fold(X, y)
-    platt = LogisticRegression(C=100.0).fit(decision.reshape(-1, 1), y)
+    threshold (the one of THRESHOLDS best by ``criterion``, else 0.5) come from out-of-fold
+    decisions of the training data alone. Examples count by their weight throughout."""
+    decision = _out_of_fold(X, y, weight)
+    platt = LogisticRegression(C=100.0).fit(decision.reshape(-1, 1), y, sample_weight=weight)
     a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
     threshold = 0.5
-    if choose_threshold:
+    if criterion is not None:
         probability = 1 / (1 + np.exp(-(a * decision + b)))
-        scores = [_f1(y, probability >= t) for t in THRESHOLDS]
+        scores = [criterion(y, probability >= t, weight) for t in THRESHOLDS]
         threshold = float(THRESHOLDS[int(np.argmax(scores))])
-    final = _logistic(X, y)
+    final = _logistic(X, y, weight)
     return final.coef_[0], float(final.intercept_[0]), (a, b), threshold
 
 
-def _logistic(X: sparse.csr_matrix, y: np.ndarray) -> LogisticRegression:
+def _logistic(X: sparse.csr_matrix, y: np.ndarray, weight: np.ndarray) -> LogisticRegression:
     # The dual solver: with far more terms than examples it is ~100x faster than the primal,
     # for the same solution.
     return LogisticRegression(C=C, class_weight="balanced", solver="liblinear", dual=True,
-                              max_iter=5000).fit(X, y)
+                              max_iter=5000).fit(X, y, sample_weight=weight)
 
 
 def _rules_candidate_column(width: int, model: Model) -> Column:
@@ -148,6 +160,13 @@ def _rules_candidate_column(width: int, model: Model) -> Column:
     return weights, -1.0, (1.0, 0.0), 0.5
 
 
-def _f1(y: np.ndarray, predicted: np.ndarray) -> float:
-    tp = int((y & predicted).sum())
-    return 2 * tp / (int(y.sum()) + int(predicted.sum())) if tp else 0.0
+def _f1(y: np.ndarray, predicted: np.ndarray, weight: np.ndarray) -> float:
+    tp = float(weight[y & predicted].sum())
+    return 2 * tp / (float(weight[y].sum()) + float(weight[predicted].sum())) if tp else 0.0
+
+
+def _balanced_accuracy(y: np.ndarray, predicted: np.ndarray, weight: np.ndarray) -> float:
+    """The gate's criterion: a publication wrongly gated loses every theme, one wrongly let
+    through may gain some; both errors count alike, however many of each the examples hold."""
+    right = weight * (y == predicted)
+    return float(right[y].sum() / weight[y].sum() + right[~y].sum() / weight[~y].sum())

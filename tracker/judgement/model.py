@@ -21,7 +21,7 @@ from .themes import ThemeSet
 if TYPE_CHECKING:
     import numpy as np
 
-MODEL_FORMAT = 3
+MODEL_FORMAT = 4
 RULES_VERSION = "rules"
 STRONGEST_TERMS = 3
 # Publications scored per pass of array arithmetic: large enough that numpy's per-call cost
@@ -48,6 +48,10 @@ class Model:
     first_weights: np.ndarray  # first stage, one column per theme in ``slugs``
     first_bias: np.ndarray
     stack: np.ndarray  # (theme, theme): first-stage decisions' weights in the second stage
+    # The remit gate: is the publication within the networks' remit at all? One weight per row,
+    # and (bias, Platt's a, b, threshold). Below the threshold it gets no theme.
+    remit_weights: np.ndarray
+    remit: np.ndarray
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -69,6 +73,7 @@ class Model:
             weights=self.weights, bias=self.bias, calibration=self.calibration,
             thresholds=self.thresholds, first_weights=self.first_weights,
             first_bias=self.first_bias, stack=self.stack,
+            remit_weights=self.remit_weights, remit=self.remit,
             meta=np.array(json.dumps({**self.meta, "format": MODEL_FORMAT})),
         )
         return buffer.getvalue()
@@ -86,7 +91,8 @@ class Model:
                 rule_slugs=arrays["rule_slugs"].tolist(), slugs=arrays["slugs"].tolist(),
                 weights=arrays["weights"], bias=arrays["bias"], calibration=arrays["calibration"],
                 thresholds=arrays["thresholds"], first_weights=arrays["first_weights"],
-                first_bias=arrays["first_bias"], stack=arrays["stack"], meta=meta,
+                first_bias=arrays["first_bias"], stack=arrays["stack"],
+                remit_weights=arrays["remit_weights"], remit=arrays["remit"], meta=meta,
             )
 
     def rows(self, docs: list[Features]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -188,13 +194,22 @@ class Classifier:
         decision[:, :-1] += stacked
         probability = 1.0 / (1.0 + np.exp(-(model.calibration[:, 0] * decision + model.calibration[:, 1])))
         above = (probability[:, :-1] >= model.thresholds).tolist()
+        bias, a, b, threshold = model.remit.tolist()
+        remit = 1.0 / (1.0 + np.exp(-(a * row_sums(values[:, None] * model.remit_weights[indices, None],
+                                                   np.array([bias]))[:, 0] + b)))
+        in_remit = (remit >= threshold).tolist()
         scores = probability[:, -1].tolist()
         by_column = np.ascontiguousarray(contributions.T)
         candidate = len(model.slugs)
         predictions = []
         for row, ((_, fired, _), why) in enumerate(zip(docs, whys, strict=True)):
-            chosen = {slug for col, slug in self._modelled if above[row][col]}
-            chosen |= {slug for slug in fired if slug not in self._model_slugs}
+            why["remit"] = round(float(remit[row]), 4)
+            # Out of the networks' remit, no theme the model knows applies however topical. A
+            # theme it has no examples of (one the editors added since) widens the remit the
+            # gate learnt, so its phrases decide alone.
+            chosen = {slug for slug in fired if slug not in self._model_slugs}
+            if in_remit[row]:
+                chosen |= {slug for col, slug in self._modelled if above[row][col]}
             start, end = offsets[row], offsets[row + 1]
             why["terms"] = {
                 name: self._strongest_terms(indices[start:end], by_column[col, start:end])

@@ -13,7 +13,7 @@ from typing import Collection
 from sqlite_utils import Database
 
 from tracker import TrackerError
-from tracker.store.judgements import save_model
+from tracker.store.judgements import decisions_since, save_model
 from tracker.text import title_key
 
 from .classify import classify_publications
@@ -49,14 +49,16 @@ def training_examples(db: Database | None = None, exclude_titles: Collection[str
                     example.title, example.summary or old.summary, example.publisher or old.publisher,
                     example.themes if example.themes is not None else old.themes,
                     example.candidate if example.candidate is not None else old.candidate,
+                    example.weight,
                 )
             merged[key] = example
     return list(merged.values())
 
 
-def train(db: Database) -> Training:
+def train(db: Database, *, trigger: str = "train") -> Training:
     """Cross-validate, fit on everything, store a new model version, re-score the
-    publications not yet reviewed."""
+    publications not yet reviewed. ``trigger`` says what asked for it ('train': the command,
+    'background': `tracker serve` after enough new decisions), stored with the model."""
     theme_set = load_theme_set()
     examples = training_examples(db)
     if not examples:
@@ -69,7 +71,8 @@ def train(db: Database) -> Training:
                              for s, v in scores.per_theme.items()}}
     save_model(db, model.version, model.to_bytes(), trained_at=model.meta["trained_at"],
                examples=model.meta["examples"], metrics=metrics,
-               themes_digest=model.meta["themes_digest"], data_digest=model.meta["data_digest"])
+               themes_digest=model.meta["themes_digest"], data_digest=model.meta["data_digest"],
+               decisions=decisions_since(db, None), trigger=trigger)
     rescored = classify_publications(db, classifier=Classifier(theme_set, model))
     return Training(model, evaluation, rescored)
 

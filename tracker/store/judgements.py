@@ -37,11 +37,40 @@ def save_scores(db: Database, scores: Iterable[Score]) -> None:
 
 
 def save_model(db: Database, version: str, model: bytes, *, trained_at: str, examples: int,
-               metrics: dict, themes_digest: str, data_digest: str) -> None:
-    """Store a fitted model (``model``: its arrays as .npz bytes) under its version."""
+               metrics: dict, themes_digest: str, data_digest: str, decisions: int = 0,
+               trigger: str = "train") -> None:
+    """Store a fitted model (``model``: its arrays as .npz bytes) under its version, with how
+    many editors' decisions it learnt from and what fitted it ('train' or 'background')."""
     with write_transaction(db):
         db.table("models").insert({
             "version": version, "trained_at": trained_at, "examples": examples,
             "metrics": json.dumps(metrics), "themes_digest": themes_digest,
-            "data_digest": data_digest, "model": model,
+            "data_digest": data_digest, "model": model, "decisions": decisions, "trigger": trigger,
         }, replace=True)
+
+
+def decisions_since(db: Database, moment: str | None) -> int:
+    """Editors' accept/reject decisions made after ``moment`` (an ISO UTC time; None: ever)."""
+    return db.execute(
+        "select count(*) from publications where status in ('accepted', 'rejected')"
+        " and reviewed_at is not null and (? is null or reviewed_at > ?)", [moment, moment]
+    ).fetchone()[0]
+
+
+def newest_model_time(db: Database) -> str | None:
+    """When the newest stored model was trained (ISO UTC), None before the first."""
+    return db.execute("select max(trained_at) from models").fetchone()[0]
+
+
+def model_history(db: Database, limit: int = 10) -> list[dict]:
+    """The newest stored models, newest first, without their arrays: version, trained_at,
+    examples, decisions, trigger and metrics (a dict)."""
+    rows = db.execute_returning_dicts(
+        "select version, trained_at, examples, decisions, trigger, metrics from models"
+        " order by trained_at desc, rowid desc limit ?", [limit])
+    for row in rows:
+        try:
+            row["metrics"] = json.loads(row["metrics"] or "{}")
+        except ValueError:
+            row["metrics"] = {}
+    return rows

@@ -347,3 +347,14 @@ def m008_notify(db: Database) -> None:
 def m009_theme_index(db: Database) -> None:
     # The themes facet and filter read an index of publications.themes, not every row's JSON.
     create_theme_index(db)
+
+
+@migrations()
+def m011_model_history(db: Database) -> None:
+    # What each stored model learnt from and what made it: how many editors' decisions it
+    # weighed, and whether `tracker train` or `tracker serve`'s background retraining fitted
+    # it. The dashboard shows them; retraining counts decisions since the newest model.
+    existing = db.table("models").columns_dict
+    for column, kind in (("decisions", int), ("trigger", str)):
+        if column not in existing:
+            db.table("models").add_column(column, kind)

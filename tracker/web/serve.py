@@ -24,6 +24,8 @@ from tracker import TrackerError
 from tracker.judgement.themes import load_theme_set
 from tracker.paths import data_file
 
+from .retrain import DEFAULT_EVERY, Retrainer
+
 if TYPE_CHECKING:
     import uvicorn
     from datasette.app import Datasette
@@ -127,11 +129,13 @@ def serve(
     server = _make_server(uvicorn.Config(datasette.app(), host=host, port=port, log_config=None,
                                          log_level=None), base_url, ready)
     scheduler = Scheduler(db_path, config) if config else None
+    retrainer = Retrainer(db_path, config.settings.retrain_after if config else DEFAULT_EVERY)
     # uvicorn catches SIGTERM and Ctrl-C, shuts down, then re-raises the signal: ours turns it
     # into a normal return, so the scheduler is stopped and the exit status is 0.
     previous = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
     if scheduler:
         scheduler.start()
+    retrainer.start()
     try:
         server.run()
         if not server.started:
@@ -141,6 +145,7 @@ def serve(
     except SystemExit:  # uvicorn exits when it cannot bind
         raise TrackerError(f"could not listen on {host}:{port} (is the port in use?)") from None
     finally:
+        retrainer.stop()
         if scheduler:
             scheduler.stop()
         for sig, handler in previous.items():

@@ -1,0 +1,130 @@
+"""Learning from the editors (issue 12): their decisions weigh more than the shipped examples,
+recent ones more than old ones; `tracker classify --db` scores with the database's newest model;
+`tracker serve` retrains in the background after every N decisions; the remit gate."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from tracker import cli
+from tracker.judgement.examples import EDITOR_WEIGHT, HALF_LIFE_DAYS, decision_weight, examples_from_db
+from tracker.judgement.model import Classifier
+from tracker.judgement.provenance import shipped_model
+from tracker.judgement.themes import load_theme_set
+from tracker.store.judgements import decisions_since, model_history, newest_model_time, save_model
+from tracker.web.retrain import Retrainer
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(autouse=True)
+def cache(shared_cache, monkeypatch):
+    monkeypatch.setenv("TRACKER_CACHE", str(shared_cache))
+    return shared_cache
+
+
+@pytest.fixture(scope="module")
+def theme_set():
+    return load_theme_set()
+
+
+def decide(add_publication, title, status, reviewed_at, themes=()):
+    return add_publication(title, status=status, reviewed_at=reviewed_at, themes=themes,
+                           themes_by_editor=1 if themes else 0)
+
+
+def test_a_decision_counts_more_than_a_shipped_example_and_fades_with_age():
+    assert decision_weight(0) == EDITOR_WEIGHT > 1
+    assert decision_weight(HALF_LIFE_DAYS) == pytest.approx(EDITOR_WEIGHT / 2)
+    assert decision_weight(4 * HALF_LIFE_DAYS) == pytest.approx(EDITOR_WEIGHT / 16)
+    assert decision_weight(-3) == EDITOR_WEIGHT  # a clock skew never makes one count more
+
+
+def test_decisions_are_weighted_by_age_relative_to_the_newest(db, add_publication):
+    decide(add_publication, "Kinship care strategy", "accepted", "2026-06-01T09:00:00Z", ["kinship"])
+    decide(add_publication, "Our summer raffle", "rejected", "2025-12-01T09:00:00Z")
+    add_publication("Not yet reviewed", status="new")
+    weights = {e.title: e.weight for e in examples_from_db(db)}
+    assert weights == {"Kinship care strategy": EDITOR_WEIGHT,
+                       "Our summer raffle": pytest.approx(decision_weight(182))}
+    assert decisions_since(db, None) == 2
+    assert decisions_since(db, "2026-01-01T00:00:00Z") == 1
+
+
+def test_classify_with_db_scores_with_that_database_s_newest_model(db, db_path, add_publication, theme_set):
+    from tracker.judgement.examples import examples_from_records
+    from tracker.judgement.fitting import fit_model
+
+    records = [{"title": f"Section 251 outturn return part {n}", "themes": ["finance"], "candidate": True}
+               for n in range(6)]
+    records += [{"title": f"Court hearing list week {n}", "themes": [], "candidate": False} for n in range(6)]
+    model = fit_model(examples_from_records(records), theme_set, data_digest="abc", source="db")
+    save_model(db, model.version, model.to_bytes(), trained_at="2026-11-30T10:00:00Z", examples=12,
+               metrics={}, themes_digest=theme_set.digest, data_digest="abc")
+    line = json.dumps({"title": "Section 251 outturn return 2025", "url": "https://example.org/x"}) + "\n"
+    result = CliRunner().invoke(cli.cli, ["classify", "--db", str(db_path)], input=line)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["why"]["model"] == model.version and out["url"] == "https://example.org/x"
+    assert out["themes"] == ["finance"]
+    shipped = json.loads(CliRunner().invoke(cli.cli, ["classify"], input=line).output)
+    assert shipped["why"]["model"].startswith("shipped-")
+
+
+def test_classify_with_a_database_without_models_uses_the_shipped_one(db_path, db):
+    result = CliRunner().invoke(cli.cli, ["classify", "--db", str(db_path)], input='{"title": "Adoption"}\n')
+    assert result.exit_code == 0 and json.loads(result.output)["why"]["model"].startswith("shipped-")
+
+
+def test_classify_with_a_missing_database_is_a_one_line_error(tmp_path):
+    result = CliRunner().invoke(cli.cli, ["classify", "--db", str(tmp_path / "none.db")], input="{}\n")
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert "no database at" in result.output
+
+
+@pytest.mark.parametrize("title, summary", [
+    ("School teachers' pay award 2026 to 2027", "The pay award for teachers and school leaders."),
+    ("Childcare providers and inspections as at 31 March 2026", "Registered nurseries and childminders."),
+    ("Adult social care workforce: vacancies and turnover 2026", "Care workers in adult social care."),
+    ("Consumer price inflation, UK: October 2026", "Inflation, including the price of childcare."),
+])
+def test_out_of_the_networks_remit_a_topical_publication_gets_no_theme(theme_set, title, summary):
+    prediction = Classifier(theme_set, shipped_model(theme_set)).predict({"title": title, "summary": summary})
+    assert prediction.themes == [], prediction.why
+    assert prediction.why["remit"] < 0.5
+
+
+def test_within_the_remit_themes_still_apply(theme_set):
+    prediction = Classifier(theme_set, shipped_model(theme_set)).predict(
+        {"title": "Fostering allowances: a survey of foster carers", "publisher": "The Fostering Network"})
+    assert "fostering" in prediction.themes and prediction.why["remit"] > 0.5
+
+
+@pytest.mark.slow  # a real `tracker train` process
+def test_serve_s_retrainer_trains_in_the_background_after_every_n_decisions(db, db_path, add_publication):
+    for n in range(19):
+        decide(add_publication, f"Kinship care guide part {n}", "accepted" if n % 2 else "rejected",
+               f"2026-11-{n + 1:02d}T09:00:00Z", ["kinship"])
+    retrainer = Retrainer(db_path, every=20)
+    assert retrainer.due() == 0 and not retrainer.run_once()  # 19: not yet
+    decide(add_publication, "Kinship care guide part 19", "accepted", "2026-11-29T09:00:00Z", ["kinship"])
+    unreviewed = add_publication("Special guardianship support", status="new")
+    assert retrainer.due() == 20
+    assert retrainer.run_once()
+    [model] = model_history(db)
+    assert model["trigger"] == "background" and model["decisions"] == 20
+    assert model["metrics"]["macro_f1"] > 0
+    assert db["publications"].get(unreviewed)["model_version"] == model["version"]  # re-scored
+    assert newest_model_time(db) == model["trained_at"]
+    assert retrainer.due() == 0 and not retrainer.run_once()  # nothing new since
+
+
+def test_the_retrainer_stops_with_the_server(db_path, db):
+    retrainer = Retrainer(db_path, every=20, check=0.05)
+    retrainer.start()
+    retrainer.stop()
+    assert not retrainer.is_alive()
