@@ -738,3 +738,59 @@ def test_why_and_age_in_words():
     assert age(date(2026, 11, 29), today) == "published yesterday"
     assert age(date(2026, 11, 16), today, seen=True) == "first seen 2 weeks ago"
     assert age(date(2024, 11, 30), today) == "published 2 years ago"
+
+
+MISSED_PAGE = b"""<!doctype html><html><head><title>Kinship toolkit | Example</title>
+<meta property="og:title" content="Kinship carers' toolkit for social workers">
+<meta property="og:site_name" content="Kinship">
+<meta property="article:published_time" content="2025-10-01T09:00:00+01:00">
+<meta name="description" content="A practice toolkit.">
+</head><body></body></html>"""
+
+
+async def add_form(ds, editor, url, **extra):
+    return await ds.client.post("/-/add", cookies=editor, data={
+        "csrftoken": editor["ds_csrftoken"], "url": url, **extra})
+
+
+@pytest.mark.asyncio
+async def test_the_paste_a_url_form_refuses_private_addresses(ds, editor, workspace_db, feed_server):
+    feed_server.serve("/missed", MISSED_PAGE, headers={"Content-Type": "text/html; charset=utf-8"})
+    before = Database(workspace_db)["publications"].count
+    for url in (feed_server.url("/missed"), "http://localhost:9/x", "http://169.254.169.254/latest",
+                "http://10.0.0.1/", "ftp://example.org/x"):
+        refused = await add_form(ds, editor, url, _json="1")
+        assert refused.json()["ok"] is False, url
+    assert "only public web addresses can be added here" in (
+        await add_form(ds, editor, feed_server.url("/missed"), _json="1")).json()["message"]
+    assert Database(workspace_db)["publications"].count == before
+    assert feed_server.requests == []  # refused before anything was fetched
+    page = await add_form(ds, editor, "http://127.0.0.1:9/x")  # a form post: back with a message
+    assert page.status_code == 302 and page.headers["location"] == "/-/triage"
+
+
+@pytest.mark.asyncio
+async def test_the_form_adds_from_a_host_the_operator_configured(ds, editor, workspace_db, feed_server):
+    with sqlite3.connect(workspace_db) as conn:  # the operator polls a source on that host
+        conn.execute("insert into sources (id, publisher, type, url, configured) values "
+                     "('local', 'Kinship', 'feed', ?, 1)", [feed_server.url("/feed.atom")])
+    feed_server.serve("/missed", MISSED_PAGE, headers={"Content-Type": "text/html; charset=utf-8"})
+    added = (await add_form(ds, editor, feed_server.url("/missed"), accept="1", _json="1")).json()
+    assert added["ok"] is True and "Kinship carers' toolkit for social workers" in added["message"]
+    row = publication(workspace_db, "Kinship carers' toolkit for social workers")
+    assert (row["source_id"], row["status"], row["published"]) == ("manual", "accepted", "2025-10-01")
+    again = (await add_form(ds, editor, feed_server.url("/missed"), _json="1")).json()
+    assert again["ok"] is False and again["message"].startswith(f"Already stored as #{row['id']}")
+    assert [r["action"] for r in audit_rows(workspace_db)] == ["add", "set_status"]
+
+
+@pytest.mark.asyncio
+async def test_tables_show_the_url_compact_and_the_title_as_the_link(ds, editor):
+    page = (await ds.client.get(f"/{DB}/publications")).text
+    assert ('<a class="compact-url" href="https://www.gov.uk/government/publications/kinship-guidance" '
+            'title="https://www.gov.uk/government/publications/kinship-guidance" '
+            'rel="noopener noreferrer">gov.uk/…/kinship-guidance</a>') in page
+    assert f'rel="noopener noreferrer">{KINSHIP}</a>' in page
+    candidates = (await ds.client.get(f"/{DB}/candidates", cookies=editor)).text
+    assert 'class="compact-url"' in candidates
+    assert candidates.index('class="col-title"') < candidates.index('class="col-url"')

@@ -19,9 +19,7 @@ from datasette import hookimpl
 from datasette.utils import add_cors_headers
 from datasette.utils.asgi import Base400, Request, Response
 from datasette.views.base import DatasetteError
-from markupsafe import Markup, escape
-
-from tracker.text import is_http_url
+from markupsafe import Markup
 
 from . import action_pages, coverage_pages, digest_pages, pages, triage_pages
 from .guard import guard_app
@@ -29,6 +27,7 @@ from .line_form import line_form_app
 from .login import login
 from .notify_pages import searches
 from .sessions import logout
+from .table_pages import table_cell
 from .themes_facet import ThemeIndexFacet, theme_filter
 from .workspace import PLUGIN, WorkspaceError, is_editor, login_redirect, workspace
 
@@ -187,15 +186,11 @@ def extra_css_urls(datasette: Datasette) -> list[str] | None:
 @hookimpl
 def render_cell(row: sqlite3.Row, value: Any, column: str, table: str | None, database: str,
                 datasette: Datasette) -> Markup | None:
-    """A publication's title links to the publication itself (http(s) only: never javascript:)."""
+    """A publication's title links to it and its URL shows compact (tracker.web.table_pages)."""
     config = workspace(datasette)
-    if (config is None or database != config.database or table != "publications"
-            or column != "title" or "url" not in row.keys()):
+    if config is None or database != config.database:
         return None
-    url = row["url"]
-    if not is_http_url(url):
-        return None
-    return Markup(f'<a href="{escape(url)}" rel="noopener noreferrer">{escape(value)}</a>')
+    return table_cell(row, value, column, table)
 
 
 @hookimpl
@@ -237,5 +232,6 @@ def register_routes(datasette: Datasette) -> list[tuple[str, Callable]] | None:
         (r"^/-/digest$", digest_pages.digest_index),
         (r"^/-/digest/(?P<week>\d{4}-\d{2}-\d{2})$", digest_pages.digest_week),
         (r"^/-/digest/(?P<week>\d{4}-\d{2}-\d{2})/sent$", digest_pages.mark_sent),
+        (r"^/-/add$", action_pages.add_url),
         (r"^/-/updates/(?P<id>\d+)$", action_pages.update_action),
     ]

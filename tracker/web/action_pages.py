@@ -1,5 +1,5 @@
-"""The workspace's audited writes that are more than one canned query: listing or ignoring an
-upstream update (routes of tracker.web).
+"""The workspace's audited writes that are more than one canned query: adding a publication the
+sources missed from its URL, and listing or ignoring an upstream update (routes of tracker.web).
 
 Each is a POST from an editor's form; Datasette checks its CSRF token before the route runs.
 The writes go through tracker.store, which audits them; the answer is a redirect back to
@@ -9,18 +9,22 @@ queries answer.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from datasette.utils.asgi import Request, Response
 from sqlite_utils import Database
 
 from tracker import TrackerError
+from tracker.publish.adding import AddRequest, add_publication
 from tracker.store import ignore_update, list_update
 
 from .workspace import is_editor, login_redirect, workspace_database
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
+    from datasette.database import Database as DatasetteDatabase
 
 
 async def update_action(request: Request, datasette: Datasette) -> Response:
@@ -44,6 +48,39 @@ async def update_action(request: Request, datasette: Datasette) -> Response:
     except TrackerError as ex:
         return answer(datasette, request, form, False, str(ex))
     return answer(datasette, request, form, True, done)
+
+
+async def add_url(request: Request, datasette: Datasette) -> Response:
+    """POST url=... (accept=1 to accept it for the list too): read the page's own metadata,
+    store it as source 'manual' and classify it. Loopback, private and link-local addresses are
+    refused (editors must not reach the server's network), except on a host where the
+    operator configured a source: fetching from there is the operator's choice already."""
+    if not is_editor(request.actor):
+        return login_redirect(datasette, request)
+    if request.method != "POST":
+        return Response.redirect(datasette.urls.path("/-/triage"))
+    form = await request.post_vars()
+    db = workspace_database(datasette)
+    url = (form.get("url") or "").strip()
+    public_only = urlsplit(url).netloc.lower() not in await configured_hosts(db)
+    wanted = AddRequest(url=url, accept=bool(form.get("accept")))
+    try:
+        # A worker thread with its own connection: reading the page takes seconds, and the
+        # store's write is one short transaction, as a poll's is.
+        added = await asyncio.to_thread(add_publication, db.path, wanted, request.actor["id"],
+                                        public_only=public_only)
+    except TrackerError as ex:
+        return answer(datasette, request, form, False, str(ex))
+    if not added.created:
+        return answer(datasette, request, form, False, f"Already stored as #{added.id}: {added.title}")
+    return answer(datasette, request, form, True,
+                  f"{'Added and accepted' if wanted.accept else 'Added'} #{added.id}: {added.line}")
+
+
+async def configured_hosts(db: DatasetteDatabase) -> set[str]:
+    """The hosts (host:port) of the configured sources: the operator chose to fetch from them."""
+    rows = (await db.execute("select url from sources where configured = 1")).rows
+    return {urlsplit(row["url"] or "").netloc.lower() for row in rows} - {""}
 
 
 def answer(datasette: Datasette, request: Request, form: dict, ok: bool, message: str) -> Response:

@@ -1,0 +1,39 @@
+"""How Datasette's publications table and the canned queries' results read at 1280 px: the title
+links to the publication, the URL shows compact (its host and the end of its path, the whole
+address in the tooltip), so the title is what the eye meets first. Wide text columns are
+clipped by tracker.css. http(s) links only: never javascript:.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+from urllib.parse import urlsplit
+
+from markupsafe import Markup, escape
+
+from tracker.text import is_http_url
+
+TAIL = 32  # characters of the path shown, at most
+
+
+def table_cell(row: sqlite3.Row, value: Any, column: str, table: str | None) -> Markup | None:
+    """A publications row's title as a link, and a URL column compact (in the publications
+    table and in the canned queries' results, whose ``table`` is None)."""
+    if table == "publications" and column == "title" and "url" in row.keys() and is_http_url(row["url"]):
+        return Markup(f'<a href="{escape(row["url"])}" rel="noopener noreferrer">{escape(value)}</a>')
+    if table in ("publications", None) and column == "url" and isinstance(value, str) and is_http_url(value):
+        return Markup(f'<a class="compact-url" href="{escape(value)}" title="{escape(value)}" '
+                      f'rel="noopener noreferrer">{escape(compact_url(value))}</a>')
+    return None
+
+
+def compact_url(url: str) -> str:
+    """"gov.uk/…/kinship-care-guidance": the host without www and the path's last segment."""
+    parts = urlsplit(url)
+    host = parts.netloc.removeprefix("www.")
+    path = parts.path.rstrip("/")
+    if len(path) <= TAIL:
+        return host + path
+    last = path.rsplit("/", 1)[-1]
+    return f"{host}/…/{last if len(last) <= TAIL else '…' + last[-TAIL:]}"
