@@ -316,6 +316,10 @@ async def test_editors_save_edit_and_remove_searches_in_the_workspace_audited(wo
     anonymous = await ds.client.get("/-/searches")
     assert anonymous.status_code == 302 and "/-/login" in anonymous.headers["location"]
     cookies = await _editor_cookies(ds, editor_password)
+    table = await ds.client.get("/newsroom/publications?_search=kinship+allowance&_theme=kinship", cookies=cookies)
+    assert table.status_code == 200
+    assert '/-/searches?q=kinship+allowance&amp;theme=kinship">Save this search' in table.text
+    assert "Save this search" not in (await ds.client.get("/newsroom/publications?_search=kinship")).text
     page = await ds.client.get("/-/searches?q=kinship+allowance&theme=kinship", cookies=cookies)
     assert page.status_code == 200
     assert 'value="kinship allowance"' in page.text and '<option value="kinship" selected>' in page.text
@@ -373,3 +377,35 @@ def test_serves_scheduler_notifies_after_its_poll(week, db_path, hooks):
                             issue_day=(datetime.now(LONDON) + timedelta(days=1)).strftime("%A").lower())
     Scheduler(db_path, Config(settings=settings, sources=())).notify(week)
     assert len(hooks.titles("Draft for the issue of")) == 1
+
+
+def test_an_html_source_whose_selector_matches_nothing_says_so_once(tmp_path, db_path, feed_server, hooks):
+    feed_server.serve("/news", "<html><body><p>We have moved our news.</p></body></html>",
+                      headers={"Content-Type": "text/html; charset=utf-8"})
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(json.dumps({
+        "settings": {"notify": [hooks.url], "alert_after": 2},
+        "sources": [{"id": "kinship-news", "publisher": "Kinship", "type": "html", "url": feed_server.url("/news"),
+                     "item": "article.news-card", "title": "h3 a", "link": "h3 a"}],
+    }))
+    for _ in range(3):
+        for command in ("poll", "notify"):
+            result = CliRunner().invoke(cli, [command, "--sources", str(sources), "--db", str(db_path)])
+            assert result.exit_code == 0, result.output
+    [alert] = [body for body in hooks.received if body["title"].startswith("Source")]
+    assert "has failed its last 2 polls" in alert["message"]
+    assert "matched nothing" in alert["message"] and "check the source's item selector" in alert["message"]
+
+
+def test_a_silent_source_alerts_once_and_again_when_it_announces_something(db, hooks):
+    db["sources"].insert({"id": "ofsted", "publisher": "Ofsted", "type": "feed", "url": "https://example.org/f",
+                          "configured": 1, "consecutive_errors": 0, "last_success": "2025-04-17T08:00:00Z",
+                          "last_new": "2025-02-01T08:00:00Z"})
+    settings = settings_for(hooks.url, silent_after="42d")
+    now = datetime(2025, 4, 17, 9, tzinfo=timezone.utc)
+    notify(db, settings, now=now)
+    notify(db, settings, now=now + timedelta(hours=1))
+    assert hooks.titles() == ["Source ofsted has been silent for 42 days"]
+    db["sources"].update("ofsted", {"last_new": "2025-04-17T10:00:00Z"})
+    notify(db, settings, now=now + timedelta(hours=2))
+    assert hooks.titles()[1:] == ["Source ofsted has recovered"]

@@ -25,7 +25,7 @@ from . import action_pages, coverage_pages, digest_pages, pages, triage_pages
 from .guard import guard_app
 from .line_form import line_form_app
 from .login import login
-from .notify_pages import searches
+from .notify_pages import save_this_search, searches
 from .sessions import logout
 from .table_pages import table_cell
 from .themes_facet import ThemeIndexFacet, theme_filter
@@ -203,8 +203,16 @@ def menu_links(datasette: Datasette, actor: dict | None) -> list[dict] | None:
     ]
     if is_editor(actor):
         return [{"href": datasette.urls.path("/-/triage"),
-                 "label": "Triage this week's candidates"}, *links]
+                 "label": "Triage this week's candidates"}, *links,
+                {"href": datasette.urls.path("/-/searches"), "label": "Saved searches"}]
     return [*links, {"href": datasette.urls.path("/-/login"), "label": "Log in"}]
+
+
+@hookimpl
+def table_actions(datasette: Datasette, actor: dict | None, database: str, table: str,
+                  request: Request | None) -> list[dict] | None:
+    """On the publications table, an editor's current search can be saved for tracker notify."""
+    return save_this_search(datasette, actor, database, table, request)
 
 
 @hookimpl

@@ -19,7 +19,7 @@ from sqlite_utils import Database
 from tracker import TrackerError
 from tracker.store.notify import FREQUENCIES, remove_search, save_search
 
-from .workspace import is_editor, login_redirect, workspace_database
+from .workspace import is_editor, login_redirect, workspace, workspace_database
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
@@ -47,6 +47,20 @@ async def searches(request: Request, datasette: Datasette) -> Response:
         request=request,
     )
     return Response.html(html)
+
+
+def save_this_search(datasette: Datasette, actor: dict | None, database: str, table: str,
+                     request: Request | None) -> list[dict] | None:
+    """The publications table's action "Save this search", for an editor who has searched:
+    its words (_search), theme (_theme) and publisher (an exact publisher filter) prefill the form."""
+    config = workspace(datasette)
+    if (config is None or database != config.database or table != "publications" or request is None
+            or not is_editor(actor) or not request.args.get("_search")):
+        return None
+    draft = {"q": request.args.get("_search"), "theme": request.args.get("_theme"),
+             "publisher": request.args.get("publisher__exact") or request.args.get("publisher")}
+    query = urlencode({key: value for key, value in draft.items() if value})
+    return [{"href": datasette.urls.path("/-/searches") + "?" + query, "label": "Save this search"}]
 
 
 async def _write(request: Request, datasette: Datasette) -> Response:
