@@ -94,6 +94,31 @@ def test_a_damaged_database_is_one_line_and_exit_2(tmp_path, kind, command):
     assert_one_line(code, stderr)
 
 
+@pytest.fixture
+def damaged_inside(tmp_path):
+    """A tracker database whose header and schema read fine but whose pages of publications
+    are damaged: found only in the middle of a query."""
+    path = tmp_path / "tracker.db"
+    db = open_database(path)
+    db["publications"].insert_all(
+        [{"url": f"https://example.org/{n}", "url_key": f"example.org/{n}", "title": "t" * 200,
+          "status": "accepted", "published": "2025-04-01", "first_seen": "2025-04-01T09:00:00Z",
+          "themes": "[]"} for n in range(3000)], alter=False)
+    db.conn.execute("pragma wal_checkpoint(truncate)")
+    db.close()
+    data = bytearray(path.read_bytes())
+    for offset in range(len(data) // 3, len(data), 4096 * 7):
+        data[offset:offset + 600] = b"\xa5" * 600
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("command", ["digest", "digest --save", "train"])
+def test_damage_found_in_the_middle_of_a_query_is_one_line_and_exit_2(damaged_inside, command):
+    code, _, stderr = run(*COMMANDS[command], damaged_inside)
+    assert_one_line(code, stderr, "malformed")
+
+
 @pytest.mark.parametrize("command", ["digest", "train", "editor remove"])
 def test_a_missing_database_is_one_line_and_exit_2(tmp_path, command):
     code, _, stderr = run(*COMMANDS[command], tmp_path / "missing.db")

@@ -6,8 +6,10 @@ Heavy imports (scikit-learn, Datasette) happen inside the commands that need the
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -25,6 +27,12 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 P = ParamSpec("P")
 R = TypeVar("R")
 Decorated = TypeVar("Decorated", bound=Callable[..., Any])
+# Failures of the file or the machine rather than of tracker, which may surface in the middle
+# of any command: a database damaged inside (its header and schema read fine), a full or
+# read-only disk. Any other database or OS error is a bug, and keeps its traceback.
+DATABASE_FAULTS = ("malformed", "not a database", "disk i/o error", "readonly database",
+                   "unable to open", "disk is full", "database is locked")
+DISK_FAULTS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}
 
 
 class UsageError(click.ClickException):
@@ -45,6 +53,15 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except TrackerError as ex:
             raise UsageError(str(ex)) from None
+        except sqlite3.DatabaseError as ex:
+            if not any(fault in str(ex).lower() for fault in DATABASE_FAULTS):
+                raise
+            raise UsageError(f"the database cannot be used: {ex} (restore it from a backup if it "
+                             "is damaged)") from None
+        except OSError as ex:
+            if ex.errno not in DISK_FAULTS:
+                raise
+            raise UsageError(f"{ex.filename or 'a file'}: {ex.strerror}") from None
 
     return wrapper
 
