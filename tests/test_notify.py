@@ -409,3 +409,18 @@ def test_a_silent_source_alerts_once_and_again_when_it_announces_something(db, h
     db["sources"].update("ofsted", {"last_new": "2025-04-17T10:00:00Z"})
     notify(db, settings, now=now + timedelta(hours=2))
     assert hooks.titles()[1:] == ["Source ofsted has recovered"]
+
+
+def test_the_next_draft_says_what_changed_since_the_last(week, hooks):
+    settings = settings_for(hooks.url)
+    notify(week, settings, now=ISSUE_EVE.astimezone(timezone.utc))
+    week.execute("update publications set status = 'accepted', reviewed_at = '2025-04-20T09:00:00Z' "
+                 "where title = 'Fostering better services'")
+    week.execute("update publications set status = 'rejected', reviewed_at = '2025-04-20T09:05:00Z' "
+                 "where title = 'Kinship carers survey'")
+    notify(week, settings, now=(ISSUE_EVE + timedelta(days=7)).astimezone(timezone.utc))
+    assert hooks.titles("Draft") == [
+        "Draft for the issue of 18 April 2025: 2 on the list, 2 top candidates",
+        "Draft for the issue of 25 April 2025: 3 on the list, 0 top candidates"]
+    assert "Since 17 April 2025 16:30: 1 accepted, 1 rejected, 0 new publications found" in \
+        hooks.received[1]["message"]
