@@ -10,9 +10,13 @@ import time
 import httpx
 import pytest
 
+from datetime import date, datetime, timedelta
+
+from tracker.dates import LONDON
 from tracker.ingest.config import load_config
-from tracker.ops.demo import SAMPLE_PORT
+from tracker.ops.demo import SAMPLE_PORT, SAMPLES_NEWEST, sample_shift, shift_dates
 from tracker.paths import data_file
+from tracker.publish.digest import next_issue_date
 
 pytestmark = pytest.mark.slow
 
@@ -60,16 +64,28 @@ def test_demo_polls_the_samples_from_any_directory(tmp_path, demo):
     publishers = {row[0] for row in conn.execute("select distinct publisher from publications")}
     assert {"DfE", "Ofsted", "MoJ", "the Child Safeguarding Practice Review Panel", "ONS", "LGA",
             "Kinship", "Foundations", "the Children's Commissioner"} <= publishers
-    # the newsletter's line is in there, with the date the editors would write
+    # the newsletter's line is in there, with the date the editors would write: the samples'
+    # newest date (7 April 2025, a Monday), moved by whole weeks into this week
+    today = datetime.now(LONDON).date()
+    moved = SAMPLES_NEWEST + sample_shift(today)
+    assert moved.weekday() == 0 and today - timedelta(days=6) <= moved <= today
     assert conn.execute(
         "select published from publications where publisher = 'MoJ' and title = ?",
-        ["Family Court Statistics Quarterly: October to December 2024"]).fetchone() == ("2025-04-07",)
+        ["Family Court Statistics Quarterly: October to December 2024"]).fetchone() == (moved.isoformat(),)
+    # a real week: candidates first seen now, a few accepted as an editor would, a stored draft
+    issue = next_issue_date(today).isoformat()
+    assert conn.execute("select count(*) from audit_log where editor = 'demo' and action = 'set_status'"
+                        " and new_value = 'accepted'").fetchone() == (3,)
+    assert conn.execute("select week, sent_at from digests").fetchall() == [(issue, None)]
+    assert f"The issue of {next_issue_date(today):%A} " in first.stdout and "3 on its list" in first.stdout
     conn.close()
 
     # the sample server answers conditional GETs: the second run stores nothing new
     second = demo("--no-serve", "--db", str(db), sample_port=port)
     assert second.returncode == 0, second.stderr
     assert "0 new publications, 0 sources failed" in second.stdout
+    # the list already has what the demo accepted: nothing more is accepted for the editors
+    assert "accepted by the demo" not in second.stdout and "3 on its list" in second.stdout
 
 
 def test_demo_default_database_is_relative_to_the_current_directory(tmp_path, demo):
@@ -127,3 +143,16 @@ def test_demo_reports_a_busy_sample_port_in_one_line(tmp_path, demo):
     assert result.stderr.startswith(f"Error: cannot serve the sample feeds on 127.0.0.1:{port}")
     assert result.stderr.count("\n") == 1
     assert not (tmp_path / "demo.db").exists()
+
+
+def test_sample_dates_move_by_whole_weeks():
+    shift = sample_shift(date(2026, 12, 3))  # a Thursday
+    assert SAMPLES_NEWEST + shift == date(2026, 11, 30)
+    body = (b"<pubDate>Mon, 07 Apr 2025 00:01:00 +0000</pubDate><updated>2025-04-07T09:30:00+01:00</updated>"
+            b'<p class="news-card__date">27 March 2025</p><p class="d">\n 1st October 2024 </p>'
+            b"<title>Childcare providers as at 31 December 2024</title><a href='/2025-04-07T09:30'>x</a>")
+    assert shift_dates(body, shift) == (
+        b"<pubDate>Mon, 30 Nov 2026 00:01:00 +0000</pubDate><updated>2026-11-30T09:30:00+01:00</updated>"
+        b'<p class="news-card__date">19 November 2026</p><p class="d">\n 26th May 2026 </p>'
+        b"<title>Childcare providers as at 31 December 2024</title><a href='/2025-04-07T09:30'>x</a>")
+    assert sample_shift(date(2025, 4, 1)) == timedelta(0)

@@ -482,13 +482,17 @@ def demo(db_path: str, port: int, no_serve: bool, sample_port: int) -> None:
     Example:
         tracker demo --no-serve
     """
-    from tracker.ops.demo import demo_editor, poll_samples
+    from tracker.ops.demo import demo_editor, poll_samples, prepare_week
 
     from .progress import ProgressBar, render_summary
 
     with ProgressBar(sys.stderr.isatty()) as on_progress:
         summary = poll_samples(db_path, sample_port=sample_port, on_progress=on_progress)
     render_summary(summary)
+    week = prepare_week(db_path)
+    demo_accepted = f", {week.accepted} of them accepted by the demo" if week.accepted else ""
+    click.echo(f"The issue of {week.issue:%A} {week.issue.day} {week.issue:%B %Y}: {week.listed} on its list"
+               f"{demo_accepted}; its draft is stored (Digests, in the workspace's menu)")
     if no_serve:
         return
     from tracker.web.serve import serve as serve_workspace
