@@ -222,13 +222,14 @@ class Scheduler(threading.Thread):
         self.notify(db)
 
     def save_digest(self, db: Database) -> None:
-        """Regenerate the coming issue's list (its London date: the issue day starts at
-        midnight in London, an hour before UTC's in summer)."""
+        """Regenerate the current issue's list: the coming issue day's, or the next one's once
+        that was sent (its London date: the issue day starts at midnight in London, an hour
+        before UTC's in summer)."""
         from tracker.dates import LONDON
         from tracker.publish import digest
 
         try:
-            week = digest.next_issue_date(datetime.now(LONDON).date(), self.config.settings.issue_day)
+            week = digest.current_issue(db, datetime.now(LONDON).date(), self.config.settings.issue_day)
             # With the polling settings, the list's documents (PDF page counts) are looked up
             # here in the worker thread, never during a page view.
             digest.save_digest(db, week, lookup_with=self.config.settings)
