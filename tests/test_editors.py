@@ -101,3 +101,31 @@ def test_hash_matches_datasette_auth_passwords_format():
     assert encoded == "pbkdf2_sha256$1$salt$" + base64.b64encode(digest).decode()
     assert json.dumps(encoded)  # plain text, safe in JSON
     assert verify_password("password", encoded)
+
+
+def test_editor_remove_removes_that_account_only(tracker_db, run_tracker):
+    editor_add(tracker_db, "alice", "alices password", iterations=1000)
+    editor_add(tracker_db, "bob", "bobs password", iterations=1000)
+    result = run_tracker("editor", "remove", "alice", "--db", tracker_db, cwd="/", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"Removed editor alice from {tracker_db}; their sessions have ended\n"
+    assert sorted(load_editors(tracker_db)) == ["bob"]
+    assert not check_login(tracker_db, "alice", "alices password")
+    assert check_login(tracker_db, "bob", "bobs password")
+    again = run_tracker("editor", "remove", "alice", "--db", tracker_db, cwd="/", timeout=60)
+    assert again.returncode == 2 and "no editor named 'alice'" in again.stderr
+
+
+def test_the_accounts_lock_is_private_and_a_logout_is_remembered_until_it_expires(tracker_db):
+    import time
+
+    from tracker.web.editors import end_session
+
+    editor_add(tracker_db, "alice", "alices password", iterations=1000)
+    end_session(tracker_db, "alice", "old-session", int(time.time()) - 1)
+    end_session(tracker_db, "alice", "new-session", int(time.time()) + 3600)
+    assert list(load_editors(tracker_db)["alice"]["ended"]) == ["new-session"]  # the past one pruned
+    lock = Path(f"{editors_path(tracker_db)}.lock")
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+    end_session(tracker_db, "nobody", "x", int(time.time()) + 60)  # a removed account: nothing to do
+    assert sorted(load_editors(tracker_db)) == ["alice"]

@@ -215,3 +215,22 @@ def test_serve_private_from_the_environment_under_a_base_url(served_db, serve_pr
     browser = httpx.get(url, headers={"accept": "text/html"}, timeout=5)
     assert browser.headers["location"] == "/tracker/-/login?next=/tracker/"
     assert httpx.get(f"{url}-/login", timeout=5).status_code == 200
+
+
+def test_serve_session_hours_from_the_environment(workspace_db, serve_process, editor_password):
+    proc, url = serve_process("--db", str(workspace_db), "--no-poll",
+                              env={"TRACKER_SESSION_HOURS": "2"})
+    with httpx.Client(base_url=url, timeout=30) as client:
+        form = client.get("/-/login")
+        token = form.text.split('name="csrftoken" value="')[1].split('"')[0]
+        response = client.post("/-/login", data={"username": "alice", "password": editor_password,
+                                                 "csrftoken": token})
+    assert response.status_code == 302
+    assert "Max-Age=7200" in response.headers["set-cookie"]
+
+
+@pytest.mark.parametrize("hours", ["0", "-1", "100000", "soon"])
+def test_serve_refuses_a_senseless_session_length(served_db, run_tracker, hours):
+    result = run_tracker("serve", "--db", served_db, "--no-poll", "--session-hours", hours, timeout=30)
+    assert result.returncode == 2
+    assert "--session-hours" in result.stderr and "Traceback" not in result.stderr
