@@ -7,9 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from tracker.web.editors import (ITERATIONS, check_login, editor_add, editors_path, hash_password,
-                             load_editors, verify_password)
 from tracker.store import open_database
+from tracker.web.editors import (
+    ITERATIONS,
+    check_login,
+    editor_add,
+    editors_path,
+    hash_password,
+    load_editors,
+    verify_password,
+)
+
 
 @pytest.fixture
 def tracker_db(db_path):
