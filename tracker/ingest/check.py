@@ -16,11 +16,13 @@ from datetime import date
 
 import httpx
 
+from tracker.entries import Entry
+
 from .config import Config, Settings, Source
 from .discover import Candidate, candidates, site_root, sitemap_children
 from .fetch import FetchResult, HostLimiter, fetch, is_private_host, make_client
-from .parse import ParseError, decode
-from .poll import _parse_and_normalise
+from .normalise import normalise_entry
+from .parse import ParseError, decode, parse_body
 
 # Types whose host is an API with no other form to offer: a failure is reported, not replaced.
 DISCOVERABLE = ("feed", "html", "wordpress", "sitemap")
@@ -144,7 +146,7 @@ async def _try(client: httpx.AsyncClient, settings: Settings, limiter: HostLimit
     if result.error:
         return result, 0, None, result.error
     try:
-        entries = await asyncio.to_thread(_parse_and_normalise, source, result)
+        entries = await asyncio.to_thread(_entries, source, result)
     except ParseError as ex:
         return result, 0, None, str(ex)
     except Exception as ex:  # a parser bug must cost one source's check, not the whole table
@@ -153,6 +155,20 @@ async def _try(client: httpx.AsyncClient, settings: Settings, limiter: HostLimit
         return result, 0, None, "the response holds no publications"
     dates = [e.published for e in entries if e.published]
     return result, len(entries), max(dates) if dates else None, None
+
+
+def _entries(source: Source, result: FetchResult) -> list[Entry]:
+    """The publications in a response, read as a poll reads them; one unreadable entry is
+    skipped, as a poll skips it."""
+    entries: dict[str, Entry] = {}
+    for raw in parse_body(source, result.body or b"", result.content_type, result.url):
+        try:
+            entry = normalise_entry(raw, base_url=result.url, date_order=source.date_order)
+        except Exception:  # the poll logs and skips such an entry; so does the check
+            continue
+        if entry is not None:
+            entries.setdefault(entry.url_key, entry)
+    return list(entries.values())
 
 
 def _yaml(text: str) -> str:
