@@ -6,11 +6,10 @@ import socket
 import sqlite3
 import subprocess
 import time
+from datetime import date, datetime, timedelta
 
 import httpx
 import pytest
-
-from datetime import date, datetime, timedelta
 
 from tracker.dates import LONDON
 from tracker.ingest.config import load_config

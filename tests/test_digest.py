@@ -271,7 +271,7 @@ def test_a_week_with_nothing_accepted_says_so(db_path, db):
     (["--week", "2025-4-18"], "Invalid value for '--week': expected a date as YYYY-MM-DD, got '2025-4-18'"),
     (["--week", "18/04/2025"], "Invalid value for '--week': expected a date as YYYY-MM-DD, got '18/04/2025'"),
     (["--week", "2025-02-30"], "Invalid value for '--week': 2025-02-30 is not a real date"),
-    (["--week", "2025-04-18", "--weeks", "0"], "Invalid value for '--weeks': 0 is not in the range x>=1."),
+    (["--week", "2025-04-18", "--weeks", "0"], "Invalid value for '--weeks': 0 is not in the range 1<=x<=5200."),
     (["--week", "2025-04-18", "--weeks", "twelve"],
      "Invalid value for '--weeks': 'twelve' is not a valid integer range."),
     (["--week", "2025-04-18", "--format", "pdf"],
