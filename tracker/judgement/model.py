@@ -12,7 +12,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .features import Features, features, readable_term
 from .rules import Rules, rules_candidate_score
@@ -163,7 +163,7 @@ class Classifier:
 
     def _predict_batch(self, items: list[dict]) -> list[Prediction]:
         docs = [features(item, self.rules) for item in items]
-        whys = []
+        whys: list[dict[str, Any]] = []
         for _, fired, blocked in docs:
             whys.append({"rules": fired, "model": self.version})
             if blocked:
@@ -199,11 +199,13 @@ class Classifier:
                                                    np.array([bias]))[:, 0] + b)))
         in_remit = (remit >= threshold).tolist()
         scores = probability[:, -1].tolist()
+        boundary = self._boundaries(probability, model.thresholds, scores, remit, threshold, in_remit)
         by_column = np.ascontiguousarray(contributions.T)
         candidate = len(model.slugs)
         predictions = []
         for row, ((_, fired, _), why) in enumerate(zip(docs, whys, strict=True)):
             why["remit"] = round(float(remit[row]), 4)
+            why["boundary"] = boundary[row]
             # Out of the networks' remit, no theme the model knows applies however topical. A
             # theme it has no examples of (one the editors added since) widens the remit the
             # gate learnt, so its phrases decide alone.
@@ -218,6 +220,30 @@ class Classifier:
             predictions.append(Prediction([slug for slug in self.theme_set.slugs if slug in chosen],
                                           round(scores[row], 4), why))
         return predictions
+
+    def _boundaries(self, probability: np.ndarray, thresholds: np.ndarray, scores: list[float],
+                    remit: np.ndarray, remit_threshold: float, in_remit: list[bool]) -> list[list]:
+        """[what, distance] per publication: the decision it is nearest to flipping and how near
+        (in probability): the candidate score's 0.5, a theme's threshold, or, out of remit, the
+        gate's. An editor's click on the nearest teaches the model most (the not-sure view)."""
+        import numpy as np
+
+        columns = [col for col, _ in self._modelled]
+        names = [slug for _, slug in self._modelled]
+        margins = np.abs(probability[:, columns] - thresholds[columns]) if columns else None
+        found: list[list] = []
+        for row, score in enumerate(scores):
+            name, margin = "candidate", abs(score - 0.5)
+            if not in_remit[row]:
+                gate = abs(float(remit[row]) - remit_threshold)
+                if gate < margin:
+                    name, margin = "remit", gate
+            elif margins is not None:
+                col = int(margins[row].argmin())
+                if margins[row, col] < margin:
+                    name, margin = names[col], float(margins[row, col])
+            found.append([name, round(margin, 4)])
+        return found
 
     def _strongest_terms(self, indices: np.ndarray, contribution: np.ndarray) -> list[str]:
         """The words that pushed hardest towards one theme (or the candidate score)."""

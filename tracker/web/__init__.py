@@ -21,8 +21,9 @@ from datasette.utils.asgi import Base400, Request, Response
 from datasette.views.base import DatasetteError
 from markupsafe import Markup
 
-from . import action_pages, coverage_pages, digest_pages, pages, triage_pages
+from . import action_pages, coverage_pages, digest_pages, judgement_pages, pages, triage_pages
 from .guard import guard_app
+from .language_pages import declare_language
 from .line_form import line_form_app
 from .login import login
 from .notify_pages import save_this_search, searches
@@ -235,6 +236,7 @@ def register_routes(datasette: Datasette) -> list[tuple[str, Callable]] | None:
         (r"^/-/logout$", logout),
         (r"^/-/triage$", triage_pages.triage),
         (r"^/-/dashboard$", pages.dashboard),
+        (r"^/-/not-sure$", judgement_pages.not_sure), (r"^/-/model$", judgement_pages.model_page),
         (r"^/-/searches$", searches),
         (r"^/-/coverage$", coverage_pages.coverage),
         (r"^/-/digest$", digest_pages.digest_index),
