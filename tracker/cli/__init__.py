@@ -433,6 +433,8 @@ def editor() -> None:
 def editor_add(name: str, db_path: str) -> None:
     """Create or reset an editor account; the password comes from stdin when piped.
 
+    A reset ends the sessions opened with the old password, in a running tracker serve too.
+
     \b
     Example:
         printf '%s\\n' "$PASSWORD" | tracker editor add alice --db db/tracker.db
