@@ -6,16 +6,20 @@ Each test names the defect it covers; SECURITY.md lists them.
 
 import gzip
 import ipaddress
+import json
 import os
 import socket
 import threading
+import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tracker.ingest.config import Settings
+from tracker.ingest.config import Config, Selectors, Settings, Source
 from tracker.ingest.fetch import fetch, make_client
 from tracker.ingest.guard import is_public_address
+from tracker.ingest.poll import poll_sources
 
 SETTINGS = Settings(timeout=2.0, connect_timeout=2.0, contact="https://example.org/contact")
 
@@ -158,3 +162,180 @@ async def test_far_future_cache_hints_are_clamped(feed_server, headers):
     # the arithmetic the scheduler does with it stays finite
     assert datetime.now(timezone.utc) + timedelta(seconds=result.max_age)
 
+
+
+# --- Through a whole poll: the real pipeline into a real SQLite file -----------------------------
+
+def rss(*items: str) -> bytes:
+    return ("<?xml version='1.0'?><rss version='2.0'><channel><title>T</title>"
+            + "".join(items) + "</channel></rss>").encode()
+
+
+def item(title: str, link: str, date: str = "Mon, 07 Apr 2025 08:30:00 GMT") -> str:
+    return f"<item><title>{title}</title><link>{link}</link><pubDate>{date}</pubDate></item>"
+
+
+def run_poll(db, db_path, server, sources, **settings):
+    """Poll ``sources`` ((id, type, path) on ``server``) with ``settings`` over the defaults."""
+    config = Config(
+        settings=replace(Settings(contact="https://example.org/contact", timeout=2, connect_timeout=2,
+                                  per_host=4), **settings),
+        sources=tuple(Source(id=sid, publisher="P", type=kind, url=server.url(path)) for sid, kind, path in sources),
+    )
+    return poll_sources(db, config, list(config.sources), db_path=db_path)
+
+
+def by_id(summary):
+    return {o.source_id: o for o in summary.outcomes}
+
+
+def titles(db):
+    return sorted(row["title"] for row in db["publications"].rows)
+
+
+@pytest.mark.parametrize("bad", [
+    item("Year one", "https://a.org/1", "0001-01-01T00:00:00+01:00"),
+    item("Year 9999", "https://a.org/2", "9999-12-31T23:00:00-05:00"),
+])
+def test_one_bad_date_costs_nothing(db, db_path, feed_server, bad):
+    """A date in year 1 or 9999 with an offset overflowed, on every poll, for the whole source."""
+    feed_server.serve("/feed", rss(item("Good report", "https://a.org/good"), bad),
+                      content_type="application/rss+xml")
+    summary = run_poll(db, db_path, feed_server, [("s", "feed", "/feed")])
+    assert by_id(summary)["s"].error is None
+    assert len(titles(db)) == 2
+    undated = db.execute("select published from publications where url != 'https://a.org/good'").fetchone()
+    assert undated == (None,)
+
+
+def test_search_results_with_a_link_or_title_that_is_not_text_are_skipped_and_counted(db, db_path, feed_server):
+    results = [
+        {"title": "Good", "link": "/government/publications/good", "public_timestamp": "2025-04-07T09:30:00Z"},
+        {"title": {"en": "Object"}, "link": "/government/publications/object"},
+        {"title": "Number link", "link": 42},
+        {"title": "Odd fields", "link": "/government/publications/odd", "_id": {"x": 1},
+         "display_type": ["Guidance"], "description": 7, "public_timestamp": 20250407},
+    ]
+    feed_server.serve("/search.json", json.dumps({"results": results}), content_type="application/json")
+    summary = run_poll(db, db_path, feed_server, [("g", "govuk-search", "/search.json")])
+    outcome = by_id(summary)["g"]
+    assert (outcome.error, outcome.new, outcome.skipped) == (None, 2, 2)
+    assert titles(db) == ["Good", "Odd fields"]
+    assert db["sources"].get("g")["skipped_entries"] == 2
+    [log] = db.execute("select skipped from fetch_log where source_id = 'g'").fetchall()
+    assert log[0] == ("2 skipped: result 2: its link or title is not text; "
+                      "result 3: its link or title is not text")
+
+
+def test_a_year_of_max_age_stretches_the_next_poll_to_the_ceiling_only(db, db_path, feed_server):
+    feed_server.serve("/feed", rss(item("A", "https://a.org/a")), content_type="application/rss+xml",
+                      headers={"Cache-Control": "public, max-age=31536000"})
+    feed_server.serve("/expires", rss(item("B", "https://a.org/b")), content_type="application/rss+xml",
+                      headers={"Expires": "Fri, 31 Dec 9999 23:59:59 GMT"})
+    summary = run_poll(db, db_path, feed_server, [("a", "feed", "/feed"), ("b", "feed", "/expires")],
+                       max_interval=6 * 3600)
+    assert [o.error for o in summary.outcomes] == [None, None]
+    for source_id in ("a", "b"):
+        next_poll = datetime.fromisoformat(db["sources"].get(source_id)["next_poll"])
+        hours = (next_poll - datetime.now(timezone.utc)).total_seconds() / 3600
+        assert 5 < hours < 7  # six hours, give or take the jitter
+
+
+def test_a_host_failing_again_and_again_is_skipped_for_the_rest_of_the_pass(db, db_path, feed_server):
+    for n in range(10):
+        feed_server.serve(f"/dead{n}", b"down", status=503)
+    sources = [(f"dead{n}", "feed", f"/dead{n}") for n in range(10)]
+    summary = run_poll(db, db_path, feed_server, sources, per_host=1, host_failures=3)
+    got = [o.outcome for o in summary.outcomes]
+    assert got.count("error") == 3 and got.count("deferred") == 7
+    assert len(feed_server.requests) == 3
+    deferred = [o for o in summary.outcomes if o.outcome == "deferred"]
+    assert deferred[0].error == "not polled: 127.0.0.1 failed 3 times in this pass"
+
+
+def test_a_pass_has_a_deadline(db, db_path, feed_server):
+    feed_server.serve("/quick", rss(item("Quick", "https://a.org/q")), content_type="application/rss+xml")
+    feed_server.fault("/hang", "hang")
+    started = time.monotonic()
+    summary = run_poll(db, db_path, feed_server, [("quick", "feed", "/quick"), ("hang", "feed", "/hang")],
+                       timeout=30, pass_timeout=1)
+    assert time.monotonic() - started < 10
+    got = by_id(summary)
+    assert got["quick"].outcome == "fetched" and titles(db) == ["Quick"]
+    assert got["hang"].outcome == "deferred"
+    assert got["hang"].error == "not polled: the pass reached its time limit (1 s)"
+
+
+def test_rotating_session_ids_do_not_add_every_item_again(db, db_path, feed_server):
+    for sid in ("a1b2", "c3d4"):
+        feed_server.serve("/feed", rss(item("Report", f"https://a.org/report?sid={sid}&id=3"),
+                                       item("Other", f"https://a.org/other;jsessionid={sid}")),
+                          content_type="application/rss+xml")
+        run_poll(db, db_path, feed_server, [("s", "feed", "/feed")])
+    assert db["publications"].count == 2
+
+
+def test_a_feed_cannot_rewrite_an_accepted_title_or_pull_its_date_back(db, db_path, feed_server):
+    feed_server.serve("/feed", rss(item("What the editors read", "https://a.org/r")),
+                      content_type="application/rss+xml")
+    run_poll(db, db_path, feed_server, [("s", "feed", "/feed")])
+    db.execute("update publications set status = 'accepted'")
+    feed_server.serve("/feed", rss(item("Something else entirely", "https://a.org/r")),
+                      content_type="application/rss+xml")
+    feed_server.serve("/other", rss(item("Copy", "https://a.org/r", "Thu, 01 Jan 1970 00:00:00 GMT")),
+                      content_type="application/rss+xml")
+    run_poll(db, db_path, feed_server, [("s", "feed", "/feed"), ("o", "feed", "/other")])
+    row = db.execute("select title, published from publications").fetchone()
+    assert tuple(row) == ("What the editors read", "2025-04-07")
+    kinds = [r[0] for r in db.execute("select kind from publication_updates")]
+    assert kinds == ["title"]  # the 1970 date is unknown, not an earlier date
+
+
+def test_html_nested_100000_deep_fails_in_words_quickly(db, db_path, feed_server):
+    page = "<html><body>" + "<div>" * 100_000 + "<article><h2><a href='/x'>T</a></h2></article>"
+    feed_server.serve("/page", page, content_type="text/html")
+    config = Config(settings=Settings(contact="https://example.org/c", timeout=5), sources=(
+        Source(id="deep", publisher="P", type="html", url=feed_server.url("/page"),
+               selectors=Selectors("article", "h2 a", "h2 a")),))
+    started = time.monotonic()
+    summary = poll_sources(db, config, list(config.sources), db_path=db_path)
+    assert time.monotonic() - started < 10
+    assert summary.outcomes[0].error == ("the page nests its elements more than 2,000 deep, which tracker "
+                                         "refuses (real pages nest a few dozen)")
+
+
+def test_markup_nested_deep_inside_a_feed_item_costs_little(db, db_path, feed_server):
+    deep = "&lt;div&gt;" * 100_000 + "Summary text"
+    feed_server.serve("/feed", rss(f"<item><title>Deep</title><link>https://a.org/d</link>"
+                                   f"<description>{deep}</description></item>"),
+                      content_type="application/rss+xml")
+    started = time.monotonic()
+    summary = run_poll(db, db_path, feed_server, [("s", "feed", "/feed")])
+    assert time.monotonic() - started < 10 and summary.outcomes[0].error is None
+    assert db.execute("select summary from publications").fetchone()[0] == "Summary text"
+
+
+@pytest.mark.parametrize("tag", ["iframe", "textarea", "title"])
+def test_raw_text_tags_in_a_feed_title_leave_no_closing_body(db, db_path, feed_server, tag):
+    feed_server.serve("/feed", rss(item(f"Care &lt;{tag}&gt; review", "https://a.org/t")),
+                      content_type="application/rss+xml")
+    run_poll(db, db_path, feed_server, [("s", "feed", "/feed")])
+    assert titles(db) == ["Care review"]
+
+
+def test_an_impossible_date_is_unknown_not_rolled_over(db, db_path, feed_server):
+    feed_server.serve("/feed", rss(item("Dated", "https://a.org/d", "2025-02-30")),
+                      content_type="application/rss+xml")
+    run_poll(db, db_path, feed_server, [("s", "feed", "/feed")])
+    assert db.execute("select published, date_source from publications").fetchone() == (None, "first_seen")
+
+
+def test_a_cut_feed_keeps_the_old_validators_and_stores_nothing(db, db_path, feed_server):
+    body = gzip.compress(FEED + os.urandom(4000).hex().encode())
+    config = Config(settings=SETTINGS, sources=(
+        Source(id="cut", publisher="P", type="feed",
+               url=raw_server(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nETag: \"new\"\r\n"
+                              b"Content-Encoding: gzip\r\nConnection: close\r\n\r\n" + body[: len(body) // 2])),))
+    summary = poll_sources(db, config, list(config.sources), db_path=db_path)
+    assert summary.outcomes[0].error == "the compressed body was cut short"
+    assert db["publications"].count == 0 and db["sources"].get("cut")["etag"] is None

@@ -10,6 +10,16 @@ from selectolax.lexbor import LexborHTMLParser
 
 # Closing a block (or a <br>) separates words; inline tags ("Barnardo<span>’</span>s") don't.
 BLOCK_END = re.compile(r"<(?:br|hr|/p|/div|/li|/h[1-6]|/td|/th|/tr|/blockquote|/dt|/dd)\b[^>]*>", re.I)
+# Elements nested deeper than this cost the HTML parser quadratic time (100,000 deep: over a
+# minute); real pages and feed text nest a few dozen deep.
+MAX_NESTING = 2000
+TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]*?(/?)>")
+# Elements that never hold others, or whose end tag HTML lets authors leave out: not counted.
+UNCOUNTED = frozenset(
+    "area base br col embed hr img input link meta param source track wbr p li dt dd tr td th "
+    "option optgroup tbody thead tfoot colgroup caption rb rt rp html head body".split()
+)
+ANY_TAG = re.compile(r"<[^>]*>")
 QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "“": '"', "”": '"', "„": '"'})
 
 
@@ -18,7 +28,10 @@ def clean_text(value: str | None) -> str:
     if not value:
         return ""
     text = str(value)
-    if "<" in text or "&" in text:
+    if "<" in text and nesting_depth(text) > MAX_NESTING:
+        # Too deep to parse in time: the tags go by pattern instead (no tree, linear).
+        text = html.unescape(ANY_TAG.sub(" ", BLOCK_END.sub(" ", text)))
+    elif "<" in text or "&" in text:
         # No closing </body>: after an unclosed <iframe>, <textarea> or <xmp> (raw text to the
         # end) it would be read as text and end up in the title.
         tree = LexborHTMLParser(f"<body>{BLOCK_END.sub(lambda m: m.group(0) + ' ', text)}")
@@ -34,6 +47,22 @@ def clean_text(value: str | None) -> str:
     if not text.replace("\t", "").replace("\n", "").isprintable():
         text = "".join(ch for ch in text if ch in "\t\n " or unicodedata.category(ch)[0] != "C")
     return re.sub(r"\s+", " ", text).strip()
+
+
+def nesting_depth(markup: str) -> int:
+    """How deep ``markup``'s elements nest at most, counted from its tags in one linear pass
+    (elements with optional end tags not counted, so a page of unclosed <p>s is not deep)."""
+    depth = deepest = 0
+    for match in TAG.finditer(markup):
+        closing, name, self_closing = match.groups()
+        if self_closing or name.lower() in UNCOUNTED:
+            continue
+        if closing:
+            depth = max(depth - 1, 0)
+        else:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
 
 
 def title_key(title: str) -> str:

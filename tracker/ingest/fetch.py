@@ -99,7 +99,7 @@ class HostLimiter:
 
     @asynccontextmanager
     async def slot(self, url: str) -> AsyncIterator[None]:
-        host = _host(url).removeprefix("www.")
+        host = host_of(url).removeprefix("www.")
         # The host first: a task queued behind a busy host must not hold one of the total slots.
         async with self._hosts[host], self._total:
             yield
@@ -202,7 +202,7 @@ def _read_headers(result: FetchResult, response: httpx.Response, etag: str | Non
 def is_private_host(url: str) -> bool:
     """Whether a URL names a loopback or private address literally (or localhost): a source
     configured there is the operator's choice, so its redirects may stay there too."""
-    host = _host(url).lower()
+    host = host_of(url).lower()
     if is_local_name(host):
         return True
     address = literal_address(host)
@@ -350,7 +350,7 @@ def _max_age(cache_control: str | None, expires: str | None, date: str | None) -
 
 
 def _network_error(ex: httpx.HTTPError, url: str) -> str:
-    host = (_host(url) or url)[:80]
+    host = (host_of(url) or url)[:80]
     causes = _causes(ex)
     if isinstance(ex, httpx.ConnectTimeout):
         return f"could not connect to {host} in time"
@@ -382,7 +382,7 @@ def _is_web_address(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def _host(url: str) -> str:
+def host_of(url: str) -> str:
     try:
         return urlsplit(url).hostname or ""
     except ValueError:  # "http://[bad": not an address at all

@@ -7,11 +7,14 @@ Every way a body can be wrong ends in a ParseError whose message an editor can a
 from __future__ import annotations
 
 import codecs
+import datetime
+import functools
 import io
 import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import urljoin
 from xml.etree import ElementTree
@@ -22,7 +25,7 @@ from feedparser.datetimes import _parse_date
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from tracker.entries import RawEntry
-from tracker.text import is_http_url
+from tracker.text import MAX_NESTING, is_http_url, nesting_depth
 
 from .apis import ApiError, caselaw_entries, parse_parliament_committees, parse_sitemap, parse_wordpress
 from .config import Source
@@ -48,6 +51,7 @@ CHARSET_IN_HEADER = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 XML_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)[\"']", re.I)
 XML_DECLARATION_TEXT = re.compile(r"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[\w.:-]+\2")
 META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+ISO_DAY = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})")
 FIRST_ELEMENT = re.compile(r"<\w")  # where feedparser's prolog (the part it reads entities from) ends
 WEB_PAGE = re.compile(r"^\s*(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html)", re.I | re.S)
 BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
@@ -59,13 +63,17 @@ class ParseError(Exception):
     """The body is not what the source should serve; the message is shown to editors as is."""
 
 
-def parse_body(source: Source, body: bytes, content_type: str | None, url: str) -> list[RawEntry]:
-    """The entries in ``body``, fetched from ``url`` for ``source``."""
+def parse_body(source: Source, body: bytes, content_type: str | None, url: str,
+               skipped: list[str] | None = None) -> list[RawEntry]:
+    """The entries in ``body``, fetched from ``url`` for ``source``; why an entry that could not
+    be read was left out is added to ``skipped``."""
     if not body or not body.strip():
         raise ParseError("the server sent an empty response")
-    parser = {"feed": parse_feed, "govuk-search": parse_govuk_search, "html": parse_listing,
-              "caselaw": parse_caselaw, "parliament-committees": parse_parliament_committees,
-              "wordpress": parse_wordpress, "sitemap": parse_sitemap}
+    govuk = functools.partial(parse_govuk_search, skipped=skipped if skipped is not None else [])
+    parser: dict[str, Callable[[Source, bytes, str | None, str], list[RawEntry]]] = {
+        "feed": parse_feed, "govuk-search": govuk, "html": parse_listing,
+        "caselaw": parse_caselaw, "parliament-committees": parse_parliament_committees,
+        "wordpress": parse_wordpress, "sitemap": parse_sitemap}
     try:
         entries = parser[source.type](source, body, content_type, url)
     except ApiError as ex:
@@ -128,6 +136,7 @@ def parse_feed(source: Source, body: bytes, content_type: str | None, url: str) 
     items, problem = read_fast(utf8, url), None
     if items is None:
         log.debug("%s: read by feedparser (not a plain RSS, RDF or Atom document)", url)
+        _refuse_deep(text, "feed")
         items, problem = read_with_feedparser(utf8, text, content_type, url)
     entries = []
     for item in items:
@@ -139,6 +148,14 @@ def parse_feed(source: Source, body: bytes, content_type: str | None, url: str) 
     if not entries and problem is not None:  # e.g. a truncated feed whose items lost their links
         raise ParseError(f"the feed is not valid XML ({_xml_problem(problem)})")
     return entries
+
+
+def _refuse_deep(text: str, what: str) -> None:
+    """Markup nested thousands deep costs the tolerant parsers quadratic time (100,000 deep:
+    over a minute a poll): refused in words instead."""
+    if nesting_depth(text) > MAX_NESTING:
+        raise ParseError(f"the {what} nests its elements more than {MAX_NESTING:,} deep, which tracker "
+                         "refuses (real pages nest a few dozen)")
 
 
 def entry_link(item: RawEntry, url: str) -> str:
@@ -171,13 +188,13 @@ def read_with_feedparser(utf8: bytes, text: str, content_type: str | None,
         tags = item.get("tags") or []
         # dict.get: FeedParserDict.get("updated_parsed") silently (and with a warning) falls
         # back to published_parsed.
-        updated = dict.get(item, "updated_parsed") or dict.get(item, "updated")
+        updated = _checked(dict.get(item, "updated_parsed"), dict.get(item, "updated"))
         items.append(RawEntry(
             title=item.get("title") or "",
             link=item.get("link") or "",
             summary=item.get("summary"),
             # GOV.UK organisation feeds have no <published>: <updated> is the only date they give.
-            published=dict.get(item, "published_parsed") or dict.get(item, "published") or updated,
+            published=_checked(dict.get(item, "published_parsed"), dict.get(item, "published")) or updated,
             updated=updated,
             entry_id=item.get("id"),
             category=(tags[0].get("label") or tags[0].get("term")) if tags else None,
@@ -260,7 +277,19 @@ def _xml_text(node: Element | None) -> str:
 def _xml_date(node: Element | None) -> time.struct_time | str | None:
     """Parsed as feedparser parses dates (a UTC struct_time), else the text for normalise.py."""
     text = _xml_text(node).strip()
-    return (_parse_date(text) or text) if text else None
+    return _checked(_parse_date(text), text) if text else None
+
+
+def _checked(parsed: time.struct_time | None, text: str | None) -> time.struct_time | str | None:
+    """feedparser's reading of ``text``, unless it rolled an impossible date over (it reads
+    2025-02-30 as 2 March): then None, an unknown date, not a wrong one."""
+    match = ISO_DAY.match(text or "")
+    if match:
+        try:
+            datetime.date(*(int(part) for part in match.groups()))
+        except ValueError:
+            return None
+    return parsed or text or None
 
 
 def _permalink(guid: str | None) -> str | None:
@@ -275,7 +304,8 @@ def _xml_problem(exception: BaseException | None) -> str:
     return (get_message() if get_message else str(exception))[:200] or type(exception).__name__
 
 
-def parse_govuk_search(source: Source, body: bytes, content_type: str | None, url: str) -> list[RawEntry]:
+def parse_govuk_search(source: Source, body: bytes, content_type: str | None, url: str, *,
+                       skipped: list[str] | None = None) -> list[RawEntry]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -286,29 +316,43 @@ def parse_govuk_search(source: Source, body: bytes, content_type: str | None, ur
     if not isinstance(results, list):
         raise ParseError("the Search API answer has no list of results")
     entries = []
-    for result in results:
+    for number, result in enumerate(results, start=1):
         if not isinstance(result, dict) or not result.get("link") or not result.get("title"):
             continue
-        kinds = {result.get(k) for k in ("content_store_document_type", "format", "document_type")}
+        if not isinstance(result["link"], str) or not isinstance(result["title"], str):
+            if skipped is not None:
+                skipped.append(f"result {number}: its link or title is not text")
+            continue
+        kinds = {result.get(k) for k in ("content_store_document_type", "format", "document_type")
+                 if isinstance(result.get(k), str)}
         if kinds & ANNOUNCEMENT_TYPES:
             continue
         link = urljoin(GOVUK, result["link"])
+        # Every other field as text or nothing: a number or a list in one must not reach the
+        # store (or a regex) and cost the source its other results.
         entries.append(RawEntry(
-            title=str(result["title"]),
+            title=result["title"],
             link=link,
-            summary=result.get("description"),
-            published=result.get("public_timestamp"),
-            updated=result.get("public_timestamp"),
-            entry_id=result.get("_id") or result["link"],
-            category=result.get("display_type"),
+            summary=_string(result.get("description")),
+            published=_string(result.get("public_timestamp")),
+            updated=_string(result.get("public_timestamp")),
+            entry_id=_string(result.get("_id")) or result["link"],
+            category=_string(result.get("display_type")),
+            change_note=_string(result.get("latest_change_note")),
         ))
     return entries
+
+
+def _string(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def parse_listing(source: Source, body: bytes, content_type: str | None, url: str) -> list[RawEntry]:
     selectors = source.selectors
     assert selectors is not None  # config.py gives every html source selectors that compile
-    tree = LexborHTMLParser(decode(body, content_type, declared=META_CHARSET))
+    text = decode(body, content_type, declared=META_CHARSET)
+    _refuse_deep(text, "page")
+    tree = LexborHTMLParser(text)
     items = tree.css(selectors.item)
     if not items:
         raise ParseError(f"the item selector {selectors.item!r} matched nothing on the page "

@@ -11,10 +11,11 @@ import functools
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,7 +27,7 @@ from tracker.entries import Entry
 from tracker.store import FetchRecord, StoreResult, poll_lock, prune_fetch_log, save_fetch, source_states, sync_sources
 
 from .config import Config, Settings, Source
-from .fetch import FetchResult, HostLimiter, fetch, is_private_host, make_client
+from .fetch import FetchResult, HostLimiter, fetch, host_of, is_private_host, make_client
 from .normalise import normalise_entry
 from .parse import ParseError, parse_body
 
@@ -49,6 +50,7 @@ class SourceOutcome:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    skipped: int = 0  # entries that could not be read, each said why in the fetch log
     status: int | None = None
     error: str | None = None
     duration_ms: int = 0
@@ -154,14 +156,29 @@ async def _run_pass(db: Database, settings: Settings, sources: list[Source], sta
         # another, never concurrently, while the loop goes on fetching (sqlite3 releases the GIL).
         writer=ThreadPoolExecutor(max_workers=1, thread_name_prefix="store"),
     )
-    tasks = [this_pass.poll_safely(source, states[source.id]) for source in sources]
+    tasks = [asyncio.ensure_future(this_pass.poll_safely(source, states[source.id])) for source in sources]
     on_progress(0, len(tasks), None)
     try:
-        for finished in asyncio.as_completed(tasks):
-            outcome, new_ids = await finished
-            summary.outcomes.append(outcome)
-            summary.new_ids.extend(new_ids)
-            on_progress(len(summary.outcomes), len(tasks), outcome)
+        try:
+            # A pass ends: sources still waiting (a slow host, a long queue) are tried next time.
+            async with asyncio.timeout(settings.pass_timeout):
+                for finished in asyncio.as_completed(tasks):
+                    outcome, new_ids = await finished
+                    summary.outcomes.append(outcome)
+                    summary.new_ids.extend(new_ids)
+                    on_progress(len(summary.outcomes), len(tasks), outcome)
+        except TimeoutError:
+            late = [source for source, task in zip(sources, tasks, strict=True) if not task.done()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            done = {o.source_id for o in summary.outcomes}
+            for source in sources:
+                if source.id not in done:
+                    summary.outcomes.append(SourceOutcome(
+                        source.id, source.publisher, "deferred",
+                        error=f"not polled: the pass reached its time limit ({settings.pass_timeout} s)"))
+            log.warning("the pass reached its time limit: %d sources left for the next one", len(late))
         await _in_thread(this_pass.writer,
                          functools.partial(this_pass.classifying.add, db, [], finish=True))
         summary.classify_error = this_pass.classifying.error
@@ -192,6 +209,12 @@ class _Pass:
     parser_pool: ThreadPoolExecutor
     writer: ThreadPoolExecutor
     classifying: ClassifyQueue = field(default_factory=ClassifyQueue)
+    # Failed fetches per host in this pass: a host failing settings.host_failures times is
+    # skipped for the rest of it, so a pass over many dead sources on one host ends quickly.
+    host_failures: Counter[str] = field(default_factory=Counter)
+
+    def host_is_failing(self, url: str) -> bool:
+        return self.host_failures[host_of(url)] >= self.settings.host_failures
 
     async def poll_safely(self, source: Source, state: dict) -> tuple[SourceOutcome, list[int]]:
         """A bug or a database failure while handling one source costs that source only."""
@@ -228,16 +251,24 @@ class _Pass:
                                  error=f"the server asked us to wait until {until}"), []
         url = state.get("fetch_url") or source.request_url
         async with self.limiter.slot(url):
+            # Checked again once a slot is free: the sources queued behind a failing one.
+            if self.host_is_failing(url):
+                return SourceOutcome(source.id, source.publisher, "deferred", error=(
+                    f"not polled: {host_of(url)} failed {self.settings.host_failures} times in this pass")), []
             result = await fetch(
                 self.client, url, etag=state.get("etag"), last_modified=state.get("last_modified"),
                 max_bytes=self.settings.max_bytes,
                 allow_private_redirects=is_private_host(source.url),
             )
+            if result.error:
+                self.host_failures[host_of(url)] += 1
         entries: list[Entry] = []
+        skipped: list[str] = []
         error = result.error
         if error is None and not result.not_modified:
             try:
-                entries = await _in_thread(self.parser_pool, _parse_and_normalise, source, result)
+                entries, skipped = await _in_thread(self.parser_pool, _parse_and_normalise, source, result,
+                                                    self.clock().date())
             except ParseError as ex:
                 error = str(ex)
             except Exception as ex:  # a parser bug must cost one source, not the whole pass
@@ -247,7 +278,7 @@ class _Pass:
             started=now, duration_ms=result.duration_ms, status=result.status, nbytes=result.nbytes,
             error=error, etag=result.etag, last_modified=result.last_modified,
             fetch_url=result.permanent_url, not_modified=result.not_modified,
-            retry_after=result.retry_after,
+            retry_after=result.retry_after, skipped=tuple(skipped),
             next_poll=_next_poll(self.settings, source, state, result, error, now),
         )
         stored = await _in_thread(self.writer, self.store, source, record, entries)
@@ -255,7 +286,7 @@ class _Pass:
             source.id, source.publisher,
             "error" if error else ("not modified" if result.not_modified else "fetched"),
             new=len(stored.new_ids), updated=stored.updated, unchanged=stored.unchanged,
-            status=result.status, error=error, duration_ms=result.duration_ms,
+            skipped=len(skipped), status=result.status, error=error, duration_ms=result.duration_ms,
         )
         return outcome, stored.new_ids
 
@@ -265,15 +296,23 @@ class _Pass:
         return stored
 
 
-def _parse_and_normalise(source: Source, result: FetchResult) -> list[Entry]:
-    raws = parse_body(source, result.body or b"", result.content_type, result.url)
+def _parse_and_normalise(source: Source, result: FetchResult, today: date) -> tuple[list[Entry], list[str]]:
+    """The source's entries, and why each entry that could not be read was skipped: one bad
+    entry costs itself, never the source's others."""
+    skipped: list[str] = []
+    raws = parse_body(source, result.body or b"", result.content_type, result.url, skipped=skipped)
     entries, seen = [], set()
-    for raw in raws:
-        entry = normalise_entry(raw, base_url=result.url, date_order=source.date_order)
+    for number, raw in enumerate(raws, start=1):
+        try:
+            entry = normalise_entry(raw, base_url=result.url, date_order=source.date_order, today=today)
+        except Exception as ex:  # whatever one entry holds must not cost the others
+            log.warning("%s: entry %d skipped", source.id, number, exc_info=True)
+            skipped.append(f"entry {number} could not be read ({type(ex).__name__}: {str(ex)[:80]})")
+            continue
         if entry is not None and entry.url_key not in seen:
             seen.add(entry.url_key)
             entries.append(entry)
-    return entries
+    return entries, skipped
 
 
 def _next_poll(settings: Settings, source: Source, state: dict, result: FetchResult,
@@ -288,7 +327,9 @@ def _next_poll(settings: Settings, source: Source, state: dict, result: FetchRes
         doublings = min(failures - 1, MAX_DOUBLINGS)
         interval = min(interval * 2**doublings, max(MAX_BACKOFF, interval))
     elif result.max_age:
-        interval = max(interval, timedelta(seconds=result.max_age))
+        # A cache hint may stretch the interval up to the ceiling, never silence a source.
+        ceiling = max(timedelta(seconds=settings.max_interval), interval)
+        interval = max(interval, min(timedelta(seconds=result.max_age), ceiling))
     interval *= 1 + random.uniform(-JITTER, JITTER)
     next_poll = now + interval
     if result.retry_after and result.retry_after > next_poll:

@@ -98,9 +98,11 @@ def decide(row: dict[str, Any], entry: Entry, source_id: str, linked: bool) -> D
     if entry.updated and entry.updated != row["updated"] and (linked or row["updated"] is None):
         changes["updated"] = entry.updated
         # Only the source's own later timestamp is an update: another copy dated otherwise is not.
+        # GOV.UK's Search API gives a change note; an Atom entry says what changed in its summary.
         if linked and row["updated"] and entry.updated > row["updated"]:
             decision.updates.append(Update("updated", row["updated"], entry.updated,
-                                           change_note=entry.change_note, upstream_at=entry.updated))
+                                           change_note=entry.change_note or entry.summary or None,
+                                           upstream_at=entry.updated))
     return decision
 
 

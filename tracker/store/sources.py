@@ -69,6 +69,7 @@ class FetchRecord:
     not_modified: bool = False
     next_poll: datetime | None = None
     retry_after: datetime | None = None
+    skipped: tuple[str, ...] = ()  # why each entry that could not be read was left out
 
 
 def save_fetch(
@@ -88,9 +89,9 @@ def save_fetch(
 def _record_health(db: Database, source_id: str, record: FetchRecord, now: str, result: StoreResult) -> None:
     db.execute(
         """insert into fetch_log (source_id, started, status, bytes, duration_ms, new_items,
-             updated_items, error) values (?, ?, ?, ?, ?, ?, ?, ?)""",
+             updated_items, error, skipped) values (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [source_id, now, record.status, record.nbytes, record.duration_ms,
-         len(result.new_ids), result.updated, record.error],
+         len(result.new_ids), result.updated, record.error, _skipped_words(record.skipped)],
     )
     changes: dict[str, Any] = {
         "last_attempt": now,
@@ -100,6 +101,8 @@ def _record_health(db: Database, source_id: str, record: FetchRecord, now: str, 
     }
     if record.error is None:
         changes.update(last_success=now, last_error=None, consecutive_errors=0)
+        if not record.not_modified:
+            changes["skipped_entries"] = len(record.skipped)
         if not record.not_modified:
             changes.update(etag=record.etag, last_modified=record.last_modified)
         if result.new_ids:
@@ -115,6 +118,14 @@ def _record_health(db: Database, source_id: str, record: FetchRecord, now: str, 
         f"update sources set {assignments}{extra} where id = ?",
         [*changes.values(), len(result.new_ids), source_id],
     )
+
+
+def _skipped_words(reasons: tuple[str, ...]) -> str | None:
+    if not reasons:
+        return None
+    shown = "; ".join(reasons[:20])
+    more = f"; and {len(reasons) - 20} more" if len(reasons) > 20 else ""
+    return f"{len(reasons)} skipped: {shown}{more}"
 
 
 def prune_fetch_log(db: Database, keep_days: int, now: datetime | None = None) -> int:
