@@ -424,3 +424,15 @@ def test_the_next_draft_says_what_changed_since_the_last(week, hooks):
         "Draft for the issue of 25 April 2025: 3 on the list, 0 top candidates"]
     assert "Since 17 April 2025 16:30: 1 accepted, 1 rejected, 0 new publications found" in \
         hooks.received[1]["message"]
+
+
+def test_a_failed_delivery_keeps_the_secret_out_of_the_reason_the_database_and_the_log(week, caplog):
+    settings = settings_for(f"json://editor:$HOOK_SECRET@127.0.0.1:{free_port()}/hook")
+    with caplog.at_level("DEBUG"):
+        result = notify(week, settings, now=ISSUE_EVE.astimezone(timezone.utc),
+                        environ={"HOOK_SECRET": "s3cret-Value"})
+    assert len(result.failed) == 1
+    reason = next(week["notification_deliveries"].rows)["last_error"]
+    assert reason and "s3cret-Value" not in reason + result.failed[0]
+    assert "s3cret-Value" not in "\n".join(week.iterdump())
+    assert "s3cret-Value" not in caplog.text and "not delivered" in caplog.text

@@ -24,7 +24,7 @@ from typing import Mapping
 from sqlite_utils import Database
 
 from tracker.dates import LONDON, utc_iso
-from tracker.ingest.config import WEEKDAYS, Settings, expand_env
+from tracker.ingest.config import ENV_NAME, WEEKDAYS, Settings, expand_env
 from tracker.store.notify import (
     Message,
     claim_due,
@@ -254,8 +254,11 @@ def send(url: str, message: Message, environ: Mapping[str, str]) -> str | None:
     expanded, missing = expand_env(url, environ)
     if missing:
         return f"the environment has no {', '.join('$' + name for name in missing)} for this destination"
-    secrets = sorted({value for value in environ.values() if value and value in expanded}, key=len,
-                     reverse=True)
+    used = {match.group(1) or match.group(2) for match in ENV_NAME.finditer(url)}
+    secrets = sorted({environ[name] for name in used if environ[name]}, key=len, reverse=True)
+    # Apprise's own lines may name the URL: captured for the reason, kept out of the log.
+    logger = logging.getLogger("apprise")
+    propagate, logger.propagate = logger.propagate, False
     try:
         service = apprise.Apprise.instantiate(expanded)
         if service is None:
@@ -273,6 +276,8 @@ def send(url: str, message: Message, environ: Mapping[str, str]) -> str | None:
         reason = captured.getvalue().strip().splitlines()
     except Exception as ex:  # a destination's failure is recorded, never raised
         ok, reason = False, [f"{type(ex).__name__}: {ex}"]
+    finally:
+        logger.propagate = propagate
     if ok:
         return None
     text = reason[-1] if reason else "Apprise reported a failure without a reason"
