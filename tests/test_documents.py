@@ -2,6 +2,7 @@
 
 import io
 import json
+import time
 from datetime import date
 
 import pytest
@@ -180,3 +181,18 @@ def test_a_link_onto_the_private_network_is_refused(db, add_publication, feed_se
         assert "links to a private address (127.0.0.1): refused" in documents(db)[pid]["error"]
     assert feed_server.requests == []
 
+
+
+def test_look_ups_have_a_budget_of_their_own(db, add_publication, feed_server):
+    """40 links to a stalling host, one at a time at a 1 s timeout, held polling for 40 s; the
+    look-ups now end after 3 timeouts, and those not done are looked up next time."""
+    quick = add_publication(url=feed_server.serve("/quick.pdf", pdf_bytes(3), content_type="application/pdf"))
+    feed_server.fault("/stall", "hang")
+    stalled = [add_publication(url=feed_server.url(f"/stall?n={n}")) for n in range(40)]
+    started = time.monotonic()
+
+    done = look_up(db, [quick, *stalled], feed_server, settings=Settings(timeout=1, per_host=1))
+
+    assert time.monotonic() - started < 6
+    assert documents(db)[quick]["pages"] == 3
+    assert done == len(documents(db)) < 41  # the rest have no row: tried again next time

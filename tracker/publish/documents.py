@@ -41,6 +41,8 @@ GOVUK_HOSTS = ("www.gov.uk", "gov.uk")
 PDF = "application/pdf"
 # Where a publisher's page keeps its main content: the first PDF linked there is the report.
 MAIN_CONTENT = ("main", "article", "[role=main]", "#content", "body")
+# One digest's look-ups take at most this many fetch timeouts in all.
+BUDGET_TIMEOUTS = 3
 
 
 def check_documents_now(db: Database, ids: Iterable[int], settings: Settings, *,
@@ -72,11 +74,19 @@ async def check_documents(db: Database, client: httpx.AsyncClient, ids: Iterable
     limiter = HostLimiter(settings.per_host, settings.concurrency)
     lookups = {private_ok: _Lookup(client, settings, content_api, limiter, private_ok)
                for private_ok in (False, True)}
-    found = await asyncio.gather(*(
-        lookups[allow_private or row["private_source"]].document(row["url"]) for row in rows))
-    save_documents(db, {row["id"]: document for row, document in zip(rows, found, strict=True)},
-                   datetime.now(timezone.utc))
-    return len(rows)
+    tasks = [asyncio.ensure_future(lookups[allow_private or row["private_source"]].document(row["url"]))
+             for row in rows]
+    # The look-ups have a budget of their own: 200 links to a stalling host would otherwise
+    # hold whatever waits for them (serve's next poll) for 200 timeouts over per_host.
+    # Those not done in time are not stored, so the next digest looks them up again.
+    done, late = await asyncio.wait(tasks, timeout=settings.timeout * BUDGET_TIMEOUTS)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
+    found = {row["id"]: task.result() for row, task in zip(rows, tasks, strict=True) if task in done}
+    if found:
+        save_documents(db, found, datetime.now(timezone.utc))
+    return len(found)
 
 
 def _pending(db: Database, ids: Iterable[int]) -> list[dict[str, Any]]:
