@@ -4,6 +4,7 @@ Screenshots go to tests/artefacts/ (git-ignored) for people to look at.
 """
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,97 @@ def test_editor_works_under_a_base_url(browser, workspace_db, serve_process, edi
     assert plugin_assets == {"tracker.css": 200, "triage.js": 200, "digest.js": 200}
     assert [u for u, s in assets.items() if s != 200 or "/tracker/-/" not in u] == []
     assert errors == []
+
+
+MISSED = b"""<!doctype html><html lang="en"><head><title>Toolkit</title>
+<meta property="og:title" content="Kinship carers' toolkit for social workers">
+<meta property="og:site_name" content="Kinship">
+<meta property="article:published_time" content="2025-10-01T09:00:00+01:00">
+</head><body><h1>Kinship carers' toolkit</h1></body></html>"""
+WORKFORCE = "Children's social care workforce census 2026"
+SEND = "Annual report on SEND inspections"
+TEACHERS = "School teachers' pay award"
+
+
+def test_the_friday_list_in_minutes(browser, workspace_db, serve_process, editor_password, feed_server):
+    """An editor accepts three candidates (one by keyboard), edits a line's verb, adds a missed
+    URL, undoes a rejection, marks the issue sent, and Copy puts exactly the list on the clipboard."""
+    from datetime import datetime
+
+    from tracker.dates import LONDON, MONTH_NAMES
+
+    feed_server.serve("/toolkit", MISSED, headers={"Content-Type": "text/html; charset=utf-8"})
+    with sqlite3.connect(workspace_db) as conn:  # the operator polls a source on that host
+        conn.execute("insert into sources (id, publisher, type, url, configured) values "
+                     "('local', 'Kinship', 'feed', ?, 1)", [feed_server.url("/feed.atom")])
+    _, url = serve_process("--db", str(workspace_db), "--no-poll")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, url, editor_password)
+    page.screenshot(path=str(ARTEFACTS / "friday-triage.png"), full_page=True)
+
+    # The best candidate by keyboard: j to the first card, a to accept it.
+    page.keyboard.press("j")
+    first = page.locator(".card.current")
+    assert KINSHIP in first.locator("h2").inner_text()
+    page.keyboard.press("a")
+    first.locator(".decision", has_text="Accepted").wait_for()
+    for title in (WORKFORCE, SEND):
+        card = page.locator(".candidate", has_text=title)
+        card.get_by_role("button", name="Accept").click()
+        card.locator(".decision", has_text="Accepted").wait_for()
+
+    # The workforce census is a dataset: the newsletter says "released".
+    card = page.locator(".candidate", has_text=WORKFORCE)
+    card.locator("details.edit-line summary").click()
+    card.locator("input[name=verb]").fill("released")
+    card.locator(".preview", has_text=f"released {WORKFORCE}").wait_for()
+    card.get_by_role("button", name="Save the line").click()
+    page.locator("#triage-status", has_text="Line saved").wait_for()
+
+    # A rejection by mistake, undone.
+    page.locator("details.tail > summary").click()
+    tail_card = page.locator(".candidate", has_text=TEACHERS)
+    tail_card.get_by_role("button", name="Reject").click()
+    tail_card.locator(".decision", has_text="Rejected").wait_for()
+    page.screenshot(path=str(ARTEFACTS / "friday-decided.png"), full_page=True)
+    tail_card.get_by_role("button", name="Undo").click()
+    page.locator("#triage-status", has_text="Back in triage").wait_for()
+
+    # A publication the sources missed, pasted as a URL and accepted for the list.
+    page.locator("details.add-url > summary").click()
+    page.fill("details.add-url input[name=url]", feed_server.url("/toolkit"))
+    page.locator("details.add-url").get_by_role("button", name="Add").click()
+    page.locator(".message-info", has_text="Added and accepted").wait_for()
+
+    page.get_by_role("link", name="the issue of").click()
+    page.get_by_role("button", name="Mark this issue sent").click()
+    page.locator(".issue-state.sent").wait_for()
+    page.get_by_role("button", name="Copy for the newsletter").click()
+    page.locator("#copy-status", has_text="Copied.").wait_for()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    page.screenshot(path=str(ARTEFACTS / "friday-digest-sent.png"), full_page=True)
+
+    today = datetime.now(LONDON).date()
+    on = f"On {today.day} {MONTH_NAMES[today.month - 1]}"
+    assert copied.splitlines() == [
+        f"{on} DfE published {KINSHIP}",
+        f"{on} DfE released {WORKFORCE}",
+        f"{on} Ofsted published {SEND}",
+        "On 1 October 2025 Kinship published Kinship carers' toolkit for social workers",
+    ]
+    assert Database(workspace_db).execute(
+        "select status from publications where title = ?", [TEACHERS]).fetchone()[0] == "new"
+    assert errors == []
+    context.close()
+
+
+def test_tables_read_at_1280_px(browser, workspace):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{workspace}newsroom/publications")
+    title = page.locator("table.rows-and-columns td.col-title").first.bounding_box()
+    assert title["x"] + title["width"] <= 1280  # the title is on screen without scrolling
+    page.screenshot(path=str(ARTEFACTS / "publications-1280.png"))

@@ -794,3 +794,11 @@ async def test_tables_show_the_url_compact_and_the_title_as_the_link(ds, editor)
     candidates = (await ds.client.get(f"/{DB}/candidates", cookies=editor)).text
     assert 'class="compact-url"' in candidates
     assert candidates.index('class="col-title"') < candidates.index('class="col-url"')
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["/", f"/{DB}/publications", "/-/triage", "/-/digest", "/-/login"])
+async def test_pages_declare_their_language(ds, editor, path):
+    page = await ds.client.get(path, cookies=editor)
+    assert page.status_code == 200
+    assert page.text.startswith('<!DOCTYPE html>\n<html lang="en-GB">'), page.text[:60]

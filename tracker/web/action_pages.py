@@ -10,7 +10,7 @@ queries answer.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
 
 from datasette.utils.asgi import Request, Response
@@ -27,6 +27,13 @@ if TYPE_CHECKING:
     from datasette.database import Database as DatasetteDatabase
 
 
+# What an editor may do with an update: the store's write, and what the editor is told.
+UPDATE_ACTIONS: dict[str, tuple[Callable[[Database, int, str], object], str]] = {
+    "list": (list_update, "Listed as an update"),
+    "ignore": (ignore_update, "Update ignored"),
+}
+
+
 async def update_action(request: Request, datasette: Datasette) -> Response:
     """POST action=list|ignore: list the update as "On 12 May DfE updated ...", or set it aside."""
     if not is_editor(request.actor):
@@ -37,14 +44,11 @@ async def update_action(request: Request, datasette: Datasette) -> Response:
     update_id, editor = int(request.url_vars["id"]), request.actor["id"]
     action = form.get("action")
     db = workspace_database(datasette)
-    if action == "list":
-        write, done = (lambda conn: list_update(Database(conn), update_id, editor)), "Listed as an update"
-    elif action == "ignore":
-        write, done = (lambda conn: ignore_update(Database(conn), update_id, editor)), "Update ignored"
-    else:
+    if action not in UPDATE_ACTIONS:
         return answer(datasette, request, form, False, "Choose to list the update or ignore it")
+    write, done = UPDATE_ACTIONS[action]
     try:
-        await db.execute_write_fn(write)
+        await db.execute_write_fn(lambda conn: write(Database(conn), update_id, editor))
     except TrackerError as ex:
         return answer(datasette, request, form, False, str(ex))
     return answer(datasette, request, form, True, done)

@@ -18,13 +18,17 @@ TAIL = 32  # characters of the path shown, at most
 
 
 def table_cell(row: sqlite3.Row, value: Any, column: str, table: str | None) -> Markup | None:
-    """A publications row's title as a link, and a URL column compact (in the publications
+    """A publications row's title as a link, and the URL columns compact (in the publications
     table and in the canned queries' results, whose ``table`` is None)."""
     if table == "publications" and column == "title" and "url" in row.keys() and is_http_url(row["url"]):
         return Markup(f'<a href="{escape(row["url"])}" rel="noopener noreferrer">{escape(value)}</a>')
-    if table in ("publications", None) and column == "url" and isinstance(value, str) and is_http_url(value):
+    if table not in ("publications", None) or not isinstance(value, str):
+        return None
+    if column == "url" and is_http_url(value):
         return Markup(f'<a class="compact-url" href="{escape(value)}" title="{escape(value)}" '
                       f'rel="noopener noreferrer">{escape(compact_url(value))}</a>')
+    if column == "url_key" and len(value) > TAIL:  # the URL folded for matching: rarely read
+        return Markup(f'<span class="compact-url" title="{escape(value)}">…{escape(value[-TAIL:])}</span>')
     return None
 
 
