@@ -173,8 +173,9 @@ async def error_page(datasette: Datasette, request: Request, exception: Exceptio
 @hookimpl
 def asgi_wrapper(datasette: Datasette) -> Callable:
     """Outside everything else: the body limit, and only live sessions (tracker.web.guard);
-    then edit_line's missing fields posted as empty (tracker.web.line_form)."""
-    return lambda app: guard_app(datasette, line_form_app(datasette, app))
+    then edit_line's missing fields posted as empty (tracker.web.line_form); every page's
+    language declared (tracker.web.language_pages)."""
+    return lambda app: guard_app(datasette, line_form_app(datasette, declare_language(datasette, app)))
 
 
 @hookimpl
