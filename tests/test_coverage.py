@@ -144,3 +144,18 @@ async def test_workspace_shows_coverage_per_imported_issue(workspace_db):
     row = page.text.split(f"<td>{today.isoformat()}</td>", 1)[1].split("</tr>", 1)[0]
     # Found: Ofsted's report (by ofsted-news, seen today); polled: Ofsted only; missed: Pause.
     assert "<td>2</td>" in row and "1 (50%)" in row and "0 days" in row and "Pause (1)" in row
+
+
+def test_a_sent_issue_is_measured_from_its_frozen_list(db, add_publication):
+    from tracker.publish.coverage import past_issues, stored_sources
+    from tracker.publish.digest import mark_sent
+
+    add_publication(source_id="moj-statistics", first_seen="2025-04-07T09:00:00Z")
+    add_publication("Kinship report", publisher="Kinship", source_id="manual", first_seen="2025-04-08T09:00:00Z")
+    mark_sent(db, ISSUE, "alice")
+    [(issue_date, items)] = past_issues(db).items()
+    coverage = measure_coverage(db, items, issue_date, stored_sources(db))
+    assert issue_date == ISSUE
+    assert [(e.item.publisher, e.source_id, e.lead_days) for e in coverage.entries] == [
+        ("MoJ", "moj-statistics", 11), ("Kinship", "manual", 10)]
+    assert coverage.found == 1 and coverage.manual == {"Kinship": 1}
