@@ -212,6 +212,16 @@ def test_the_friday_list_in_minutes(browser, workspace_db, serve_process, editor
     tail_card.get_by_role("button", name="Reject").click()
     tail_card.locator(".decision", has_text="Rejected").wait_for()
     page.screenshot(path=str(ARTEFACTS / "friday-decided.png"), full_page=True)
+    # Accepted and rejected differ by colour, border and words, each readable (WCAG AA).
+    for card, label in ((first, "Accepted"), (tail_card, "Rejected")):
+        colour, background = card.locator(".decision").evaluate(
+            "e => [getComputedStyle(e).color, getComputedStyle(e.closest('.card')).backgroundColor]")
+        assert card.locator(".decision").inner_text() == label
+        assert contrast(colour, background) >= 4.5, (label, colour, background)
+    tail_card.get_by_role("button", name="Undo").click()
+    page.locator("#triage-status", has_text="Back in triage").wait_for()
+    page.get_by_role("button", name="Reject all shown").click()
+    page.locator("#triage-status", has_text="Rejected 1 of 1 unlikely candidates").wait_for()
     tail_card.get_by_role("button", name="Undo").click()
     page.locator("#triage-status", has_text="Back in triage").wait_for()
 
@@ -241,6 +251,17 @@ def test_the_friday_list_in_minutes(browser, workspace_db, serve_process, editor
         "select status from publications where title = ?", [TEACHERS]).fetchone()[0] == "new"
     assert errors == []
     context.close()
+
+
+def contrast(*colours: str) -> float:
+    """WCAG's contrast ratio of two CSS rgb() colours."""
+    def luminance(css):
+        channels = [int(part) / 255 for part in css[css.index("(") + 1:css.index(")")].split(",")[:3]]
+        r, g, b = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light, dark = sorted(map(luminance, colours), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
 
 
 def test_tables_read_at_1280_px(browser, workspace):
