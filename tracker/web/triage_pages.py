@@ -138,6 +138,7 @@ def _card(row: sqlite3.Row, themes: dict[str, str], today: date) -> dict:
     item["theme_list"] = _json_list(item.get("themes"))
     item["link"] = item["url"] if is_http_url(item["url"]) else None
     item["why_words"] = why_in_words(item.get("why"), themes)
+    item["score"] = score_text(item.get("candidate_score"))
     day = item.get("edited_published") or item.get("published")
     seen = london_date(item["first_seen"])
     item["age"] = age(_date(day), today) if day else age(seen, today, seen=True)
@@ -149,6 +150,17 @@ def _card(row: sqlite3.Row, themes: dict[str, str], today: date) -> dict:
         "published": day or (seen.isoformat() if seen else ""),
     }
     return item
+
+
+def score_text(score: float | None) -> str:
+    """The score to the four decimals it is stored with, trailing zeros dropped down to two:
+    "0.91", "0.9996" (near 1 the calibrated scores crowd, and two decimals would show ties)."""
+    if score is None:
+        return "–"
+    text = f"{score:.4f}"
+    while text.endswith("0") and len(text) > 4:
+        text = text[:-1]
+    return text
 
 
 def _date(text: str) -> date | None:
