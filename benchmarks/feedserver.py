@@ -1,10 +1,11 @@
-"""A loopback feed server that behaves like a slow real publisher: every response, 304s
+"""A loopback feed server that behaves like slow real publishers: every response, 304s
 included, waits ``latency`` seconds, and each feed answers conditional GETs (ETag and
 Last-Modified), so a second poll of unchanged feeds costs one round trip and no parsing.
 
-All feeds share one host (127.0.0.1:port, one path each): distinct host names are not possible
-on loopback, so the benchmark raises tracker's per-host limit to the same 16 workers reader
-gets; the report says so.
+The feeds are spread over ``hosts`` publishers' hosts, as real sources are: loopback addresses
+127.0.0.1, 127.0.0.2, ... (Linux routes all of 127.0.0.0/8 to the loopback interface), one
+server each on the same port, feed ``n`` on host ``n % hosts``. tracker's per-host politeness
+limit therefore applies as it does in production, and the benchmark runs it with its defaults.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def atom_feed(feed: int, entries: int, base: str) -> bytes:
 
 
 class LatencyFeedServer:
-    def __init__(self, feeds: int, entries: int, latency: float):
+    def __init__(self, feeds: int, entries: int, latency: float, hosts: int = 25):
         self.feeds, self.entries, self.latency = feeds, entries, latency
         self.requests = 0
         self.not_modified = 0
@@ -67,17 +68,38 @@ class LatencyFeedServer:
             def log_message(self, *args):
                 pass
 
-        ThreadingHTTPServer.request_queue_size = 256  # 16 clients connecting at once
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        ThreadingHTTPServer.request_queue_size = 256  # every client connecting at once
+        self.servers = self._bind(hosts, Handler)
+        port = self.servers[0].server_address[1]
+        for httpd in self.servers:
+            httpd.daemon_threads = True
+        self.bases = [f"http://127.0.0.{n}:{port}" for n in range(1, hosts + 1)]
         self.last_modified = format_datetime(datetime(2026, 11, 20, 9, tzinfo=timezone.utc), usegmt=True)
         self.bodies = {
-            f"/feeds/{n}.atom": atom_feed(n, entries, self.base) for n in range(feeds)
+            f"/feeds/{n}.atom": atom_feed(n, entries, self.base_of(n)) for n in range(feeds)
         }
 
+    @staticmethod
+    def _bind(hosts: int, handler) -> list[ThreadingHTTPServer]:
+        """One server per host on one port: a free port on 127.0.0.1 may be taken on another
+        loopback address (a wildcard listener), so try a few."""
+        for _ in range(10):
+            servers = [ThreadingHTTPServer(("127.0.0.1", 0), handler)]
+            port = servers[0].server_address[1]
+            try:
+                for n in range(2, hosts + 1):
+                    servers.append(ThreadingHTTPServer((f"127.0.0.{n}", port), handler))
+                return servers
+            except OSError:
+                for httpd in servers:
+                    httpd.server_close()
+        raise OSError(f"no port free on all of 127.0.0.1 to 127.0.0.{hosts}")
+
+    def base_of(self, feed: int) -> str:
+        return self.bases[feed % len(self.bases)]
+
     def urls(self) -> list[str]:
-        return [self.base + path for path in self.bodies]
+        return [f"{self.base_of(n)}/feeds/{n}.atom" for n in range(self.feeds)]
 
     def _answer(self, request: BaseHTTPRequestHandler) -> None:
         time.sleep(self.latency)
@@ -108,9 +130,11 @@ class LatencyFeedServer:
         request.wfile.write(body)
 
     def __enter__(self):
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        for httpd in self.servers:
+            threading.Thread(target=httpd.serve_forever, daemon=True).start()
         return self
 
     def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        for httpd in self.servers:
+            httpd.shutdown()
+            httpd.server_close()

@@ -21,12 +21,14 @@ if __name__ == "__main__":
         {"id": f"bench-{n:03d}", "publisher": f"Publisher {n}", "type": "feed",
          "url": f"{BASE}/feeds/{n}.atom"} for n in range(FEEDS)]})
     bodies = [atom_feed(n, ENTRIES, BASE) for n in range(FEEDS)]
+    today = datetime.now(timezone.utc).date()
     mark = time.perf_counter()
     parsed = []
     for source, body in zip(config.sources, bodies, strict=True):
         result = FetchResult(url=source.url)
         result.body, result.content_type = body, "application/atom+xml"
-        parsed.append(_parse_and_normalise(source, result))
+        entries, _skipped = _parse_and_normalise(source, result, today)
+        parsed.append(entries)
     parse = time.perf_counter() - mark
     db = open_database(sys.argv[1])
     sync_sources(db, config.sources)

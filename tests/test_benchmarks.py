@@ -39,7 +39,8 @@ def test_every_section_of_the_report(bench, repo_root):
     assert "reader first" not in out  # tracker alone: no reader installed or run
     assert re.search(r"\| 1,000 \| [\d.]+ s \| [\d.]+ s \| [\d.]+ s \| [\d,]+ \| \d+ MB \|", out)
     assert "10,000" not in out
-    assert re.search(r"\| triage page \| \d+ / \d+ \| < 300 ms \|", out)
+    assert re.search(r"\| triage page \| \d+ / \d+ \| <= 150 ms \(p95\) at 1,000,000 \|", out)
+    assert re.search(r"\| weekly digest .* \| [\d.]+ / [\d.]+ \| <= 1 s \(median\) at 1,000,000 \|", out)
     assert report.read_text() == before
 
 
