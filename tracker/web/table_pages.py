@@ -1,7 +1,7 @@
 """How Datasette's publications table and the canned queries' results read at 1280 px: the title
 links to the publication, the URL shows compact (its host and the end of its path, the whole
-address in the tooltip), so the title is what the eye meets first. Wide text columns are
-clipped by tracker.css. http(s) links only: never javascript:.
+address in the tooltip), so the title is what the eye meets first; long summaries and the
+classifier's why are clipped to three lines, whole in their tooltip. http(s) links only: never javascript:.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from markupsafe import Markup, escape
 
 from tracker.text import is_http_url
 
-TAIL = 32  # characters of the path shown, at most
+TAIL = 24  # a path this short is shown whole
+KEY_TAIL = 16
+CLIPPED = ("summary", "why")  # long text, clipped to three lines by tracker.css
+CLIP_AT = 160
 
 
 def table_cell(row: sqlite3.Row, value: Any, column: str, table: str | None) -> Markup | None:
@@ -27,8 +30,10 @@ def table_cell(row: sqlite3.Row, value: Any, column: str, table: str | None) -> 
     if column == "url" and is_http_url(value):
         return Markup(f'<a class="compact-url" href="{escape(value)}" title="{escape(value)}" '
                       f'rel="noopener noreferrer">{escape(compact_url(value))}</a>')
-    if column == "url_key" and len(value) > TAIL:  # the URL folded for matching: rarely read
-        return Markup(f'<span class="compact-url" title="{escape(value)}">…{escape(value[-TAIL:])}</span>')
+    if column == "url_key" and len(value) > KEY_TAIL:  # the URL folded for matching: rarely read
+        return Markup(f'<span class="compact-url" title="{escape(value)}">…{escape(value[-KEY_TAIL:])}</span>')
+    if column in CLIPPED and len(value) > CLIP_AT:  # three lines; the whole text in the tooltip
+        return Markup(f'<div class="clip" title="{escape(value)}">{escape(value)}</div>')
     return None
 
 
@@ -39,5 +44,4 @@ def compact_url(url: str) -> str:
     path = parts.path.rstrip("/")
     if len(path) <= TAIL:
         return host + path
-    last = path.rsplit("/", 1)[-1]
-    return f"{host}/…/{last if len(last) <= TAIL else '…' + last[-TAIL:]}"
+    return f"{host}/…/{path.rsplit('/', 1)[-1]}"
