@@ -84,6 +84,8 @@ async def test_edit_line_changes_the_line_and_is_audited(ds, editor, workspace_d
 @pytest.mark.asyncio
 @pytest.mark.parametrize("data, message", [
     ({"title": "   "}, "The title cannot be blank"),
+    ({"title": "\n\t "}, "The title cannot be blank"),
+    ({"verb": " \r\n"}, "The verb cannot be blank"),
     ({"published": "2025-02-30"}, "The date must be a real date written YYYY-MM-DD"),
     ({"published": "16/04/2025"}, "The date must be a real date written YYYY-MM-DD"),
     ({"published": "2025-4-16"}, "The date must be a real date written YYYY-MM-DD"),

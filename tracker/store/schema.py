@@ -16,6 +16,8 @@ MIGRATION_SET = "tracker"
 STATUSES = ("new", "accepted", "rejected")
 # The longest value edit_line accepts for each field of the newsletter's line.
 LINE_LIMITS = {"title": 500, "publisher": 200, "verb": 60}
+# What trim() strips from an edited field: spaces, tabs and line breaks (a form's textarea).
+BLANK = "' ' || char(9, 10, 13)"
 
 migrations = Migrations(MIGRATION_SET)
 
@@ -237,22 +239,22 @@ def m006_edits(db: Database) -> None:
             where coalesce(new.title, '') = '' and coalesce(new.publisher, '') = ''
               and coalesce(new.verb, '') = '' and coalesce(new.published, '') = '';
           select raise(abort, 'The title cannot be blank')
-            where new.title != '' and trim(new.title) = '';
+            where new.title != '' and trim(new.title, {BLANK}) = '';
           select raise(abort, 'The publisher cannot be blank')
-            where new.publisher != '' and trim(new.publisher) = '';
+            where new.publisher != '' and trim(new.publisher, {BLANK}) = '';
           select raise(abort, 'The verb cannot be blank')
-            where new.verb != '' and trim(new.verb) = '';
+            where new.verb != '' and trim(new.verb, {BLANK}) = '';
           select raise(abort, 'The title is too long (at most {LINE_LIMITS["title"]} characters)')
-            where length(trim(new.title)) > {LINE_LIMITS["title"]};
+            where length(trim(new.title, {BLANK})) > {LINE_LIMITS["title"]};
           select raise(abort, 'The publisher is too long (at most {LINE_LIMITS["publisher"]} characters)')
-            where length(trim(new.publisher)) > {LINE_LIMITS["publisher"]};
+            where length(trim(new.publisher, {BLANK})) > {LINE_LIMITS["publisher"]};
           select raise(abort, 'The verb is too long (at most {LINE_LIMITS["verb"]} characters)')
-            where length(trim(new.verb)) > {LINE_LIMITS["verb"]};
+            where length(trim(new.verb, {BLANK})) > {LINE_LIMITS["verb"]};
           select raise(abort, 'The date must be a real date written YYYY-MM-DD')
             where coalesce(new.published, '') != ''
-              and (trim(new.published) not glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'
+              and (trim(new.published, {BLANK}) not glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'
                    -- date() keeps a 30 February as written; '+0 days' rolls it into March
-                   or coalesce(date(trim(new.published), '+0 days'), '') != trim(new.published));
+                   or coalesce(date(trim(new.published, {BLANK}), '+0 days'), '') != trim(new.published, {BLANK}));
           insert into audit_log (editor, time, publication_id, action, old_value, new_value)
             select new.editor, coalesce(new.time, strftime('%Y-%m-%dT%H:%M:%SZ', 'now')), p.id,
               'edit_line',
@@ -260,18 +262,18 @@ def m006_edits(db: Database) -> None:
                           'publisher', coalesce(p.edited_publisher, p.publisher),
                           'verb', coalesce(p.edited_verb, p.verb),
                           'published', coalesce(p.edited_published, p.published)),
-              json_object('title', coalesce(nullif(trim(new.title), ''), p.edited_title, p.title),
-                          'publisher', coalesce(nullif(trim(new.publisher), ''), p.edited_publisher,
+              json_object('title', coalesce(nullif(trim(new.title, {BLANK}), ''), p.edited_title, p.title),
+                          'publisher', coalesce(nullif(trim(new.publisher, {BLANK}), ''), p.edited_publisher,
                                                 p.publisher),
-                          'verb', coalesce(nullif(trim(new.verb), ''), p.edited_verb, p.verb),
-                          'published', coalesce(nullif(trim(new.published), ''), p.edited_published,
+                          'verb', coalesce(nullif(trim(new.verb, {BLANK}), ''), p.edited_verb, p.verb),
+                          'published', coalesce(nullif(trim(new.published, {BLANK}), ''), p.edited_published,
                                                 p.published))
             from publications p where p.id = new.publication_id;
           update publications set
-            edited_title = coalesce(nullif(trim(new.title), ''), edited_title),
-            edited_publisher = coalesce(nullif(trim(new.publisher), ''), edited_publisher),
-            edited_verb = coalesce(nullif(trim(new.verb), ''), edited_verb),
-            edited_published = coalesce(nullif(trim(new.published), ''), edited_published)
+            edited_title = coalesce(nullif(trim(new.title, {BLANK}), ''), edited_title),
+            edited_publisher = coalesce(nullif(trim(new.publisher, {BLANK}), ''), edited_publisher),
+            edited_verb = coalesce(nullif(trim(new.verb, {BLANK}), ''), edited_verb),
+            edited_published = coalesce(nullif(trim(new.published, {BLANK}), ''), edited_published)
           where id = new.publication_id;
         end
         """
