@@ -445,3 +445,24 @@ def test_undefined_html_entities_still_parse(feed_source):
         "<item><title>Caf&eacute;&nbsp;report</title><link>https://www.example.org/a</link></item>"),
         "application/rss+xml", FEED_URL)
     assert normalise_entry(entry, base_url=FEED_URL).title == "Caf\u00e9 report"
+
+
+@pytest.mark.parametrize("bad", [
+    "<item><title>B</title><link>http://[bad/x</link></item>",
+    "<item><title>B</title><guid>http://[bad</guid></item>",
+    "<item><title>B</title><link>https://a.org/b</link><guid>http://[x</guid></item>",
+])
+def test_a_link_or_guid_that_is_not_a_url_costs_its_entry_only(feed_source, bad):
+    """urljoin raises on "http://[bad": it took the whole feed with it, on every poll."""
+    body = ("<?xml version='1.0'?><rss version='2.0'><channel>"
+            "<item><title>Good</title><link>https://a.org/g</link></item>" + bad + "</channel></rss>").encode()
+    links = [e.link for e in parse_body(feed_source, body, "application/rss+xml", FEED_URL)]
+    assert links[0] == "https://a.org/g" and set(links) <= {"https://a.org/g", "https://a.org/b"}
+
+
+@pytest.mark.parametrize("text", ["2025-02-30", "2025-02-30T10:00:00Z", "2025-13-01"])
+def test_an_impossible_iso_date_is_unknown_not_rolled_over(feed_source, text):
+    body = ("<?xml version='1.0'?><rss version='2.0'><channel><item><title>T</title>"
+            f"<link>https://a.org/t</link><pubDate>{text}</pubDate></item></channel></rss>").encode()
+    [entry] = parse_body(feed_source, body, "application/rss+xml", FEED_URL)
+    assert normalise_entry(entry, base_url=FEED_URL).published is None

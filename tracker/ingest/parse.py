@@ -212,7 +212,7 @@ def read_fast(utf8: bytes, url: str) -> list[RawEntry] | None:
     # Drupal puts xml:base on <rss>; nested bases (rare) are left to feedparser.
     if utf8.count(b"xml:base") > (XML_BASE in root.attrib):
         return None
-    url = urljoin(url, root.get(XML_BASE, ""))
+    url = _join(url, root.get(XML_BASE, "")) or url
     items: list[RawEntry | None]
     if root.tag == ATOM + "feed":
         items = [_atom_item(entry, url) for entry in root.iterfind(ATOM + "entry")]
@@ -232,7 +232,7 @@ def _rss_item(item: Element, ns: str, url: str) -> RawEntry:
     entry_id = _xml_text(guid).strip() or item.get(RDF_ABOUT)
     permalink = guid is not None and guid.get("isPermaLink", "true").lower() != "false"
     if entry_id and permalink:
-        entry_id = urljoin(url, entry_id)
+        entry_id = _join(url, entry_id) or entry_id
     updated = _xml_date(item.find(DC + "date"))
     category = item.find("category")
     return RawEntry(
@@ -261,13 +261,18 @@ def _atom_item(entry: Element, url: str) -> RawEntry | None:
         summary=_xml_text(summary) or _xml_text(content) or None,
         published=_xml_date(entry.find(ATOM + "published")) or updated,
         updated=updated,
-        entry_id=urljoin(url, entry_id) if entry_id else None,
+        entry_id=(_join(url, entry_id) or entry_id) if entry_id else None,
         category=(category.get("label") or category.get("term")) if category is not None else None,
     )
 
 
 def _join(base: str, link: str | None) -> str:
-    return urljoin(base, link) if link else ""
+    """``link`` resolved against ``base``; "" for none, or for one that is not a URL at all
+    ("http://[bad"), which costs its entry its link, never the feed its other entries."""
+    try:
+        return urljoin(base, link) if link else ""
+    except ValueError:
+        return ""
 
 
 def _xml_text(node: Element | None) -> str:
@@ -327,7 +332,7 @@ def parse_govuk_search(source: Source, body: bytes, content_type: str | None, ur
                  if isinstance(result.get(k), str)}
         if kinds & ANNOUNCEMENT_TYPES:
             continue
-        link = urljoin(GOVUK, result["link"])
+        link = _join(GOVUK, result["link"])
         # Every other field as text or nothing: a number or a list in one must not reach the
         # store (or a regex) and cost the source its other results.
         entries.append(RawEntry(
@@ -368,7 +373,7 @@ def parse_listing(source: Source, body: bytes, content_type: str | None, url: st
         summary_node = item.css_first(selectors.summary) if selectors.summary else None
         entries.append(RawEntry(
             title=_text(title_node),
-            link=urljoin(url, href.strip()),
+            link=_join(url, href.strip()),
             summary=_text(summary_node) if summary_node is not None else None,
             published=_date(date_node) if date_node is not None else None,
             date_source="page",
