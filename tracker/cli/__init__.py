@@ -6,75 +6,19 @@ Heavy imports (scikit-learn, Datasette) happen inside the commands that need the
 
 from __future__ import annotations
 
-import errno
-import functools
 import logging
-import sqlite3
 import sys
-from collections.abc import Callable
 from datetime import date
-from typing import IO, Any, ParamSpec, TypeVar
 
 import click
 
 from tracker import TrackerError, __version__
 
-from .params import IsoDate, OneLineErrors
+from .editors import editor
+from .errors import user_errors
+from .params import DEFAULT_SOURCES, IsoDate, OneLineErrors, db_option, file_option, sources_option
 
-DEFAULT_DB = "db/tracker.db"
-DEFAULT_SOURCES = "sources.yaml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
-P = ParamSpec("P")
-R = TypeVar("R")
-Decorated = TypeVar("Decorated", bound=Callable[..., Any])
-# Failures of the file or the machine rather than of tracker, which may surface in the middle
-# of any command: a database damaged inside (its header and schema read fine), a full or
-# read-only disk. Any other database or OS error is a bug, and keeps its traceback.
-DATABASE_FAULTS = ("malformed", "not a database", "disk i/o error", "readonly database",
-                   "unable to open", "disk is full", "database is locked")
-DISK_FAULTS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}
-
-
-class UsageError(click.ClickException):
-    """CONTRACT: a user-caused error is one line on stderr and exit status 2."""
-
-    exit_code = 2
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"Error: {self.format_message()}", err=True)
-
-
-def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn the package's known errors into a one-line message and exit 2, never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except TrackerError as ex:
-            raise UsageError(str(ex)) from None
-        except sqlite3.DatabaseError as ex:
-            if not any(fault in str(ex).lower() for fault in DATABASE_FAULTS):
-                raise
-            raise UsageError(f"the database cannot be used: {ex} (restore it from a backup if it "
-                             "is damaged)") from None
-        except OSError as ex:
-            if ex.errno not in DISK_FAULTS:
-                raise
-            raise UsageError(f"{ex.filename or 'a file'}: {ex.strerror}") from None
-
-    return wrapper
-
-
-def file_option(flag: str, dest: str, help: str,
-                default: str | None = None) -> Callable[[Decorated], Decorated]:
-    """An option naming a file, relative to the current directory; a folder is refused."""
-    return click.option(flag, dest, default=default, show_default=default is not None,
-                        type=click.Path(dir_okay=False), help=help)
-
-
-db_option = file_option("--db", "db_path", "SQLite database file", DEFAULT_DB)
-sources_option = file_option("--sources", "sources_path", "Sources file (YAML)", DEFAULT_SOURCES)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,6 +37,9 @@ def cli(log_level: str) -> None:
     # Other libraries' warnings still show; their chatter below that stays out of the way.
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.WARNING)
     logging.getLogger("tracker").setLevel(log_level.upper())
+
+
+cli.add_command(editor)
 
 
 @cli.command()
@@ -419,51 +366,6 @@ def serve(db_path: str, sources_path: str, host: str, port: int, no_poll: bool, 
     serve_workspace(db_path, None if no_poll else sources_path, host=host, port=port,
                     private=private, base_url=base_url, session_hours=session_hours,
                     ready=_say_serving)
-
-
-@cli.group()
-def editor() -> None:
-    """Editor accounts for the Datasette workspace (kept beside the database, never in it)."""
-
-
-@editor.command(name="add")
-@click.argument("name")
-@db_option
-@user_errors
-def editor_add(name: str, db_path: str) -> None:
-    """Create or reset an editor account; the password comes from stdin when piped.
-
-    A reset ends the sessions opened with the old password, in a running tracker serve too.
-
-    \b
-    Example:
-        printf '%s\\n' "$PASSWORD" | tracker editor add alice --db db/tracker.db
-    """
-    from tracker.web.editors import editor_add as add
-
-    if sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-    created = add(db_path, name, password)
-    click.echo(f"{'Created' if created else 'Reset the password of'} editor {name} for {db_path}")
-
-
-@editor.command(name="remove")
-@click.argument("name")
-@db_option
-@user_errors
-def editor_remove(name: str, db_path: str) -> None:
-    """Remove an editor account; its sessions end at once, in a running tracker serve too.
-
-    \b
-    Example:
-        tracker editor remove alice --db db/tracker.db
-    """
-    from tracker.web.editors import editor_remove as remove
-
-    remove(db_path, name)
-    click.echo(f"Removed editor {name} from {db_path}; their sessions have ended")
 
 
 @cli.command()

@@ -4,12 +4,27 @@ the library is handed dates and ints, and a bad value is one line and exit 2 lik
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+DEFAULT_DB = "db/tracker.db"
+DEFAULT_SOURCES = "sources.yaml"
+Decorated = TypeVar("Decorated", bound=Callable[..., Any])
+
+
+def file_option(flag: str, dest: str, help: str,
+                default: str | None = None) -> Callable[[Decorated], Decorated]:
+    """An option naming a file, relative to the current directory; a folder is refused."""
+    return click.option(flag, dest, default=default, show_default=default is not None,
+                        type=click.Path(dir_okay=False), help=help)
+
+
+db_option = file_option("--db", "db_path", "SQLite database file", DEFAULT_DB)
+sources_option = file_option("--sources", "sources_path", "Sources file (YAML)", DEFAULT_SOURCES)
 
 
 class IsoDate(click.ParamType):

@@ -1,0 +1,53 @@
+"""The one way every command fails for a reason the user can fix: a line on stderr, exit 2."""
+
+from __future__ import annotations
+
+import errno
+import functools
+import sqlite3
+from collections.abc import Callable
+from typing import IO, Any, ParamSpec, TypeVar
+
+import click
+
+from tracker import TrackerError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+# Failures of the file or the machine rather than of tracker, which may surface in the middle
+# of any command: a database damaged inside (its header and schema read fine), a full or
+# read-only disk. Any other database or OS error is a bug, and keeps its traceback.
+DATABASE_FAULTS = ("malformed", "not a database", "disk i/o error", "readonly database",
+                   "unable to open", "disk is full", "database is locked")
+DISK_FAULTS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}
+
+
+class UsageError(click.ClickException):
+    """CONTRACT: a user-caused error is one line on stderr and exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"Error: {self.format_message()}", err=True)
+
+
+def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn the package's known errors into a one-line message and exit 2, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except TrackerError as ex:
+            raise UsageError(str(ex)) from None
+        except sqlite3.DatabaseError as ex:
+            if not any(fault in str(ex).lower() for fault in DATABASE_FAULTS):
+                raise
+            raise UsageError(f"the database cannot be used: {ex} (restore it from a backup if it "
+                             "is damaged)") from None
+        except OSError as ex:
+            if ex.errno not in DISK_FAULTS:
+                raise
+            raise UsageError(f"{ex.filename or 'a file'}: {ex.strerror}") from None
+
+    return wrapper
