@@ -43,13 +43,14 @@ async def login(request: Request, datasette: Datasette) -> Response:
         username = (form.get("username") or "").strip()
         password = form.get("password") or ""
         client = request.scope.get("client") or ("unknown", 0)
-        keys = (f"account:{username.lower()}", f"address:{client[0]}")
+        # Names are at most 40 characters: a longer one is nobody's, and must not cost memory.
+        keys = (f"account:{username.lower()[:64]}", f"address:{client[0]}")
         guard = throttle(datasette)
         wait = guard.wait(*keys)
         ok = False
         if wait > 0:  # refused unchecked: a guess during the wait tells nothing
             seconds = math.ceil(wait)
-            log.warning("login throttled for %s from %s (%ds)", username[:40], client[0], seconds)
+            log.warning("login throttled for %r from %s (%ds)", username[:40], client[0], seconds)
             error = f"Too many failed logins: try again in {seconds} seconds."
             status, headers = 429, {"Retry-After": str(seconds)}
         else:
