@@ -382,3 +382,18 @@ def test_poll_lock_is_exclusive(db_path):
 def test_title_key_folds_quotes_and_punctuation():
     assert title_key("Children’s services: “spending” & more") == title_key(
         "children's services - \"spending\" and more")
+
+
+def test_an_entry_clashing_with_a_stored_row_costs_itself_only(db, moj):
+    """A URL stored under an older key (before a key rule changed) made the INSERT fail on the
+    unique url, and with it the source's every entry, on every poll."""
+    legacy = "https://www.gov.uk/government/statistics/legacy"
+    db["publications"].insert({"url": legacy, "url_key": "old-rule/legacy", "title": "Legacy",
+                               "status": "new", "themes": "[]", "first_seen": "2025-01-01T00:00:00Z"})
+    result = save_fetch(db, moj, ok(), [entry(url=legacy, title="Legacy again"), entry()])
+    assert len(result.new_ids) == 1 and db["publications"].count == 2
+    assert result.skipped == [f"{legacy} clashes with a stored publication "
+                              "(UNIQUE constraint failed: publications.url)"]
+    health = db["sources"].get("moj-stats")
+    assert health["skipped_entries"] == 1 and health["last_error"] is None
+    assert db.execute("select skipped from fetch_log").fetchone()[0].startswith("1 skipped: ")

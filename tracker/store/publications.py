@@ -48,6 +48,7 @@ class StoreResult:
     new_ids: list[int] = field(default_factory=list)
     updated: int = 0
     unchanged: int = 0
+    skipped: list[str] = field(default_factory=list)  # entries the store could not keep, and why
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ leaves every source either fully stored or untouched.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Protocol
@@ -81,9 +82,27 @@ def save_fetch(
     with write_transaction(db):
         if record.error is None:
             for entry in entries:
-                store_entry(db, source, entry, now, result)
+                _store_one(db, source, entry, now, result)
         _record_health(db, source.id, record, now, result)
     return result
+
+
+def _store_one(db: Database, source: Announcer, entry: Entry, now: str, result: StoreResult) -> None:
+    """One entry in a savepoint: an entry clashing with a stored row (its URL stored under an
+    older key) is skipped and said why, never the source's other entries. Any other failure
+    is the database's, and rolls back the whole source."""
+    counts = (len(result.new_ids), result.updated, result.unchanged)
+    db.execute("savepoint entry")
+    try:
+        store_entry(db, source, entry, now, result)
+    except sqlite3.IntegrityError as ex:
+        if "UNIQUE constraint failed" not in str(ex):
+            raise
+        db.execute("rollback to entry")
+        del result.new_ids[counts[0]:]
+        result.updated, result.unchanged = counts[1], counts[2]
+        result.skipped.append(f"{entry.url[:100]} clashes with a stored publication ({ex})")
+    db.execute("release entry")
 
 
 def _record_health(db: Database, source_id: str, record: FetchRecord, now: str, result: StoreResult) -> None:
@@ -91,7 +110,7 @@ def _record_health(db: Database, source_id: str, record: FetchRecord, now: str, 
         """insert into fetch_log (source_id, started, status, bytes, duration_ms, new_items,
              updated_items, error, skipped) values (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [source_id, now, record.status, record.nbytes, record.duration_ms,
-         len(result.new_ids), result.updated, record.error, _skipped_words(record.skipped)],
+         len(result.new_ids), result.updated, record.error, _skipped_words((*record.skipped, *result.skipped))],
     )
     changes: dict[str, Any] = {
         "last_attempt": now,
@@ -102,7 +121,7 @@ def _record_health(db: Database, source_id: str, record: FetchRecord, now: str, 
     if record.error is None:
         changes.update(last_success=now, last_error=None, consecutive_errors=0)
         if not record.not_modified:
-            changes["skipped_entries"] = len(record.skipped)
+            changes["skipped_entries"] = len(record.skipped) + len(result.skipped)
         if not record.not_modified:
             changes.update(etag=record.etag, last_modified=record.last_modified)
         if result.new_ids:
