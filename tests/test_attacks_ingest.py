@@ -251,6 +251,11 @@ def test_a_host_failing_again_and_again_is_skipped_for_the_rest_of_the_pass(db, 
     assert len(feed_server.requests) == 3
     deferred = [o for o in summary.outcomes if o.outcome == "deferred"]
     assert deferred[0].error == "not polled: 127.0.0.1 failed 3 times in this pass"
+    # skipped, not failed: no error counted, and not due again before its usual interval
+    row = db["sources"].get(deferred[0].source_id)
+    assert row["consecutive_errors"] == 0 and row["last_error"] is None
+    hours = (datetime.fromisoformat(row["next_poll"]) - datetime.now(timezone.utc)).total_seconds() / 3600
+    assert 0.9 < hours < 1.1
 
 
 def test_a_pass_has_a_deadline(db, db_path, feed_server):

@@ -24,7 +24,16 @@ from sqlite_utils import Database
 
 from tracker.dates import utc_now
 from tracker.entries import Entry
-from tracker.store import FetchRecord, StoreResult, poll_lock, prune_fetch_log, save_fetch, source_states, sync_sources
+from tracker.store import (
+    FetchRecord,
+    StoreResult,
+    poll_lock,
+    postpone,
+    prune_fetch_log,
+    save_fetch,
+    source_states,
+    sync_sources,
+)
 
 from .config import Config, Settings, Source
 from .fetch import FetchResult, HostLimiter, fetch, host_of, is_private_host, make_client
@@ -253,6 +262,9 @@ class _Pass:
         async with self.limiter.slot(url):
             # Checked again once a slot is free: the sources queued behind a failing one.
             if self.host_is_failing(url):
+                # Not an error of the source's own: its next poll comes at its usual interval.
+                interval = timedelta(seconds=source.interval or self.settings.interval)
+                await _in_thread(self.writer, postpone, self.db, source.id, now + interval)
                 return SourceOutcome(source.id, source.publisher, "deferred", error=(
                     f"not polled: {host_of(url)} failed {self.settings.host_failures} times in this pass")), []
             result = await fetch(

@@ -29,7 +29,7 @@ from .edits import (
 )
 from .publications import PastEntry, StoreResult, announcement_changes, store_past_entries
 from .schema import LINE_LIMITS, MIGRATION_SET, STATUSES, migrations
-from .sources import FetchRecord, prune_fetch_log, save_fetch, source_states, sync_sources
+from .sources import FetchRecord, postpone, prune_fetch_log, save_fetch, source_states, sync_sources
 
 __all__ = [
     "LINE_LIMITS", "MANUAL_SOURCE", "Added", "EditRefused", "IssueSent", "LineEdit", "ManualPublication",
@@ -37,5 +37,5 @@ __all__ = [
     "MIGRATION_SET", "STATUSES", "Document", "FetchRecord", "NotATrackerDatabase", "PastEntry",
     "PollRunning", "StoreResult", "announcement_changes", "migrations", "open_database",
     "poll_lock", "prune_fetch_log", "replace_digest", "save_documents", "save_fetch",
-    "source_states", "store_past_entries", "sync_sources", "write_transaction",
+    "source_states", "store_past_entries", "sync_sources", "write_transaction", "postpone",
 ]

@@ -147,6 +147,12 @@ def _skipped_words(reasons: tuple[str, ...]) -> str | None:
     return f"{len(reasons)} skipped: {shown}{more}"
 
 
+def postpone(db: Database, source_id: str, next_poll: datetime) -> None:
+    """Set a source's next poll without a fetch to record (its host failing in this pass)."""
+    with write_transaction(db):
+        db.execute("update sources set next_poll = ? where id = ?", [utc_iso(next_poll), source_id])
+
+
 def prune_fetch_log(db: Database, keep_days: int, now: datetime | None = None) -> int:
     """Drop fetch log rows older than ``keep_days``; source health keeps the summary."""
     cutoff = utc_iso((now or datetime.now(timezone.utc)) - timedelta(days=keep_days))
