@@ -344,3 +344,26 @@ def test_a_cut_feed_keeps_the_old_validators_and_stores_nothing(db, db_path, fee
     summary = poll_sources(db, config, list(config.sources), db_path=db_path)
     assert summary.outcomes[0].error == "the compressed body was cut short"
     assert db["publications"].count == 0 and db["sources"].get("cut")["etag"] is None
+
+
+def test_a_broken_feed_nested_100000_deep_fails_in_words_quickly(db, db_path, feed_server):
+    """Not well-formed, so not the C parser's: feedparser's tolerant reader took 7 s, and the
+    markup it kept another minute in the HTML parser."""
+    feed_server.serve("/feed", rss("<item><title>T</title><link>https://a.org/1</link><description>"
+                                   + "<div>" * 100_000 + "</description></item>"),
+                      content_type="application/rss+xml")
+    started = time.monotonic()
+    summary = run_poll(db, db_path, feed_server, [("s", "feed", "/feed")])
+    assert time.monotonic() - started < 5
+    assert summary.outcomes[0].error == ("the feed nests its elements more than 2,000 deep, which tracker "
+                                         "refuses (real pages nest a few dozen)")
+
+
+def test_well_formed_xml_nested_100000_deep_is_read_quickly(db, db_path, feed_server):
+    deep = "<x>" * 100_000 + "</x>" * 100_000
+    feed_server.serve("/feed", rss(f"<item><title>T</title><link>https://a.org/1</link>{deep}</item>"),
+                      content_type="application/rss+xml")
+    started = time.monotonic()
+    summary = run_poll(db, db_path, feed_server, [("s", "feed", "/feed")])
+    assert time.monotonic() - started < 5 and summary.outcomes[0].error is None
+    assert titles(db) == ["T"]
