@@ -802,3 +802,19 @@ async def test_pages_declare_their_language(ds, editor, path):
     page = await ds.client.get(path, cookies=editor)
     assert page.status_code == 200
     assert page.text.startswith('<!DOCTYPE html>\n<html lang="en-GB">'), page.text[:60]
+
+
+@pytest.mark.asyncio
+async def test_each_line_of_the_list_links_editors_to_its_publications_page(ds, editor, workspace_db):
+    week = issue_week().isoformat()
+    await accept(ds, editor, workspace_db, KINSHIP)
+    pid = publication(workspace_db, KINSHIP)["id"]
+    page = (await ds.client.get(f"/-/digest/{week}", cookies=editor)).text
+    assert f'href="/-/publication/{pid}"' in page
+    assert f'href="/-/publication/{pid}"' not in (await ds.client.get(f"/-/digest/{week}")).text
+    own = await ds.client.get(f"/-/publication/{pid}", cookies=editor)
+    assert own.status_code == 200
+    assert f'action="/{DB}/edit_line"' in own.text and 'data-status="accepted"' in own.text
+    assert "Undo</button>" in own.text
+    assert (await ds.client.get(f"/-/publication/{pid}")).headers["location"].startswith("/-/login")
+    assert (await ds.client.get("/-/publication/9999", cookies=editor)).status_code == 404

@@ -245,4 +245,5 @@ def register_routes(datasette: Datasette) -> list[tuple[str, Callable]] | None:
         (r"^/-/digest/(?P<week>\d{4}-\d{2}-\d{2})/sent$", digest_pages.mark_sent),
         (r"^/-/add$", action_pages.add_url),
         (r"^/-/updates/(?P<id>\d+)$", action_pages.update_action),
+        (r"^/-/publication/(?P<id>\d+)$", triage_pages.publication),
     ]

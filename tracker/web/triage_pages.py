@@ -24,6 +24,7 @@ from .workspace import is_editor, login_redirect, workspace_database
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
+    from datasette.database import Database as DatasetteDatabase
 
 # Scores at or above this are the likely candidates, shown first; the rest fold into a tail.
 LIKELY = 0.5
@@ -87,8 +88,7 @@ async def triage(request: Request, datasette: Datasette) -> Response:
         raise NotFound("The candidates query is missing from metadata.yml")
     days = request.args.get("days", "7")
     days = days if days.isdigit() else "7"
-    themes = {row["slug"]: row["label"] or row["slug"] for row in await db.execute(
-        "select slug, label from themes order by coalesce(label, slug)")}
+    themes = await theme_labels(db)
     today = datetime.now(LONDON).date()
     candidates = [_card(row, themes, today) for row in (await db.execute(query["sql"], {"days": days})).rows]
     for rank, item in enumerate(candidates, 1):
@@ -110,11 +110,12 @@ async def triage(request: Request, datasette: Datasette) -> Response:
     return Response.html(html)
 
 
-# The same days' decisions, newest first, so that one made by mistake can be undone.
-DECIDED_SQL = """
-select id, title, url, publisher, published, date_source, first_seen, summary, themes,
+CARD_COLUMNS = """id, title, url, publisher, published, date_source, first_seen, summary, themes,
   candidate_score, why, verb, document_type, edited_title, edited_publisher, edited_verb, edited_published,
-  status, reviewed_at
+  status, reviewed_at"""
+# The same days' decisions, newest first, so that one made by mistake can be undone.
+DECIDED_SQL = f"""
+select {CARD_COLUMNS}
 from publications
 where status in ('accepted', 'rejected')
   and reviewed_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-' || :days || ' days')
@@ -130,6 +131,31 @@ where u.status = 'new'
 order by coalesce(u.upstream_at, u.seen_at) desc, u.id desc
 limit 200
 """
+
+
+async def publication(request: Request, datasette: Datasette) -> Response:
+    """One publication's card, whatever its status: the page the issue's list links each line
+    to, so that an editor who spots a wrong verb or date fixes it there."""
+    if not is_editor(request.actor):
+        return login_redirect(datasette, request)
+    db = workspace_database(datasette)
+    rows = (await db.execute(f"select {CARD_COLUMNS} from publications where id = :id",
+                             {"id": request.url_vars["id"]})).rows
+    if not rows:
+        raise NotFound(f"No publication #{request.url_vars['id']}")
+    themes = await theme_labels(db)
+    html = await datasette.render_template(
+        "tracker_publication.html",
+        {"database": db.name, "themes": themes, "issue": (await coming_issue(db)).isoformat(),
+         "item": _card(rows[0], themes, datetime.now(LONDON).date())},
+        request=request,
+    )
+    return Response.html(html)
+
+
+async def theme_labels(db: DatasetteDatabase) -> dict[str, str]:
+    return {row["slug"]: row["label"] or row["slug"] for row in await db.execute(
+        "select slug, label from themes order by coalesce(label, slug)")}
 
 
 def _card(row: sqlite3.Row, themes: dict[str, str], today: date) -> dict:

@@ -5,7 +5,12 @@
   const list = document.getElementById("digest-list");
   const text = document.getElementById("digest-text").textContent;
   button.addEventListener("click", async () => {
-    const html = Array.from(list.querySelectorAll("p:not(.empty)"), (p) => p.outerHTML).join("\n");
+    // The lines as they read, without the editors' "edit" links.
+    const html = Array.from(list.querySelectorAll("p:not(.empty)"), (p) => {
+      const line = p.cloneNode(true);
+      line.querySelectorAll(".line-edit").forEach((link) => link.remove());
+      return line.outerHTML;
+    }).join("\n");
     try {
       if (window.ClipboardItem) {
         await navigator.clipboard.write([new ClipboardItem({
