@@ -237,6 +237,10 @@ def test_the_friday_list_in_minutes(browser, workspace_db, serve_process, editor
     page.get_by_role("button", name="Copy for the newsletter").click()
     page.locator("#copy-status", has_text="Copied.").wait_for()
     copied = page.evaluate("navigator.clipboard.readText()")
+    rich = page.evaluate("""async () => {
+        const [item] = await navigator.clipboard.read();
+        return await (await item.getType("text/html")).text();
+    }""")
     page.screenshot(path=str(ARTEFACTS / "friday-digest-sent.png"), full_page=True)
 
     today = datetime.now(LONDON).date()
@@ -247,6 +251,9 @@ def test_the_friday_list_in_minutes(browser, workspace_db, serve_process, editor
         f"{on} Ofsted published {SEND}",
         "On 1 October 2025 Kinship published Kinship carers' toolkit for social workers",
     ]
+    # The rich copy: the same lines, each title a link, and nothing else of the page.
+    assert rich.count("<p>") == 4 and f'<a href="{feed_server.url("/toolkit")}">' in rich
+    assert "New this week" not in rich and "Tools &amp; Templates" not in rich
     assert Database(workspace_db).execute(
         "select status from publications where title = ?", [TEACHERS]).fetchone()[0] == "new"
     assert errors == []
