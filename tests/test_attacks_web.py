@@ -4,6 +4,7 @@ included) and, for what needs a real server, `tracker serve` as a real process."
 
 import re
 import socket
+import sqlite3
 import time
 from urllib.parse import urlsplit
 
@@ -291,3 +292,20 @@ def test_a_chunked_flood_is_cut_off_at_the_limit(workspace_db, serve_process):
             pass
     assert b" 413 " in answer[:20], answer[:200]
     assert _rss_kb(proc.pid) - before < 30 * 1024
+
+
+@pytest.mark.asyncio
+async def test_the_guard_acts_only_where_the_workspace_is_configured(tmp_path, workspace_db):
+    """Another Datasette in the same environment keeps its own rules: no body limit, its own
+    cookies; under a base_url the workspace's guard still applies."""
+    from datasette.app import Datasette
+
+    sqlite3.connect(tmp_path / "other.db").close()
+    plain = Datasette([str(tmp_path / "other.db")], secret=SECRET)
+    big = b"x" * (guard.MAX_BODY + 1)
+    assert (await plain.client.post("/-/nothing-here", content=big)).status_code != 413
+    cookie = plain.sign({"a": {"id": "someone"}}, "actor")
+    actor = (await plain.client.get("/-/actor.json", cookies={"ds_actor": cookie})).json()
+    assert actor == {"actor": {"id": "someone"}}
+    proxied = make_datasette(workspace_db, secret=SECRET, base_url="/tracker/")
+    assert (await proxied.client.post("/tracker/-/login", content=big)).status_code == 413
