@@ -4,8 +4,10 @@ shipped model never saw (benchmarks/data/independent.jsonl, sorted by date).
     .venv/bin/python benchmarks/bench_learning.py [--steps 0,40,80,160,320] [--stream FILE]
 
 For each step N the first N publications of the stream are the editors' decisions (accepted or
-rejected, with their themes, each dated by its publication date, so `decision_weight` weighs
-the recent ones more, as `tracker train` does with reviewed_at). A model is fitted on the
+rejected, with their themes). The stream's publications span 2007-2025, but editors decide at
+their own pace: decision i is dated i / PACE weeks after the first (``--pace``, default 20 a
+week), so `decision_weight` weighs the recent ones more, as `tracker train` does with
+reviewed_at; ``--by-date`` dates each by its publication date instead. A model is fitted on the
 shipped examples plus those decisions, exactly as `tracker train` fits, and scores the
 publications that follow N in the stream (the weeks after, none of them seen); the shipped
 model scores the same ones beside it. Prints theme macro-F1 and candidate ROC-AUC for both.
@@ -19,15 +21,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAM = ROOT / "benchmarks" / "data" / "independent.jsonl"
 STEPS = (0, 40, 80, 160, 320)
+PACE = 20  # decisions a week: `tracker serve`'s default retrain_after, one retraining a week
 
 
-def replay(stream_path: Path, steps: tuple[int, ...]) -> list[dict]:
+def replay(stream_path: Path, steps: tuple[int, ...], pace: float | None = PACE) -> list[dict]:
+    """The learning curve; ``pace``: decisions a week (None: each decision dated by its
+    publication's date)."""
     from tracker.judgement.examples import (
         LABELLED_FILE,
         Example,
@@ -44,7 +49,10 @@ def replay(stream_path: Path, steps: tuple[int, ...]) -> list[dict]:
     theme_set = load_theme_set()
     records = sorted(read_labelled(stream_path), key=lambda r: r.get("date") or "")
     stream = examples_from_records(records)
-    dates = [date.fromisoformat(r["date"]) for r in records]
+    if pace:
+        dates = [date(2026, 1, 1) + timedelta(days=7 * i / pace) for i in range(len(records))]
+    else:
+        dates = [date.fromisoformat(r["date"]) for r in records]
     held = {title_key(e.title) for e in stream}
     shipped = [e for e in examples_from_records(read_labelled(LABELLED_FILE)) if title_key(e.title) not in held]
     shipped_classifier = Classifier(theme_set, fit_model(shipped, theme_set))
@@ -90,12 +98,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", default=",".join(map(str, STEPS)),
                         help="decisions replayed before each measurement, comma-separated")
     parser.add_argument("--stream", type=Path, default=STREAM, help="labelled JSON lines with dates")
+    parser.add_argument("--pace", type=float, default=PACE, help="editors' decisions a week")
+    parser.add_argument("--by-date", action="store_true",
+                        help="date each decision by its publication's date instead of --pace")
     parser.add_argument("--quick", action="store_true", help="two steps only (0 and 40)")
     args = parser.parse_args(argv)
     steps = (0, 40) if args.quick else tuple(int(s) for s in args.steps.split(","))
-    print(f"Replay of {args.stream.name}, sorted by date: the first N are the editors' decisions, "
-          "the rest are scored\n")
-    print(table(replay(args.stream, steps)))
+    dated = "by publication date" if args.by_date else f"{args.pace:g} decisions a week"
+    print(f"Replay of {args.stream.name}, sorted by date: the first N are the editors' decisions "
+          f"({dated}), the rest are scored\n")
+    print(table(replay(args.stream, steps, None if args.by_date else args.pace)))
     return 0
 
 

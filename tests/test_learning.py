@@ -128,3 +128,24 @@ def test_the_retrainer_stops_with_the_server(db_path, db):
     retrainer.start()
     retrainer.stop()
     assert not retrainer.is_alive()
+
+
+@pytest.mark.slow  # fits models
+def test_the_learning_benchmark_replays_decisions_and_scores_what_follows(tmp_path, repo_root):
+    import sys
+
+    sys.path.insert(0, str(repo_root / "benchmarks"))
+    from bench_learning import replay, table
+
+    records = [{"title": f"Section 251 outturn return {2000 + n}", "summary": "", "publisher": "DfE",
+                "date": f"{2000 + n}-06-01", "themes": ["finance"], "candidate": True} for n in range(8)]
+    records += [{"title": f"Court hearing list {2000 + n}", "summary": "", "publisher": "HMCTS",
+                 "date": f"{2000 + n}-06-02", "themes": [], "candidate": False} for n in range(8)]
+    stream = tmp_path / "stream.jsonl"
+    stream.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    rows = replay(stream, (0, 8))
+    assert [(r["decisions"], r["following"]) for r in rows] == [(0, 16), (8, 8)]
+    assert rows[0]["learned_f1"] == rows[0]["shipped_f1"]
+    # 4 of each kind decided: the learned model knows section 251 returns are finance candidates
+    assert rows[1]["learned_f1"] >= rows[1]["shipped_f1"] and rows[1]["learned_auc"] == 1.0
+    assert "| 8 | 8 (" in table(rows)
