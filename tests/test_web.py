@@ -818,3 +818,13 @@ async def test_each_line_of_the_list_links_editors_to_its_publications_page(ds, 
     assert "Undo</button>" in own.text
     assert (await ds.client.get(f"/-/publication/{pid}")).headers["location"].startswith("/-/login")
     assert (await ds.client.get("/-/publication/9999", cookies=editor)).status_code == 404
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("week", ["2026-02-30", "2001-01-05"])
+async def test_no_issue_is_sent_for_a_date_that_is_not_one(ds, editor, workspace_db, week):
+    sent = await ds.client.post(f"/-/digest/{week}/sent", cookies=editor,
+                                data={"csrftoken": editor["ds_csrftoken"]})
+    assert sent.status_code == 404
+    assert (await ds.client.get(f"/-/digest/{week}")).status_code == 404
+    assert not Database(workspace_db)["digests"].count

@@ -70,13 +70,8 @@ async def digest_week(request: Request, datasette: Datasette) -> Response:
     """One issue: the newsletter's list (ready to copy) and, for a draft, the candidates apart."""
     db = workspace_database(datasette)
     private = await ensure_table_visible(datasette, request.actor, "digests")
-    try:
-        week = date.fromisoformat(request.url_vars["week"])
-    except ValueError:
-        raise NotFound("Not a date: an issue's page is /-/digest/YYYY-MM-DD") from None
-    issue = await db.execute_fn(lambda conn: load_issue(conn, week))
-    if issue.row is None and week < datetime.now(LONDON).date():
-        raise NotFound(f"No digest has been generated for {week.isoformat()}")
+    issue = await find_issue(db, request.url_vars["week"])
+    week = issue.week
     html = await datasette.render_template(
         "tracker_digest.html",
         {"database": db.name, "private": private, "issue": issue, "week": week.isoformat(),
@@ -85,6 +80,19 @@ async def digest_week(request: Request, datasette: Datasette) -> Response:
         request=request,
     )
     return Response.html(html)
+
+
+async def find_issue(db: DatasetteDatabase, text: str) -> Issue:
+    """The issue dated ``text``: one stored (drafted or sent), or one still to come. NotFound
+    for anything else (a past week never drafted, a 30 February)."""
+    try:
+        week = date.fromisoformat(text)
+    except ValueError:
+        raise NotFound("Not a date: an issue's page is /-/digest/YYYY-MM-DD") from None
+    issue = await db.execute_fn(lambda conn: load_issue(conn, week))
+    if issue.row is None and week < datetime.now(LONDON).date():
+        raise NotFound(f"No digest has been generated for {week.isoformat()}")
+    return issue
 
 
 def load_issue(conn: sqlite3.Connection, week: date) -> Issue:
@@ -136,8 +144,8 @@ async def mark_sent(request: Request, datasette: Datasette) -> Response:
         return Response.redirect(datasette.urls.path(f"/-/digest/{request.url_vars['week']}"))
     if not is_editor(request.actor):
         return login_redirect(datasette, request)
-    week = date.fromisoformat(request.url_vars["week"])
     db = workspace_database(datasette)
+    week = (await find_issue(db, request.url_vars["week"])).week
     editor = request.actor["id"]
     try:
         await db.execute_write_fn(lambda conn: send_issue(Database(conn), week, editor))
