@@ -397,3 +397,9 @@ def test_an_entry_clashing_with_a_stored_row_costs_itself_only(db, moj):
     health = db["sources"].get("moj-stats")
     assert health["skipped_entries"] == 1 and health["last_error"] is None
     assert db.execute("select skipped from fetch_log").fetchone()[0].startswith("1 skipped: ")
+
+
+def test_a_new_upstream_timestamp_is_news_not_an_audited_change(db, moj):
+    save_fetch(db, moj, ok(), [entry(updated="2025-04-03T09:30:00Z")])
+    save_fetch(db, moj, ok(NOW + timedelta(days=1)), [entry(updated="2025-04-09T09:30:00Z")])
+    assert [kind for kind, _, _ in updates(db)] == ["updated"] and poll_audit(db) == []

@@ -162,7 +162,8 @@ def store_entry(db: Database, source: Announcer, entry: Entry, now: str, result:
 
 
 def _record_update(db: Database, publication_id: int, source_id: str, update: Update, now: str) -> None:
-    """Record an upstream change once (a feed repeats it every poll), and audit it."""
+    """Record an upstream change once (a feed repeats it every poll), and audit a title or date
+    the poll did not apply."""
     known = db.execute(
         """select 1 from publication_updates where publication_id = ? and kind = ?
            and new_value is ?""", [publication_id, update.kind, update.new_value]).fetchone()
@@ -174,7 +175,8 @@ def _record_update(db: Database, publication_id: int, source_id: str, update: Up
         [publication_id, source_id, now, update.kind, update.change_note, update.old_value,
          update.new_value, update.upstream_at],
     )
-    _audit(db, publication_id, f"upstream_{update.kind}", update.old_value, update.new_value, now)
+    if update.kind != "updated":  # a change to what editors saw; a new timestamp is only news
+        _audit(db, publication_id, f"upstream_{update.kind}", update.old_value, update.new_value, now)
 
 
 def _audit(db: Database, publication_id: int, action: str, old: str | None, new: str | None, now: str) -> None:
