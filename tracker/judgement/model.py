@@ -21,7 +21,7 @@ from .themes import ThemeSet
 if TYPE_CHECKING:
     import numpy as np
 
-MODEL_FORMAT = 4
+MODEL_FORMAT = 5  # also keys the shipped model's cache: raised when fitting changes what it fits
 RULES_VERSION = "rules"
 STRONGEST_TERMS = 3
 # Publications scored per pass of array arithmetic: large enough that numpy's per-call cost
