@@ -234,3 +234,36 @@ def test_serve_refuses_a_senseless_session_length(served_db, run_tracker, hours)
     result = run_tracker("serve", "--db", served_db, "--no-poll", "--session-hours", hours, timeout=30)
     assert result.returncode == 2
     assert "--session-hours" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_what_follows_a_poll_runs_apart_and_never_holds_up_the_next(db_path):
+    """The digest's document look-ups and the notifications run in their own thread: a stalling
+    publisher's host delays them, not the scheduler; kicks while busy make one more run."""
+    import threading
+
+    from tracker.web.serve import FollowUp
+
+    started, release, runs = threading.Event(), threading.Event(), []
+
+    def stalling(db):
+        runs.append(db["publications"].count)
+        started.set()
+        release.wait(10)
+
+    follow_up = FollowUp(db_path, stalling)
+    follow_up.start()
+    try:
+        follow_up.kick()
+        assert started.wait(5)
+        for _ in range(3):  # three polls finish while the first follow-up still stalls
+            follow_up.kick()
+        release.set()
+        deadline = time.monotonic() + 5
+        while len(runs) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)
+        assert len(runs) == 2
+    finally:
+        release.set()
+        follow_up.stop()
+    assert not follow_up.is_alive()

@@ -186,14 +186,17 @@ class Scheduler(threading.Thread):
         super().__init__(name="scheduler", daemon=True)
         self.db_path, self.config = db_path, config
         self._stopping = threading.Event()
+        self.follow_up = FollowUp(db_path, self.after_poll)
 
     def stop(self, timeout: float = 10) -> None:
         self._stopping.set()
+        self.follow_up.stop(timeout)
         self.join(timeout)
 
     def run(self) -> None:
         from tracker.store import open_database
 
+        self.follow_up.start()
         db = open_database(self.db_path)
         try:
             while not self._stopping.is_set():
@@ -218,6 +221,9 @@ class Scheduler(threading.Thread):
         if summary.outcomes:
             log.info("polled %d sources: %d new, %d failed", len(summary.outcomes),
                      len(summary.new_ids), len(summary.failed))
+        self.follow_up.kick()
+
+    def after_poll(self, db: Database) -> None:
         self.save_digest(db)
         self.notify(db)
 
@@ -266,3 +272,36 @@ class Scheduler(threading.Thread):
         wait = min(max(wait, MIN_WAIT), interval)
         return wait * (1 + random.uniform(0, JITTER))
 
+
+class FollowUp(threading.Thread):
+    """What follows a poll, in a thread of its own: the current issue's list, with its document
+    look-ups (a publisher's stalling PDF host), and the notifications (a slow mail server). So
+    neither delays the next poll; kicks that arrive while it works make one more run, not many."""
+
+    def __init__(self, db_path: Path, work: Callable[[Database], None]):
+        super().__init__(name="after-poll", daemon=True)
+        self.db_path, self.work = db_path, work
+        self._due, self._stopping = threading.Event(), threading.Event()
+
+    def kick(self) -> None:
+        self._due.set()
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stopping.set()
+        self._due.set()
+        if self.is_alive():
+            self.join(timeout)
+
+    def run(self) -> None:
+        from tracker.store import open_database
+
+        db = open_database(self.db_path)
+        try:
+            while True:
+                self._due.wait()
+                if self._stopping.is_set():
+                    return
+                self._due.clear()
+                self.work(db)
+        finally:
+            db.close()
