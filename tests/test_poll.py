@@ -450,3 +450,18 @@ def test_a_failure_while_storing_is_recorded_and_stores_nothing_of_that_source(
     assert health["last_error"] == got["become"].error and health["consecutive_errors"] == 1
     assert health["next_poll"] is not None
     assert all(got[s[0]].outcome == "fetched" for s in GOOD if s[0] != "become")
+
+
+def test_judgments_are_stored_but_never_scored(db, db_path, tmp_path, feed_server, feeds_dir):
+    """Find Case Law's licence leaves out automated classification of judgments: a caselaw
+    source's publications are stored with title, link and date, and no theme or score."""
+    feed_server.serve("/atom.xml", (feeds_dir / "find-case-law.atom").read_bytes(),
+                      headers={"Content-Type": "application/atom+xml"})
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump({"settings": SETTINGS, "sources": [
+        {"id": "case-law", "publisher": "the Family Court", "type": "caselaw",
+         "url": feed_server.url("/atom.xml")}]}))
+    summary = poll(db, db_path, path)
+    assert summary.new_ids and summary.classify_error is None
+    rows = db.execute_returning_dicts("select candidate_score, model_version, why from publications")
+    assert rows and all(r == {"candidate_score": None, "model_version": None, "why": None} for r in rows)

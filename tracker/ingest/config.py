@@ -20,6 +20,9 @@ from tracker.yamlfile import load_yaml
 # caselaw: Find Case Law's Atom feed, title and link only; parliament-committees, wordpress
 # (REST API) and sitemap: structured sources that no redesign of a page breaks (ingest/apis.py)
 SOURCE_TYPES = ("feed", "govuk-search", "html", "caselaw", "parliament-committees", "wordpress", "sitemap")
+# The Open Justice Licence leaves out "automated identification or classification of judgments"
+# (that needs The National Archives' own licence): judgments are stored, never scored.
+UNCLASSIFIED_TYPES = ("caselaw",)
 HTML_SELECTORS = ("item", "title", "link", "date", "summary")
 SOURCE_KEYS = {
     "id", "publisher", "type", "url", "params", "interval", "enabled", "themes",
@@ -107,6 +110,10 @@ class Source:
     date_order: str = "DMY"
     selectors: Selectors | None = None  # html sources only
     paths: tuple[str, ...] = ()  # sitemap sources: only pages under these path prefixes count
+
+    @property
+    def classified(self) -> bool:
+        return self.type not in UNCLASSIFIED_TYPES
 
     @property
     def request_url(self) -> str:

@@ -304,7 +304,8 @@ class _Pass:
 
     def store(self, source: Source, record: FetchRecord, entries: list[Entry]) -> StoreResult:
         stored = save_fetch(self.db, source, record, entries)
-        self.classifying.add(self.db, stored.new_ids)
+        if source.classified:
+            self.classifying.add(self.db, stored.new_ids)
         return stored
 
 
