@@ -828,3 +828,77 @@ async def test_no_issue_is_sent_for_a_date_that_is_not_one(ds, editor, workspace
     assert sent.status_code == 404
     assert (await ds.client.get(f"/-/digest/{week}")).status_code == 404
     assert not Database(workspace_db)["digests"].count
+
+
+# What the QA review of the editors' workspace found (issue 10, wave 2).
+
+@pytest.mark.asyncio
+async def test_marking_sent_asks_first_and_reopen_undoes_it(ds, editor, workspace_db):
+    import re
+
+    week = issue_week().isoformat()
+    await accept(ds, editor, workspace_db, KINSHIP)
+    page = (await ds.client.get(f"/-/digest/{week}", cookies=editor)).text
+    assert f'<form class="mark-sent" method="get" action="/-/digest/{week}/sent"' in page
+    confirm = await ds.client.get(f"/-/digest/{week}/sent", cookies=editor)  # the step without JS
+    assert confirm.status_code == 200 and "Yes, mark it sent" in confirm.text
+    assert f'method="post" action="/-/digest/{week}/sent"' in confirm.text and 'name="csrftoken"' in confirm.text
+    assert not Database(workspace_db)["digests"].count  # asking changed nothing
+    await ds.client.post(f"/-/digest/{week}/sent", cookies=editor, data={"csrftoken": editor["ds_csrftoken"]})
+    page = (await ds.client.get(f"/-/digest/{week}", cookies=editor)).text
+    assert re.search(r"Sent \d{1,2} [A-Z][a-z]+ \d{4} at \d\d:\d\d by alice", page)  # London time, in words
+    assert f'action="/-/digest/{week}/reopen"' in page and "Reopen this issue" in page
+    assert "Reopen this issue" not in (await ds.client.get(f"/-/digest/{week}")).text  # editors only
+    anonymous = await ds.client.post(f"/-/digest/{week}/reopen", data={})
+    assert anonymous.headers["location"].startswith("/-/login")
+    assert (await ds.client.post(f"/-/digest/{week}/reopen", cookies=editor, data={})).status_code == 403
+    reopened = await ds.client.post(f"/-/digest/{week}/reopen", cookies=editor,
+                                    data={"csrftoken": editor["ds_csrftoken"]})
+    assert reopened.status_code == 302 and reopened.headers["location"] == f"/-/digest/{week}"
+    row = next(Database(workspace_db).query("select * from digests where week = ?", [week]))
+    assert (row["sent_at"], row["sent_by"]) == (None, None)
+    reopen_audit = [r for r in audit_rows(workspace_db) if r["action"] == "reopen_issue"]
+    assert [(r["editor"], r["new_value"]) for r in reopen_audit] == [("alice", week)]
+    await accept(ds, editor, workspace_db, FOSTERING)  # a draft again: it follows decisions
+    page = (await ds.client.get(f"/-/digest/{week}", cookies=editor)).text
+    assert "Mark this issue sent" in page and FOSTERING in page
+    again = await ds.client.post(f"/-/digest/{week}/reopen", cookies=editor,
+                                 data={"csrftoken": editor["ds_csrftoken"]})
+    assert again.status_code == 302
+    assert len([r for r in audit_rows(workspace_db) if r["action"] == "reopen_issue"]) == 1
+    await ds.client.post(f"/-/digest/{week}/sent", cookies=editor, data={"csrftoken": editor["ds_csrftoken"]})
+    assert next(Database(workspace_db).query("select sent_by from digests where week = ?", [week]))["sent_by"] == "alice"
+
+
+def test_times_are_said_in_london_time_in_words():
+    from tracker.web.wording import day_words, london_time
+
+    assert london_time("2026-11-30T22:56:27Z") == "30 November 2026 at 22:56"
+    assert london_time("2026-07-01T22:56:27Z") == "1 July 2026 at 23:56"  # BST
+    assert london_time("not a time") == "not a time" and london_time(None) == ""
+    assert day_words("2026-12-04") == "4 December 2026" and day_words(date(2026, 12, 4), False) == "4 December"
+
+
+@pytest.mark.asyncio
+async def test_next_weeks_draft_marks_the_lines_already_sent(ds, editor, workspace_db):
+    from datetime import timedelta
+
+    week = issue_week()
+    with sqlite3.connect(workspace_db) as conn:
+        conn.execute("update publications set published = '2024-12-17' where title = ?", [FOSTERING])
+    await accept(ds, editor, workspace_db, KINSHIP)
+    await ds.client.post(f"/-/digest/{week}/sent", cookies=editor, data={"csrftoken": editor["ds_csrftoken"]})
+    await accept(ds, editor, workspace_db, FOSTERING)
+    page = (await ds.client.get(f"/-/digest/{week + timedelta(days=7)}", cookies=editor)).text
+    said = f"{week.day} {week.strftime('%B')}"
+    shown = page[page.index('id="digest-list"'):page.index("</article>")]
+    assert f"New since the issue of {said}" in shown and f"Already in the issue of {said}" in shown
+    assert shown.index(FOSTERING) < shown.index(f"Already in the issue of {said}") < shown.index(KINSHIP)
+    kinship_line = shown[shown.rindex("<p", 0, shown.index(KINSHIP)):]
+    assert kinship_line.startswith('<p data-order="0" class="earlier">')
+    assert f'<span class="earlier-mark">in the issue of {said}</span>' in kinship_line
+    assert "earlier-mark" not in shown[:shown.index(KINSHIP)]
+    # Copy's text is the list as the CONTRACT has it: every line, newest first.
+    listed = page[page.index('id="digest-text"'):page.index("</pre>")].split(">", 1)[1].splitlines()
+    assert [KINSHIP in listed[0], FOSTERING in listed[1], len(listed)] == [True, True, 2]
+    assert "issue of" not in " ".join(listed)

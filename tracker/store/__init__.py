@@ -14,7 +14,16 @@ its own writes. Everything a caller needs is importable from ``tracker.store``.
 """
 
 from .database import NotATrackerDatabase, PollRunning, open_database, poll_lock, write_transaction
-from .digests import Document, IssueSent, list_issues, replace_digest, save_documents, sent_weeks
+from .digests import (
+    Document,
+    IssueNotSent,
+    IssueSent,
+    list_issues,
+    reopen_issue,
+    replace_digest,
+    save_documents,
+    sent_weeks,
+)
 from .edits import (
     MANUAL_SOURCE,
     Added,
@@ -32,7 +41,7 @@ from .schema import LINE_LIMITS, MIGRATION_SET, STATUSES, migrations
 from .sources import FetchRecord, postpone, prune_fetch_log, save_fetch, source_states, sync_sources
 
 __all__ = [
-    "LINE_LIMITS", "MANUAL_SOURCE", "Added", "EditRefused", "IssueSent", "LineEdit", "ManualPublication",
+    "LINE_LIMITS", "MANUAL_SOURCE", "Added", "EditRefused", "IssueNotSent", "IssueSent", "reopen_issue", "LineEdit", "ManualPublication",
     "add_manual", "edit_line", "ignore_update", "list_issues", "list_update", "sent_weeks", "set_status",
     "MIGRATION_SET", "STATUSES", "Document", "FetchRecord", "NotATrackerDatabase", "PastEntry",
     "PollRunning", "StoreResult", "announcement_changes", "migrations", "open_database",

@@ -19,6 +19,10 @@ class IssueSent(TrackerError):
     """The issue was sent: its texts are frozen as they went out."""
 
 
+class IssueNotSent(TrackerError):
+    """The issue was not sent (or never stored): there is nothing to reopen."""
+
+
 def replace_digest(
     db: Database, week: date, weeks: int, texts: Mapping[str, str], counts: Mapping[str, int],
     generated_at: datetime | None = None, *, sent_by: str | None = None,
@@ -51,6 +55,26 @@ def replace_digest(
             sent = db.execute("select sent_at, sent_by from digests where week = ?", [row["week"]]).fetchone()
             raise IssueSent(f"the issue of {row['week']} was sent by {sent[1]} at {sent[0]}: it stays as sent")
     return row
+
+
+def reopen_issue(db: Database, week: date, editor: str, now: datetime | None = None) -> dict:
+    """Undo marking the issue dated ``week`` sent (an editor's slip): sent_at and sent_by are
+    cleared, so the page drafts from the store again and it can be marked sent anew. Audited
+    like every editor's write: old_value says when and by whom it had been marked sent.
+    Raises IssueNotSent for an issue that is a draft or not stored. Returns the row."""
+    stamp = utc_iso(now or datetime.now(timezone.utc))
+    with write_transaction(db):
+        rows = db.execute_returning_dicts("select * from digests where week = ?", [week.isoformat()])
+        if not rows or not rows[0]["sent_at"]:
+            raise IssueNotSent(f"the issue of {week.isoformat()} is not marked sent: nothing to reopen")
+        row = rows[0]
+        db.execute("update digests set sent_at = null, sent_by = null where week = ?", [week.isoformat()])
+        db.execute(
+            """insert into audit_log (editor, time, publication_id, action, old_value, new_value)
+               values (?, ?, null, 'reopen_issue', ?, ?)""",
+            [editor, stamp, f"sent {row['sent_at']} by {row['sent_by']}", week.isoformat()],
+        )
+    return {**row, "sent_at": None, "sent_by": None}
 
 
 def list_issues(db: Database) -> list[dict]:

@@ -30,6 +30,7 @@ from .notify_pages import save_this_search, searches
 from .sessions import logout
 from .table_pages import table_cell
 from .themes_facet import ThemeIndexFacet, theme_filter
+from .wording import day_words, london_time
 from .workspace import PLUGIN, WorkspaceError, is_editor, login_redirect, workspace
 
 if TYPE_CHECKING:
@@ -186,6 +187,13 @@ def extra_css_urls(datasette: Datasette) -> list[str] | None:
 
 
 @hookimpl
+def prepare_jinja2_environment(env: Any, datasette: Datasette) -> None:
+    # Stored stamps are UTC ISO; pages say them in London time, in words (tracker.web.wording).
+    env.filters["london_time"] = london_time
+    env.filters["day_words"] = day_words
+
+
+@hookimpl
 def render_cell(row: sqlite3.Row, value: Any, column: str, table: str | None, database: str,
                 datasette: Datasette) -> Markup | None:
     """A publication's title links to it and its URL shows compact (tracker.web.table_pages)."""
@@ -243,6 +251,7 @@ def register_routes(datasette: Datasette) -> list[tuple[str, Callable]] | None:
         (r"^/-/digest$", digest_pages.digest_index),
         (r"^/-/digest/(?P<week>\d{4}-\d{2}-\d{2})$", digest_pages.digest_week),
         (r"^/-/digest/(?P<week>\d{4}-\d{2}-\d{2})/sent$", digest_pages.mark_sent),
+        (r"^/-/digest/(?P<week>\d{4}-\d{2}-\d{2})/reopen$", digest_pages.reopen),
         (r"^/-/add$", action_pages.add_url),
         (r"^/-/updates/(?P<id>\d+)$", action_pages.update_action),
         (r"^/-/publication/(?P<id>\d+)$", triage_pages.publication),

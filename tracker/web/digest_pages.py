@@ -8,8 +8,10 @@ this week's candidates are shown apart, and Copy takes the list alone.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from html import unescape
 from typing import TYPE_CHECKING
 
 from datasette.utils.asgi import NotFound, Request, Response
@@ -19,6 +21,7 @@ from tracker import TrackerError
 from tracker.dates import LONDON
 from tracker.publish.digest import Digest, Item, collect, current_issue, line
 from tracker.publish.digest import mark_sent as send_issue
+from tracker.store import reopen_issue
 
 from .workspace import ensure_table_visible, is_editor, login_redirect, workspace_database
 
@@ -37,6 +40,7 @@ class Issue:
     week: date
     row: dict | None
     digest: Digest | None
+    previous: dict | None = None  # for a draft, the last issue sent before it
 
     @property
     def sent(self) -> bool:
@@ -72,10 +76,13 @@ async def digest_week(request: Request, datasette: Datasette) -> Response:
     private = await ensure_table_visible(datasette, request.actor, "digests")
     issue = await find_issue(db, request.url_vars["week"])
     week = issue.week
+    lines = list_lines(issue)
     html = await datasette.render_template(
         "tracker_digest.html",
         {"database": db.name, "private": private, "issue": issue, "week": week.isoformat(),
-         "lines": list_lines(issue), "candidates": issue.digest.candidates if issue.digest else [],
+         "lines": lines, "shown": shown_order(lines),
+         "repeated": sum(entry.earlier for entry in lines),
+         "candidates": issue.digest.candidates if issue.digest else [],
          "editor": is_editor(request.actor)},
         request=request,
     )
@@ -100,8 +107,13 @@ def load_issue(conn: sqlite3.Connection, week: date) -> Issue:
     row = None
     if db["digests"].exists():
         row = next(db.query("select * from digests where week = ?", [week.isoformat()]), None)
-    digest = None if row and row.get("sent_at") else collect(db, week, (row or {}).get("weeks") or 12)
-    return Issue(week, row, digest)
+    if row and row.get("sent_at"):
+        return Issue(week, row, None)
+    previous = None
+    if db["digests"].exists():
+        previous = next(db.query("""select * from digests where sent_at is not null and week < ?
+                                    order by week desc limit 1""", [week.isoformat()]), None)
+    return Issue(week, row, collect(db, week, (row or {}).get("weeks") or 12), previous)
 
 
 @dataclass(frozen=True)
@@ -110,15 +122,33 @@ class ListLine:
 
     text: str
     item: Item | None = None
+    earlier: bool = False  # a draft's line that was in the last sent issue too
+    order: int = 0  # its place in the list as Copy takes it (the CONTRACT's order)
 
 
 def list_lines(issue: Issue) -> list[ListLine]:
     if issue.digest is None:
-        row = issue.row or {}
-        if not json.loads(row.get("counts") or "{}").get("accepted"):
-            return []  # the frozen text says "Nothing was accepted ...": not a line to paste
-        return [ListLine(text) for text in frozen_list(row.get("text") or "")]
-    return [ListLine(line(item), item) for item in issue.digest.accepted]
+        return [ListLine(text, order=n) for n, text in enumerate(sent_lines(issue.row or {}))]
+    # The list keeps an accepted publication for its whole window (CONTRACT), so most of last
+    # week's lines come round again: known by their link, or their words if they have none.
+    previous = issue.previous or {}
+    links = set(map(unescape, re.findall(r'href="([^"]*)"', previous.get("html") or "")))
+    texts = set(sent_lines(previous))
+    return [ListLine(text, item, item.url in links or text in texts, n)
+            for n, (item, text) in enumerate((item, line(item)) for item in issue.digest.accepted)]
+
+
+def shown_order(lines: list[ListLine]) -> list[ListLine]:
+    """The lines as the page shows them: those new since the last sent issue first. Copy
+    still takes them in the list's own order (each line's ``order``)."""
+    return sorted(lines, key=lambda entry: entry.earlier)
+
+
+def sent_lines(row: dict) -> list[str]:
+    """The lines of a stored issue's list (none when its text says nothing was accepted)."""
+    if not json.loads(row.get("counts") or "{}").get("accepted"):
+        return []  # the frozen text says "Nothing was accepted ...": not a line to paste
+    return frozen_list(row.get("text") or "")
 
 
 def frozen_list(text: str) -> list[str]:
@@ -139,13 +169,21 @@ def _is_heading(block: str) -> bool:
 
 
 async def mark_sent(request: Request, datasette: Datasette) -> Response:
-    """POST (an editor, with the CSRF token Datasette checks): freeze the issue as sent."""
-    if request.method != "POST":
-        return Response.redirect(datasette.urls.path(f"/-/digest/{request.url_vars['week']}"))
+    """POST (an editor, with the CSRF token Datasette checks): freeze the issue as sent. GET
+    (the week page's button without JavaScript, which asks with confirm() instead): the step
+    that asks the editor to confirm, since only Reopen undoes it."""
     if not is_editor(request.actor):
         return login_redirect(datasette, request)
     db = workspace_database(datasette)
-    week = (await find_issue(db, request.url_vars["week"])).week
+    issue = await find_issue(db, request.url_vars["week"])
+    week = issue.week
+    if request.method != "POST":
+        if issue.sent:
+            return Response.redirect(datasette.urls.path(f"/-/digest/{week.isoformat()}"))
+        html = await datasette.render_template(
+            "tracker_digest_confirm.html",
+            {"database": db.name, "week": week.isoformat(), "lines": list_lines(issue)}, request=request)
+        return Response.html(html)
     editor = request.actor["id"]
     try:
         await db.execute_write_fn(lambda conn: send_issue(Database(conn), week, editor))
@@ -154,3 +192,23 @@ async def mark_sent(request: Request, datasette: Datasette) -> Response:
     else:
         datasette.add_message(request, f"The issue of {week.isoformat()} is marked sent.")
     return Response.redirect(datasette.urls.path(f"/-/digest/{week.isoformat()}"))
+
+
+async def reopen(request: Request, datasette: Datasette) -> Response:
+    """POST (an editor, CSRF checked): undo Mark this issue sent; audited (tracker.store)."""
+    if not is_editor(request.actor):
+        return login_redirect(datasette, request)
+    week_page = datasette.urls.path(f"/-/digest/{request.url_vars['week']}")
+    if request.method != "POST":
+        return Response.redirect(week_page)
+    db = workspace_database(datasette)
+    week = (await find_issue(db, request.url_vars["week"])).week
+    editor = request.actor["id"]
+    try:
+        await db.execute_write_fn(lambda conn: reopen_issue(Database(conn), week, editor))
+    except TrackerError as ex:
+        datasette.add_message(request, str(ex), datasette.ERROR)
+    else:
+        datasette.add_message(request, f"The issue of {week.isoformat()} is open again: a draft that "
+                                       "follows the editors' decisions, to be marked sent anew.")
+    return Response.redirect(week_page)

@@ -1,0 +1,36 @@
+"""Dates and times as the workspace's pages say them: London time, in words (Jinja filters
+registered by tracker.web's prepare_jinja2_environment)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from tracker.dates import LONDON, MONTH_NAMES
+
+
+def london_time(stamp: str | None) -> str:
+    """A stored UTC stamp ("2026-11-30T22:56:27Z") as "30 November 2026 at 22:56", London time;
+    anything that is not a timestamp as it is."""
+    if not stamp:
+        return ""
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    local = moment.astimezone(LONDON)
+    return f"{day_words(local.date())} at {local:%H:%M}"
+
+
+def day_words(day: date | str | None, year: bool = True) -> str:
+    """"4 December 2026" ("4 December" without the year); a string that is no date as it is."""
+    if isinstance(day, str):
+        try:
+            day = date.fromisoformat(day)
+        except ValueError:
+            return day
+    if day is None:
+        return ""
+    words = f"{day.day} {MONTH_NAMES[day.month - 1]}"
+    return f"{words} {day.year}" if year else words
