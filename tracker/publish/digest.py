@@ -25,8 +25,7 @@ from tracker.judgement.themes import load_themes, theme_list
 from tracker.store import open_database, replace_digest, sent_weeks
 from tracker.text import human_size, is_http_url
 
-from .documents import PDF, check_documents_now
-from .kinds import KINDS, kind_of, suggest_verb
+from .kinds import KINDS, PDF, kind_of, suggest_verb
 
 DEFAULT_WEEKS = 12
 DEFAULT_CANDIDATES = 30
@@ -370,6 +369,9 @@ def current_issue(db: Database, today: date, issue_day: str = "friday") -> date:
 def collect_documented(db: Database, week: date, weeks: int, candidates: int,
                        lookup_with: Settings | None) -> Digest:
     """``collect``, after looking up the listed publications' documents when given settings."""
+    # Only a lookup needs the HTTP client: importing it costs every plain digest 150 ms.
+    from .documents import check_documents_now
+
     digest = collect(db, week, weeks, candidates)
     if lookup_with is None:
         return digest

@@ -36,9 +36,10 @@ from tracker.ingest.fetch import (
 from tracker.store import Document, save_documents
 from tracker.text import is_http_url
 
+from .kinds import PDF
+
 CONTENT_API = "https://www.gov.uk/api/content"
 GOVUK_HOSTS = ("www.gov.uk", "gov.uk")
-PDF = "application/pdf"
 # Where a publisher's page keeps its main content: the first PDF linked there is the report.
 MAIN_CONTENT = ("main", "article", "[role=main]", "#content", "body")
 # One digest's look-ups take at most this many fetch timeouts in all.

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+PDF = "application/pdf"
+
 DEFAULT_VERB = "published"
 
 # First match wins: a "survey of foster carers' podcast habits" is still a survey.
