@@ -149,3 +149,30 @@ def test_the_learning_benchmark_replays_decisions_and_scores_what_follows(tmp_pa
     # 4 of each kind decided: the learned model knows section 251 returns are finance candidates
     assert rows[1]["learned_f1"] >= rows[1]["shipped_f1"] and rows[1]["learned_auc"] == 1.0
     assert "| 8 | 8 (" in table(rows)
+
+
+@pytest.mark.slow  # fits a model on the shipped examples
+def test_a_new_theme_is_learnt_from_a_handful_of_editors_decisions(tmp_path, monkeypatch):
+    from tracker.judgement.examples import LABELLED_FILE, Example, examples_from_records, read_labelled
+    from tracker.judgement.fitting import fit_model
+    from tracker.paths import data_file
+
+    text = data_file("themes.yaml").read_text(encoding="utf-8")
+    text = text.replace("\nthemes:\n", "\nthemes:\n  housing:\n    label: Housing\n    network: Commissioners\n"
+                        "    description: Where families and care leavers live.\n"
+                        "    include: [temporary accommodation]\n", 1)
+    (tmp_path / "themes.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    edited = load_theme_set()
+    assert "housing" in edited.slugs
+    decided = [Example(title, "", "Shelter", ("housing",), True, decision_weight(0)) for title in (
+        "Homeless families placed in bed and breakfast: council survey",
+        "Homeless care leavers: bed and breakfast placements rise",
+        "Bed and breakfast for homeless families with children: the legal limit",
+        "Homeless 16 and 17 year olds: joint housing and children's services protocols",
+    )]
+    model = fit_model(examples_from_records(read_labelled(LABELLED_FILE)) + decided, edited)
+    assert "housing" in model.slugs  # the model, not only the phrase, now decides it
+    prediction = Classifier(edited, model).predict(
+        {"title": "Homeless families in bed and breakfast for over six weeks", "publisher": "Shelter"})
+    assert "housing" in prediction.themes and "housing" not in prediction.why["rules"]
