@@ -902,3 +902,33 @@ async def test_next_weeks_draft_marks_the_lines_already_sent(ds, editor, workspa
     listed = page[page.index('id="digest-text"'):page.index("</pre>")].split(">", 1)[1].splitlines()
     assert [KINSHIP in listed[0], FOSTERING in listed[1], len(listed)] == [True, True, 2]
     assert "issue of" not in " ".join(listed)
+
+
+@pytest.mark.asyncio
+async def test_an_unreadable_page_says_why_and_can_be_added_by_hand(ds, editor, workspace_db, feed_server):
+    missing = "http://no-such-host.invalid/kinship-report"  # .invalid never resolves (RFC 2606)
+    refused = (await add_form(ds, editor, missing, _json="1")).json()
+    assert refused["ok"] is False and "could not be found (DNS lookup failed)" in refused["message"]
+    assert "only public web addresses" not in refused["message"]
+    with sqlite3.connect(workspace_db) as conn:  # an error page on a host the operator configured
+        conn.execute("insert into sources (id, publisher, type, url, configured) values "
+                     "('local', 'Kinship', 'feed', ?, 1)", [feed_server.url("/feed.atom")])
+    feed_server.serve("/gone", b"<h1>Not found</h1>", status=404)
+    gone = (await add_form(ds, editor, feed_server.url("/gone"), _json="1")).json()
+    assert gone["ok"] is False and "answered 404 Not Found" in gone["message"] and "only public" not in gone["message"]
+    bad_date = (await add_form(ds, editor, missing, title="T", published="2026-02-30", _json="1")).json()
+    assert bad_date == {"ok": False, "message": "'2026-02-30' is not a date (YYYY-MM-DD)"}
+    # Without JavaScript: back to triage, with the form filled in as the editor typed it.
+    back = await add_form(ds, editor, missing, publisher="Kinship <b>")
+    assert back.status_code == 302 and back.headers["location"] == "/-/triage"
+    page = await ds.client.get("/-/triage", cookies={**editor, "tracker_add": back.cookies["tracker_add"]})
+    form = page.text[page.text.index('id="add-url" open'):page.text.index("</details>", page.text.index('id="add-url"'))]
+    assert f'value="{missing}"' in form and 'value="Kinship &lt;b&gt;"' in form
+    assert 'name="title"' in form and 'name="published"' in form
+    assert 'id="add-url" open' not in (await ds.client.get("/-/triage", cookies=editor)).text
+    added = (await add_form(ds, editor, missing, title="Kinship report", publisher="Kinship",
+                            published="2026-10-01", accept="1", _json="1")).json()
+    assert added["ok"] is True, added
+    row = publication(workspace_db, "Kinship report")
+    assert (row["source_id"], row["publisher"], row["published"], row["status"]) == (
+        "manual", "Kinship", "2026-10-01", "accepted")

@@ -109,7 +109,7 @@ def read_publication(url: str, request: AddRequest, settings: Settings, public_o
     meta = given.over(page)
     if not meta.title:
         why = f"the page could not be read ({reason})" if reason else "the page gives none"
-        raise AddError(f"no title for {url}: {why}; give one with --title")
+        raise AddError(f"no title for {url}: {why}; give its title, publisher and date")
     # As the newsletter writes it: "Department for Education" on the page is "DfE".
     publisher = given.publisher or (canonical_publisher(page.publisher) if page.publisher else _site(url))
     return ManualPublication(
@@ -125,7 +125,11 @@ async def read_page(url: str, settings: Settings, public_only: bool,
         try:
             await refuse_private(url, "points to")
         except FetchError as ex:
-            raise AddError(f"{url} {ex}: only public web addresses can be added here") from None
+            if "private address" in str(ex):
+                raise AddError(f"{url} {ex}: only public web addresses can be added here") from None
+            # A host that is not found is no private one: nothing to read, but the editor may
+            # still give the title, publisher and date.
+            return PageMeta(), f"it {ex}"
     govuk = urlsplit(url).hostname in GOVUK_HOSTS
     target = content_api.rstrip("/") + urlsplit(url).path if govuk else url
     async with make_client(settings) as client:

@@ -19,6 +19,7 @@ from tracker.dates import LONDON, london_date
 from tracker.publish.kinds import suggest_verb
 from tracker.text import is_http_url
 
+from .action_pages import forget_add_form, typed_add_form
 from .digest_pages import coming_issue
 from .workspace import is_editor, login_redirect, workspace_database
 
@@ -89,6 +90,7 @@ async def triage(request: Request, datasette: Datasette) -> Response:
     days = request.args.get("days", "7")
     days = days if days.isdigit() else "7"
     themes = await theme_labels(db)
+    typed = typed_add_form(datasette, request)  # the add form's fields before a refusal
     today = datetime.now(LONDON).date()
     candidates = [_card(row, themes, today) for row in (await db.execute(query["sql"], {"days": days})).rows]
     for rank, item in enumerate(candidates, 1):
@@ -104,10 +106,13 @@ async def triage(request: Request, datasette: Datasette) -> Response:
          "likely": [item for item in candidates if (item["candidate_score"] or 0) >= LIKELY],
          "unlikely": [item for item in candidates if (item["candidate_score"] or 0) < LIKELY],
          "decided": decided, "likely_score": LIKELY, "count": len(candidates),
-         "issue": (await coming_issue(db)).isoformat()},
+         "issue": (await coming_issue(db)).isoformat(), "add": typed},
         request=request,
     )
-    return Response.html(html)
+    response = Response.html(html)
+    if typed is not None:
+        forget_add_form(datasette, response)
+    return response
 
 
 CARD_COLUMNS = """id, title, url, publisher, published, date_source, first_seen, summary, themes,
