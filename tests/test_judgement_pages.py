@@ -103,3 +103,11 @@ async def test_the_model_page_shows_the_version_its_figures_and_the_scorecard(ds
     assert "db-20261130T100000-abcdef12" in page.text and "in the background" in page.text
     assert "0.812" in page.text and "0.946" in page.text and "42 of them the editors" in page.text
     assert "Weekly scorecard" in page.text and date.today().isoformat() in page.text
+    dashboard = (await ds.client.get("/-/dashboard")).text
+    assert "Scoring with model" in dashboard and "db-20261130T100000-abcdef12" in dashboard
+    assert "macro-F1 0.812" in dashboard and 'href="/-/model"' in dashboard
+
+
+@pytest.mark.asyncio
+async def test_the_dashboard_says_when_the_shipped_model_scores(ds):
+    assert "Scoring with the shipped model" in (await ds.client.get("/-/dashboard")).text

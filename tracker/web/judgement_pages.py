@@ -24,6 +24,7 @@ from .workspace import ensure_table_visible, is_editor, login_redirect, workspac
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
+    from datasette.database import Database
 
 NOT_SURE = 40
 # The unreviewed publications nearest a decision boundary (see Classifier._boundaries), nearest
@@ -90,3 +91,20 @@ async def model_page(request: Request, datasette: Datasette) -> Response:
         request=request,
     )
     return Response.html(html)
+
+
+async def model_summary(db: Database) -> dict | None:
+    """The scoring model's version, when it was trained and its cross-validated figures, for
+    the dashboard; None while the shipped model scores."""
+    if not await db.table_exists("models"):
+        return None
+    rows = (await db.execute("select version, trained_at, decisions, metrics from models"
+                             " order by trained_at desc, rowid desc limit 1")).rows
+    if not rows:
+        return None
+    row = dict(rows[0])
+    try:
+        row["metrics"] = json.loads(row["metrics"] or "{}")
+    except ValueError:
+        row["metrics"] = {}
+    return row

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from datasette.utils.asgi import Request, Response
 
+from .judgement_pages import model_summary
 from .workspace import ensure_table_visible, workspace_database
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ async def dashboard(request: Request, datasette: Datasette) -> Response:
     )).rows
     statuses = (await db.execute(
         "select status, count(*) as n from publications group by status order by status")).rows
+    model = await model_summary(db)
     html = await datasette.render_template(
         "tracker_dashboard.html",
         {
@@ -59,7 +61,7 @@ async def dashboard(request: Request, datasette: Datasette) -> Response:
             "grid": grid, "theme_rows": theme_rows, "labels": labels, "peak": peak,
             "publishers": publishers,
             "publisher_peak": max([row["n"] for row in publishers] or [1]),
-            "statuses": statuses,
+            "statuses": statuses, "model": model,
         },
         request=request,
     )
