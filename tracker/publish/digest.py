@@ -369,12 +369,12 @@ def current_issue(db: Database, today: date, issue_day: str = "friday") -> date:
 def collect_documented(db: Database, week: date, weeks: int, candidates: int,
                        lookup_with: Settings | None) -> Digest:
     """``collect``, after looking up the listed publications' documents when given settings."""
-    # Only a lookup needs the HTTP client: importing it costs every plain digest 150 ms.
-    from .documents import check_documents_now
-
     digest = collect(db, week, weeks, candidates)
     if lookup_with is None:
         return digest
+    # Only a lookup needs the HTTP client: importing it costs every plain digest 150 ms.
+    from .documents import check_documents_now
+
     if check_documents_now(db, [item.id for item in digest.accepted + digest.candidates], lookup_with):
         digest = collect(db, week, weeks, candidates)
     return digest
