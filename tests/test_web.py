@@ -932,3 +932,28 @@ async def test_an_unreadable_page_says_why_and_can_be_added_by_hand(ds, editor, 
     row = publication(workspace_db, "Kinship report")
     assert (row["source_id"], row["publisher"], row["published"], row["status"]) == (
         "manual", "Kinship", "2026-10-01", "accepted")
+
+
+def test_the_why_agrees_with_the_themes_the_card_shows():
+    from tracker.web.triage_pages import why_in_words
+
+    why = json.dumps({"rules": {"send": ["SEND"], "workforce": ["social workers"]}})
+    labels = {"send": "SEND", "workforce": "Workforce"}
+    assert why_in_words(why, labels, ["send"]) == [
+        "Matched the phrases of its themes: SEND (“SEND”).",
+        "Phrases of Workforce (“social workers”) matched, but it was not judged to be about that theme."]
+    out_of_remit = why_in_words(why, labels, [])
+    assert out_of_remit == ["Phrases of SEND (“SEND”); Workforce (“social workers”) matched, but it was "
+                            "judged outside the networks' remit, so it has no theme."]
+
+
+@pytest.mark.asyncio
+async def test_a_card_without_themes_does_not_claim_its_phrases_as_themes(ds, editor, workspace_db):
+    with sqlite3.connect(workspace_db) as conn:
+        conn.execute("update publications set themes = '[]', why = ? where title = ?",
+                     [json.dumps({"rules": {"workforce": ["social workers"]}}), KINSHIP])
+    page = (await ds.client.get("/-/triage", cookies=editor)).text
+    card = page[page.index(f'id="card-{publication(workspace_db, KINSHIP)["id"]}"'):]
+    card = card[:card.index("</details>\n</li>")]
+    assert "Matched the" not in card and 'class="chip"' not in card
+    assert "judged outside the networks&#39; remit, so it has no theme" in card

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Collection
 
 from datasette.utils.asgi import NotFound, Request, Response
 
@@ -32,9 +32,14 @@ LIKELY = 0.5
 UNITS = (("year", 365), ("month", 30), ("week", 7), ("day", 1))
 
 
-def why_in_words(why: str | None, labels: dict[str, str]) -> list[str]:
+def why_in_words(why: str | None, labels: dict[str, str], assigned: Collection[str] = ()) -> list[str]:
     """The classifier's ``why`` (rules fired per theme, strongest terms per theme and for the
-    candidate score, phrases that mark a non-candidate) as short sentences for an editor."""
+    candidate score, phrases that mark a non-candidate) as short sentences for an editor.
+
+    The sentences agree with the themes the card shows (``assigned``): a theme's phrases may
+    match while the classifier judged the publication outside the networks' remit, or not about
+    that theme (or an editor removed it), and the card then says so rather than list a theme
+    it does not carry."""
     try:
         value = json.loads(why or "{}")
     except ValueError:
@@ -44,11 +49,18 @@ def why_in_words(why: str | None, labels: dict[str, str]) -> list[str]:
     said = []
     rules = value.get("rules")
     if isinstance(rules, dict) and rules:
-        matched = "; ".join(
-            f"{labels.get(slug, slug)} ({', '.join(_quoted(phrases))})"
-            for slug, phrases in rules.items() if isinstance(phrases, list)
-        )
-        said.append(f"Matched the themes' phrases: {matched}.")
+        fired = {slug: f"{labels.get(slug, slug)} ({', '.join(_quoted(phrases))})"
+                 for slug, phrases in rules.items() if isinstance(phrases, list)}
+        kept = [words for slug, words in fired.items() if slug in assigned]
+        left = [words for slug, words in fired.items() if slug not in assigned]
+        if kept:
+            said.append(f"Matched the phrases of its themes: {'; '.join(kept)}.")
+        if left and not assigned:
+            said.append(f"Phrases of {'; '.join(left)} matched, but it was judged outside the "
+                        "networks' remit, so it has no theme.")
+        elif left:
+            said.append(f"Phrases of {'; '.join(left)} matched, but it was not judged to be about "
+                        f"{'that theme' if len(left) == 1 else 'those themes'}.")
     terms = value.get("terms")
     if isinstance(terms, dict) and isinstance(terms.get("candidate"), list) and terms["candidate"]:
         said.append(f"Words that raised its score: {', '.join(_quoted(terms['candidate']))}.")
@@ -168,7 +180,7 @@ def _card(row: sqlite3.Row, themes: dict[str, str], today: date) -> dict:
     item = dict(row)
     item["theme_list"] = _json_list(item.get("themes"))
     item["link"] = item["url"] if is_http_url(item["url"]) else None
-    item["why_words"] = why_in_words(item.get("why"), themes)
+    item["why_words"] = why_in_words(item.get("why"), themes, item["theme_list"])
     item["score"] = score_text(item.get("candidate_score"))
     day = item.get("edited_published") or item.get("published")
     seen = london_date(item["first_seen"])
