@@ -296,6 +296,20 @@ def test_a_feed_cannot_rewrite_an_accepted_title_or_pull_its_date_back(db, db_pa
     assert kinds == ["title"]  # the 1970 date is unknown, not an earlier date
 
 
+
+def test_another_publisher_cannot_pull_a_date_back_through_the_same_title(db, db_path, feed_server):
+    """The cross-publisher merge (same long title, another URL) moves a date back by at most 30
+    days; a copy dated a year earlier is recorded as a date update, not applied."""
+    title = "Children's social care: national practice review of kinship placements"
+    feed_server.serve("/feed", rss(item(title, "https://a.org/review")), content_type="application/rss+xml")
+    run_poll(db, db_path, feed_server, [("s", "feed", "/feed")])
+    feed_server.serve("/other", rss(item(title, "https://b.org/copy", "Sun, 07 Apr 2024 08:30:00 GMT")),
+                      content_type="application/rss+xml")
+    run_poll(db, db_path, feed_server, [("s", "feed", "/feed"), ("o", "feed", "/other")])
+    assert [tuple(r) for r in db.execute("select published from publications")] == [("2025-04-07",)]
+    assert [tuple(r) for r in db.execute("select kind, new_value from publication_updates")] == [
+        ("date", "2024-04-07")]
+
 def test_html_nested_100000_deep_fails_in_words_quickly(db, db_path, feed_server):
     page = "<html><body>" + "<div>" * 100_000 + "<article><h2><a href='/x'>T</a></h2></article>"
     feed_server.serve("/page", page, content_type="text/html")

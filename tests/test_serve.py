@@ -267,3 +267,31 @@ def test_what_follows_a_poll_runs_apart_and_never_holds_up_the_next(db_path):
         release.set()
         follow_up.stop()
     assert not follow_up.is_alive()
+
+
+def test_a_poll_pass_hands_what_follows_to_its_own_thread(db, db_path):
+    """run_once returns as soon as the poll is stored, however long the look-ups and messages
+    that follow take."""
+    import threading
+
+    from tracker.ingest.config import Config, Settings
+    from tracker.web.serve import FollowUp, Scheduler
+
+    started, release = threading.Event(), threading.Event()
+
+    def stalling(db):
+        started.set()
+        release.wait(10)
+
+    scheduler = Scheduler(db_path, Config(Settings(), ()))
+    scheduler.follow_up = FollowUp(db_path, stalling)
+    scheduler.follow_up.start()
+    try:
+        scheduler.run_once(db)
+        assert started.wait(5)  # the follow-up is stalled on its host ...
+        begun = time.monotonic()
+        scheduler.run_once(db)  # ... and the next pass does not wait for it
+        assert time.monotonic() - begun < 5
+    finally:
+        release.set()
+        scheduler.follow_up.stop()
