@@ -230,20 +230,20 @@ class Classifier:
 
         columns = [col for col, _ in self._modelled]
         names = [slug for _, slug in self._modelled]
-        margins = np.abs(probability[:, columns] - thresholds[columns]) if columns else None
-        found: list[list] = []
-        for row, score in enumerate(scores):
-            name, margin = "candidate", abs(score - 0.5)
-            if not in_remit[row]:
-                gate = abs(float(remit[row]) - remit_threshold)
-                if gate < margin:
-                    name, margin = "remit", gate
-            elif margins is not None:
-                col = int(margins[row].argmin())
-                if margins[row, col] < margin:
-                    name, margin = names[col], float(margins[row, col])
-            found.append([name, round(margin, 4)])
-        return found
+        candidate = np.abs(np.array(scores) - 0.5)
+        inside = np.array(in_remit, dtype=bool)
+        nearest_theme = np.zeros(len(scores), dtype=np.int64)
+        theme_margin = np.full(len(scores), np.inf)
+        if columns:
+            margins = np.abs(probability[:, columns] - thresholds[columns])
+            nearest_theme = margins.argmin(axis=1)
+            theme_margin = margins[np.arange(len(scores)), nearest_theme]
+        other = np.where(inside, theme_margin, np.abs(remit - remit_threshold))
+        closer = (other < candidate).tolist()
+        margin = np.round(np.minimum(other, candidate), 4).tolist()
+        return [[(names[theme] if is_in else "remit") if is_closer else "candidate", m]
+                for theme, is_in, is_closer, m in zip(nearest_theme.tolist(), in_remit, closer, margin,
+                                                      strict=True)]
 
     def _strongest_terms(self, indices: np.ndarray, contribution: np.ndarray) -> list[str]:
         """The words that pushed hardest towards one theme (or the candidate score)."""
