@@ -189,10 +189,14 @@ def test_the_friday_list_in_minutes(browser, workspace_db, serve_process, editor
 
     # The best candidate by keyboard: j to the first card, a to accept it.
     page.keyboard.press("j")
-    first = page.locator(".card.current")
-    assert KINSHIP in first.locator("h2").inner_text()
+    assert KINSHIP in page.locator(".card.current h2").inner_text()
+    first = page.locator(".candidate", has_text=KINSHIP)
     page.keyboard.press("a")
     first.locator(".decision", has_text="Accepted").wait_for()
+    # The focus moves on to the next card still to decide.
+    after = page.locator(".card.current")
+    assert after.get_attribute("data-status") == "new" and KINSHIP not in after.locator("h2").inner_text()
+    assert page.evaluate("document.activeElement.classList.contains('current')")
     for title in (WORKFORCE, SEND):
         card = page.locator(".candidate", has_text=title)
         card.get_by_role("button", name="Accept").click()
@@ -205,6 +209,19 @@ def test_the_friday_list_in_minutes(browser, workspace_db, serve_process, editor
     card.locator(".preview", has_text=f"released {WORKFORCE}").wait_for()
     card.get_by_role("button", name="Save the line").click()
     page.locator("#triage-status", has_text="Line saved").wait_for()
+    # ... and on the card itself, where the editor is looking.
+    saved = card.locator(".card-status", has_text="Line saved: ")
+    saved.wait_for()
+    assert f"released {WORKFORCE}" in saved.inner_text()
+    box = saved.bounding_box()
+    assert box and 0 <= box["y"] < 900, box  # in view, not at the top of the page
+    page.screenshot(path=str(ARTEFACTS / "friday-line-saved.png"))
+    card.locator("details.edit-line summary").click()  # a verb of 500 characters: refused, said there
+    card.locator("input[name=verb]").evaluate("input => { input.value = 'x'.repeat(500); }")
+    card.get_by_role("button", name="Save the line").click()
+    card.locator(".card-status.error-inline", has_text="Not saved").wait_for()
+    card.locator("input[name=verb]").fill("released")
+    card.locator("details.edit-line summary").click()
 
     # A rejection by mistake, undone.
     page.locator("details.tail > summary").click()
@@ -232,8 +249,20 @@ def test_the_friday_list_in_minutes(browser, workspace_db, serve_process, editor
     page.locator(".message-info", has_text="Added and accepted").wait_for()
 
     page.get_by_role("link", name="the issue of").click()
+    asked = []
+
+    def answer(dialog):  # Mark this issue sent asks first: once no, then yes
+        asked.append(dialog.message)
+        dialog.accept() if len(asked) > 1 else dialog.dismiss()
+
+    page.on("dialog", answer)
+    page.get_by_role("button", name="Mark this issue sent").click()
+    page.wait_for_timeout(300)
+    assert len(asked) == 1 and "Mark the issue of" in asked[0] and "4 lines" in asked[0]
+    assert page.locator(".issue-state.draft").count() == 1  # dismissed: nothing sent
     page.get_by_role("button", name="Mark this issue sent").click()
     page.locator(".issue-state.sent").wait_for()
+    assert page.locator(".issue-state.sent", has_text=" at ").count() == 1  # in words, not ISO
     page.get_by_role("button", name="Copy for the newsletter").click()
     page.locator("#copy-status", has_text="Copied.").wait_for()
     copied = page.evaluate("navigator.clipboard.readText()")
@@ -256,6 +285,10 @@ def test_the_friday_list_in_minutes(browser, workspace_db, serve_process, editor
     assert "New this week" not in rich and "Tools &amp; Templates" not in rich
     assert Database(workspace_db).execute(
         "select status from publications where title = ?", [TEACHERS]).fetchone()[0] == "new"
+    # Sent by mistake: Reopen makes it a draft again.
+    page.get_by_role("button", name="Reopen this issue").click()
+    page.locator(".issue-state.draft").wait_for()
+    assert Database(workspace_db).execute("select count(*) from digests where sent_at is not null").fetchone()[0] == 0
     assert errors == []
     context.close()
 
@@ -277,3 +310,27 @@ def test_tables_read_at_1280_px(browser, workspace):
     title = page.locator("table.rows-and-columns td.col-title").first.bounding_box()
     assert title["x"] + title["width"] <= 1280  # the title is on screen without scrolling
     page.screenshot(path=str(ARTEFACTS / "publications-1280.png"))
+
+
+def test_publications_and_saved_searches_read_at_1280_px(browser, workspace, editor_password):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{workspace}newsroom/publications?_search=kinship&_facet=status")
+    width = page.evaluate("document.querySelector('table.rows-and-columns').getBoundingClientRect().width")
+    page.screenshot(path=str(ARTEFACTS / "publications-columns-1280.png"), full_page=True)
+    assert width <= 1280, width  # was 3,759 px with every working column
+    shown = page.evaluate("""Array.from(document.querySelectorAll('table.rows-and-columns th'))
+        .filter(th => th.offsetParent !== null).map(th => th.className)""")
+    assert {"col-title", "col-publisher", "col-published", "col-status", "col-themes",
+            "col-candidate_score", "col-url"} <= set(shown)
+    assert not {"col-url_key", "col-title_key", "col-edited_title", "col-why"} & set(shown)
+    assert page.locator(".facet-info", has_text="status").count() >= 1  # facets and search still work
+    assert page.locator("table.rows-and-columns td.col-title", has_text="Kinship").count() >= 1
+
+    log_in(page, workspace, editor_password)
+    page.goto(f"{workspace}-/searches")
+    form = page.locator("form.saved-search").first
+    theme = form.locator("select[name=theme]").bounding_box()
+    publisher = form.locator("input[name=publisher]").bounding_box()
+    page.screenshot(path=str(ARTEFACTS / "searches-1280.png"))
+    overlap = theme["y"] < publisher["y"] + publisher["height"] and publisher["y"] < theme["y"] + theme["height"]
+    assert not (overlap and theme["x"] + theme["width"] > publisher["x"]), (theme, publisher)

@@ -954,6 +954,18 @@ async def test_a_card_without_themes_does_not_claim_its_phrases_as_themes(ds, ed
                      [json.dumps({"rules": {"workforce": ["social workers"]}}), KINSHIP])
     page = (await ds.client.get("/-/triage", cookies=editor)).text
     card = page[page.index(f'id="card-{publication(workspace_db, KINSHIP)["id"]}"'):]
-    card = card[:card.index("</details>\n</li>")]
+    card = card[:card.index('class="card-status"')]
     assert "Matched the" not in card and 'class="chip"' not in card
     assert "judged outside the networks&#39; remit, so it has no theme" in card
+
+
+@pytest.mark.asyncio
+async def test_a_saved_search_shows_its_themes_label(ds, editor, workspace_db):
+    label = next(Database(workspace_db).query("select label from themes where slug = 'kinship'"))["label"]
+    assert label and label != "kinship"
+    await ds.client.post("/-/searches", cookies=editor, data={
+        "csrftoken": editor["ds_csrftoken"], "action": "save", "name": "Kin", "q": "allowance",
+        "theme": "kinship", "frequency": "daily"})
+    page = (await ds.client.get("/-/searches", cookies=editor)).text
+    listed = page[page.index('class="saved-searches"'):]
+    assert f"theme {label}" in listed and "theme kinship" not in listed

@@ -27,6 +27,12 @@
     }
   }
 
+  function sayOnCard(card, message, isError) {
+    const line = card.querySelector(".card-status");
+    line.textContent = message;
+    line.classList.toggle("error-inline", isError);
+  }
+
   function label(select, slug) {
     const option = Array.from(select.options).find((o) => o.value === slug);
     return option ? option.textContent : slug;
@@ -81,16 +87,22 @@
         return;
       }
       const result = await send(form);
+      const isLine = form.classList.contains("line");
+      if (isLine) sayOnCard(card, "", false);
       if (!result.ok) {
+        // A refused line is said beside its form, where the editor is looking.
+        if (isLine) sayOnCard(card, `Not saved: ${result.message}`, true);
         say(`${titleOf(card)}: ${result.message}`, true);
         return;
       }
-      if (form.classList.contains("line")) {
+      if (isLine) {
         form.closest("details").open = false;
         const title = form.querySelector("[name=title]").value.trim();
         const link = card.querySelector("h2 a") || card.querySelector("h2");
         link.textContent = title;
-        say(`Line saved: ${form.querySelector(".preview").textContent.replace(/^The line will read: /, "")}`);
+        const saved = `Line saved: ${form.querySelector(".preview").textContent.replace(/^The line will read: /, "")}`;
+        sayOnCard(card, saved, false);
+        say(saved);
       } else if (form.classList.contains("chip")) {
         const slug = form.querySelector("input[name=theme]").value;
         const option = document.createElement("option");
@@ -171,7 +183,11 @@
       focusCard(cards[key === "j" ? Math.min(index + 1, cards.length - 1) : Math.max(index - 1, 0)]);
     } else if (current && (key === "a" || key === "r")) {
       if (current.dataset.status === "new") {
-        current.querySelector(`form.decide button.${key === "a" ? "accept" : "reject"}`).click();
+        const decided = current;
+        decided.querySelector(`form.decide button.${key === "a" ? "accept" : "reject"}`).click();
+        // On to the next card still to decide (after this one, else the first before it).
+        const undecided = (card) => card !== decided && card.dataset.status === "new";
+        focusCard(cards.slice(index + 1).find(undecided) || cards.slice(0, index).find(undecided));
       }
     } else if (current && key === "u") {
       if (current.dataset.status !== "new") current.querySelector("form.undo button").click();
