@@ -867,7 +867,8 @@ async def test_marking_sent_asks_first_and_reopen_undoes_it(ds, editor, workspac
     assert again.status_code == 302
     assert len([r for r in audit_rows(workspace_db) if r["action"] == "reopen_issue"]) == 1
     await ds.client.post(f"/-/digest/{week}/sent", cookies=editor, data={"csrftoken": editor["ds_csrftoken"]})
-    assert next(Database(workspace_db).query("select sent_by from digests where week = ?", [week]))["sent_by"] == "alice"
+    sent = next(Database(workspace_db).query("select sent_by from digests where week = ?", [week]))
+    assert sent["sent_by"] == "alice"
 
 
 def test_times_are_said_in_london_time_in_words():
@@ -922,7 +923,8 @@ async def test_an_unreadable_page_says_why_and_can_be_added_by_hand(ds, editor, 
     back = await add_form(ds, editor, missing, publisher="Kinship <b>")
     assert back.status_code == 302 and back.headers["location"] == "/-/triage"
     page = await ds.client.get("/-/triage", cookies={**editor, "tracker_add": back.cookies["tracker_add"]})
-    form = page.text[page.text.index('id="add-url" open'):page.text.index("</details>", page.text.index('id="add-url"'))]
+    start = page.text.index('id="add-url" open')
+    form = page.text[start:page.text.index("</details>", start)]
     assert f'value="{missing}"' in form and 'value="Kinship &lt;b&gt;"' in form
     assert 'name="title"' in form and 'name="published"' in form
     assert 'id="add-url" open' not in (await ds.client.get("/-/triage", cookies=editor)).text

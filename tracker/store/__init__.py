@@ -41,7 +41,8 @@ from .schema import LINE_LIMITS, MIGRATION_SET, STATUSES, migrations
 from .sources import FetchRecord, postpone, prune_fetch_log, save_fetch, source_states, sync_sources
 
 __all__ = [
-    "LINE_LIMITS", "MANUAL_SOURCE", "Added", "EditRefused", "IssueNotSent", "IssueSent", "reopen_issue", "LineEdit", "ManualPublication",
+    "LINE_LIMITS", "MANUAL_SOURCE", "Added", "EditRefused", "IssueNotSent", "IssueSent", "reopen_issue",
+    "LineEdit", "ManualPublication",
     "add_manual", "edit_line", "ignore_update", "list_issues", "list_update", "sent_weeks", "set_status",
     "MIGRATION_SET", "STATUSES", "Document", "FetchRecord", "NotATrackerDatabase", "PastEntry",
     "PollRunning", "StoreResult", "announcement_changes", "migrations", "open_database",

@@ -27,7 +27,7 @@ def day_words(day: date | str | None, year: bool = True) -> str:
     """"4 December 2026" ("4 December" without the year); a string that is no date as it is."""
     if isinstance(day, str):
         try:
-            day = date.fromisoformat(day)
+            return day_words(date.fromisoformat(day), year)
         except ValueError:
             return day
     if day is None:
