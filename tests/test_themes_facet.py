@@ -72,7 +72,7 @@ def test_the_migration_indexes_publications_stored_before_it(db_path):
     for trigger in ("insert", "update", "delete"):
         db.execute(f"drop trigger publication_themes_{trigger}")
     db.execute("drop table publication_themes")
-    db.execute("delete from _sqlite_migrations where name = 'm009_theme_index'")
+    db.execute("delete from _sqlite_migrations where name = 'm009_page_indexes'")
     db.conn.commit()
     db.close()
     db = open_database(db_path)
