@@ -145,7 +145,7 @@ def test_editor_works_under_a_base_url(browser, workspace_db, serve_process, edi
 
     page.get_by_role("link", name="Digests").first.click()
     page.wait_for_url(f"{url}-/digest")
-    page.get_by_role("link", name="Issue of 2026-11-27").click()
+    page.get_by_role("link", name="Issue of 27 November 2026").click()
     page.wait_for_url(f"{url}-/digest/2026-11-27")
     page.get_by_role("button", name="Copy for the newsletter").click()
     page.locator("#copy-status", has_text="C").wait_for()  # "Copied." or "Selected: press Ctrl-C"

@@ -23,6 +23,7 @@ from tracker.publish.digest import Digest, Item, collect, current_issue, line
 from tracker.publish.digest import mark_sent as send_issue
 from tracker.store import reopen_issue
 
+from .wording import day_words
 from .workspace import ensure_table_visible, is_editor, login_redirect, workspace_database
 
 if TYPE_CHECKING:
@@ -190,7 +191,7 @@ async def mark_sent(request: Request, datasette: Datasette) -> Response:
     except TrackerError as ex:
         datasette.add_message(request, str(ex), datasette.ERROR)
     else:
-        datasette.add_message(request, f"The issue of {week.isoformat()} is marked sent.")
+        datasette.add_message(request, f"The issue of {day_words(week)} is marked sent.")
     return Response.redirect(datasette.urls.path(f"/-/digest/{week.isoformat()}"))
 
 
@@ -209,6 +210,6 @@ async def reopen(request: Request, datasette: Datasette) -> Response:
     except TrackerError as ex:
         datasette.add_message(request, str(ex), datasette.ERROR)
     else:
-        datasette.add_message(request, f"The issue of {week.isoformat()} is open again: a draft that "
+        datasette.add_message(request, f"The issue of {day_words(week)} is open again: a draft that "
                                        "follows the editors' decisions, to be marked sent anew.")
     return Response.redirect(week_page)
