@@ -28,7 +28,8 @@ lint: $(BIN)/tracker
 	$(BIN)/ruff check tracker tests benchmarks
 	$(BIN)/mypy tracker
 
-# Speed against reader 3.26 and the targets, written to benchmarks/REPORT.md (about 10 minutes).
+# Speed against reader 3.26 and the targets, written to benchmarks/REPORT.md (about 35 minutes:
+# a million publications ingested and served).
 bench: $(BIN)/tracker
 	$(BIN)/python benchmarks/run.py
 
