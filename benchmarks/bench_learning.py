@@ -63,7 +63,7 @@ def replay(stream_path: Path, steps: tuple[int, ...], pace: float | None = PACE)
             continue
         newest = dates[n - 1] if n else None
         decisions = [Example(e.title, e.summary, e.publisher, e.themes, e.candidate,
-                             decision_weight((newest - d).days if newest else 0))
+                             decision_weight((newest - d).days if newest else 0), by_editor=True)
                      for e, d in zip(stream[:n], dates[:n], strict=True)]
         started = time.perf_counter()
         learned = Classifier(theme_set, fit_model(shipped + decisions, theme_set)) if n else shipped_classifier

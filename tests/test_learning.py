@@ -176,3 +176,30 @@ def test_a_new_theme_is_learnt_from_a_handful_of_editors_decisions(tmp_path, mon
     prediction = Classifier(edited, model).predict(
         {"title": "Homeless families in bed and breakfast for over six weeks", "publisher": "Shelter"})
     assert "housing" in prediction.themes and "housing" not in prediction.why["rules"]
+
+
+def test_the_editors_own_taste_in_candidates_is_blended_in_by_their_share_of_the_weight(theme_set):
+    from dataclasses import replace
+
+    from tracker.judgement.examples import Example
+    from tracker.judgement.fitting import MIN_DECIDED, fit_model
+
+    regions = ["north", "south", "east", "west", "midlands", "wessex", "mercia", "anglia", "kent", "essex",
+               "devon", "dorset", "cumbria", "surrey", "sussex", "norfolk", "suffolk", "durham"]
+    shipped = [Example(f"Annual report on children in care in {r}", "", "Council", None, True) for r in regions]
+    shipped += [Example(f"Press release about school meals in {r}", "", "Council", None, False) for r in regions]
+    # These editors list research on kinship carers and never an annual report.
+    decided = [Example(f"Annual report on children in care, {r} trust", "", "Council", None, False,
+                       decision_weight(0), by_editor=True) for r in regions[:MIN_DECIDED]]
+    decided += [Example(f"Research with kinship carers in {r}", "", "Council", None, True,
+                        decision_weight(0), by_editor=True) for r in regions[:MIN_DECIDED]]
+    item = {"title": "Annual report on children in care in Rutland", "publisher": "Council"}
+
+    def score(examples):
+        return Classifier(theme_set, fit_model(examples, theme_set)).predict(item).candidate_score
+
+    pooled_only = score(shipped + [replace(e, by_editor=False) for e in decided])
+    assert score(shipped + decided) < pooled_only - 0.05
+    # Too few decisions to model on their own: pooled with the shipped examples only.
+    too_few = [e for e in decided if e.candidate][:MIN_DECIDED] + [decided[0]]
+    assert score(shipped + too_few) == score(shipped + [replace(e, by_editor=False) for e in too_few])

@@ -31,6 +31,7 @@ class Example:
     # How much the fit counts it: 1 for a shipped example, more for an editor's decision (this
     # newsletter's own taste), less the older that decision is (see ``decision_weight``).
     weight: float = 1.0
+    by_editor: bool = False  # an editor's decision, not a shipped example
 
     def as_item(self) -> dict:
         return {"title": self.title, "summary": self.summary, "publisher": self.publisher}
@@ -100,7 +101,8 @@ def examples_from_db(db: Database) -> list[Example]:
         Example(row["title"], row["summary"] or "", row["publisher"] or "",
                 tuple(theme_list(row["themes"])) if row["themes_reviewed"] else None,
                 None if row["status"] == "new" else row["status"] == "accepted",
-                decision_weight((newest - moment).total_seconds() / 86400 if moment and newest else 0.0))
+                decision_weight((newest - moment).total_seconds() / 86400 if moment and newest else 0.0),
+                by_editor=True)
         for row, moment in zip(rows, moments, strict=True)
     ]
 

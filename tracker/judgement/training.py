@@ -49,7 +49,7 @@ def training_examples(db: Database | None = None, exclude_titles: Collection[str
                     example.title, example.summary or old.summary, example.publisher or old.publisher,
                     example.themes if example.themes is not None else old.themes,
                     example.candidate if example.candidate is not None else old.candidate,
-                    example.weight,
+                    example.weight, example.by_editor,
                 )
             merged[key] = example
     return list(merged.values())
