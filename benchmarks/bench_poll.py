@@ -71,7 +71,7 @@ def one_round(server: LatencyFeedServer, folder, peers: bool = True) -> dict[str
         raise BenchmarkError(f"tracker stored {stored} publications, expected {FEEDS * ENTRIES}")
     before = server.not_modified
     second = run_process(with_peak(tracker))
-    times["tracker second"], times["tracker second MB"] = second.seconds, second.peak_mb
+    times["tracker second MB"], times["tracker second"] = second.peak_mb, second.seconds
     if server.not_modified - before != FEEDS:
         raise BenchmarkError(f"tracker's second poll got {server.not_modified - before} 304s")
     if peers:
@@ -109,12 +109,14 @@ def run(runs: int, quick: bool = False) -> str:
         for index in range(runs):
             rounds.append(one_round(server, WORK / "poll" / f"round-{index}", peers=not quick))
             print(f"  poll round {index + 1}/{runs}: "
-                  + ", ".join(f"{k} {v:.2f}s" for k, v in rounds[-1].items()), flush=True)
+                  + ", ".join(f"{k} {v:.2f}{'' if k.endswith('MB') else 's'}"
+                              for k, v in rounds[-1].items()), flush=True)
     parts = [stages(index) for index in range(runs)]
     if quick:
         figures = {**{key: median(r[key] for r in rounds) for key in rounds[0]},
                    **{f"stage {key}": median(p[key] for p in parts) for key in parts[0]}}
-        return "## Polling, tracker alone\n\n" + "".join(f"- {k}: {v:.2f} s\n" for k, v in figures.items())
+        return "## Polling, tracker alone\n\n" + "".join(
+            f"- {k}: {v:.2f} {'MB' if k.endswith('MB') else 's'}\n" for k, v in figures.items())
     return report(rounds, parts)
 
 
