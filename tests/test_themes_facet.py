@@ -145,3 +145,10 @@ async def test_several_themes_must_all_match(ds):
 async def test_by_theme_query_reads_the_index(ds):
     response = await ds.client.get(f"/{DB}/by_theme.json?_shape=objects&theme=fostering")
     assert [r["title"] for r in response.json()["rows"]] == ["Fostering in England 2025 to 2026"]
+
+
+@pytest.mark.asyncio
+async def test_the_index_table_is_hidden_from_the_listing(ds):
+    listing = (await ds.client.get(f"/{DB}.json")).json()
+    hidden = {t["name"] for t in listing["tables"] if t["hidden"]}
+    assert "publication_themes" in hidden
