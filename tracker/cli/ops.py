@@ -62,7 +62,7 @@ def serve(db_path: str, sources_path: str, host: str, port: int, no_poll: bool, 
 def demo(db_path: str, port: int, no_serve: bool, sample_port: int) -> None:
     """Offline demo: serve the bundled sample feeds locally, poll them, open the workspace.
 
-    The sample feeds (samples/, listed in sources.sample.yaml) are real-format copies of
+    The sample feeds (tracker/data/samples/, listed in sources.sample.yaml) are real-format copies of
     the publishers' feeds, served on 127.0.0.1:8765 and polled with the real pipeline.
     Needs no internet. Works from any directory.
 
