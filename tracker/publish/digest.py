@@ -129,7 +129,7 @@ def collect(db: Database, week: date, weeks: int = DEFAULT_WEEKS,
     # Newest first; within a day, the order the publications arrived in (for newsletter
     # history that is the order the issue listed them).
     accepted.sort(key=lambda item: (-item.day.toordinal(), item.id))
-    new = [item for item, _ in _items(db, "new", window_start(week, 1), week, week.year)]
+    new = [item for item, _ in _items(db, "new", window_start(week, 1), week, week.year, candidates)]
     return Digest(week=week, weeks=weeks, accepted=accepted, candidates=new[:candidates],
                   shortlist=candidates)
 
@@ -143,10 +143,11 @@ LINE_COLUMNS = """p.id, p.url, coalesce(p.edited_title, p.title) as title,
     d.content_type, d.pages, d.bytes"""
 
 
-def _items(db: Database, status: str, start: date, end: date,
-           issue_year: int) -> list[tuple[Item, date | None]]:
+def _items(db: Database, status: str, start: date, end: date, issue_year: int,
+           limit: int | None = None) -> list[tuple[Item, date | None]]:
     """The publications of that status in the window, each with the London date it was
-    reviewed; candidates (``new``) by the date they were first seen, best first."""
+    reviewed; candidates (``new``) by the date they were first seen, best first; the first
+    ``limit`` of them when given."""
     # first_seen and reviewed_at are UTC: select a day wider on each side, then keep the
     # exact London dates.
     lo = utc_iso(datetime.combine(start - timedelta(days=1), time(), timezone.utc))
@@ -156,10 +157,16 @@ def _items(db: Database, status: str, start: date, end: date,
         where = "p.first_seen >= :lo and p.first_seen < :hi"
         order = "p.candidate_score is null, p.candidate_score desc, p.first_seen desc, p.id"
     else:
-        where = ("(coalesce(p.edited_published, p.published) between :start and :end"
-                 " or (coalesce(p.edited_published, p.published) is null"
-                 "     and p.first_seen >= :lo and p.first_seen < :hi)"
-                 " or (p.reviewed_at >= :lo and p.reviewed_at < :hi))")
+        # The list's date in the window, or no date and first seen in it, or reviewed in it:
+        # one branch per index (m012), as an OR over them would read every accepted row.
+        where = """p.id in (
+            select id from publications where status = :status
+                and coalesce(edited_published, published) between :start and :end
+            union all select id from publications where status = :status
+                and coalesce(edited_published, published) is null
+                and first_seen >= :lo and first_seen < :hi
+            union all select id from publications where status = :status
+                and reviewed_at >= :lo and reviewed_at < :hi)"""
         order = "p.id"
     rows = db.execute_returning_dicts(
         f"""select {LINE_COLUMNS}
@@ -167,8 +174,12 @@ def _items(db: Database, status: str, start: date, end: date,
             where p.status = :status and {where} order by {order}""",
         {"status": status, "start": start.isoformat(), "end": end.isoformat(), "lo": lo, "hi": hi},
     )
-    items = []
+    items: list[tuple[Item, date | None]] = []
     for row in rows:
+        # A week's candidates are thousands at a million publications; the shortlist needs
+        # its first few lines only.
+        if len(items) == limit:
+            break
         seen = london_date(row["first_seen"])
         if by_first_seen and not (seen and start <= seen <= end):
             continue
