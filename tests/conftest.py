@@ -59,6 +59,21 @@ def editor_password() -> str:
     return EDITOR_PASSWORD
 
 
+@pytest.fixture
+def editor_cookies(editor_password):
+    """``await editor_cookies(ds)``: the cookies of "alice" logged in to the Datasette ``ds``
+    through the real login form."""
+    async def log_in(ds) -> dict:
+        form = await ds.client.get("/-/login")
+        token = form.cookies["ds_csrftoken"]
+        response = await ds.client.post("/-/login", data={"username": "alice", "password": editor_password,
+                                                          "csrftoken": token}, cookies={"ds_csrftoken": token})
+        assert response.status_code == 302
+        return {"ds_actor": response.cookies["ds_actor"], "ds_csrftoken": token}
+
+    return log_in
+
+
 @pytest.fixture(scope="session")
 def tracker_exe() -> str:
     """The installed ``tracker`` command of the Python running the tests (the venv's)."""

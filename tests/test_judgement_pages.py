@@ -28,22 +28,13 @@ def ds(workspace_db):
     return make_datasette(workspace_db, secret="test-secret")
 
 
-async def editor_cookies(ds, password):
-    form = await ds.client.get("/-/login")
-    token = form.cookies["ds_csrftoken"]
-    response = await ds.client.post("/-/login", data={"username": "alice", "password": password,
-                                                      "csrftoken": token}, cookies={"ds_csrftoken": token})
-    assert response.status_code == 302
-    return {"ds_actor": response.cookies["ds_actor"], "ds_csrftoken": token}
-
-
 @pytest.mark.asyncio
-async def test_not_sure_lists_the_nearest_to_a_boundary_first(ds, workspace_db, editor_password):
+async def test_not_sure_lists_the_nearest_to_a_boundary_first(ds, workspace_db, editor_cookies):
     rows = list(Database(workspace_db).query(
         "select title, why from publications where status = 'new'"))
     margins = {row["title"]: json.loads(row["why"])["boundary"][1] for row in rows}
     assert margins and all(0 <= m <= 0.5 for m in margins.values())
-    page = await ds.client.get("/-/not-sure", cookies=await editor_cookies(ds, editor_password))
+    page = await ds.client.get("/-/not-sure", cookies=await editor_cookies(ds))
     assert page.status_code == 200
     listed = sorted(margins, key=lambda title: page.text.index(title.replace("'", "&#39;")))
     assert [margins[t] for t in listed] == sorted(margins.values())

@@ -297,17 +297,8 @@ def test_search_words_never_become_fts_operators():
     assert fts_query('"special guardianship" OR NEAR(') == '"special guardianship" "OR" "NEAR("'
 
 
-async def _editor_cookies(ds, password):
-    form = await ds.client.get("/-/login")
-    token = form.cookies["ds_csrftoken"]
-    response = await ds.client.post("/-/login", data={"username": "alice", "password": password,
-                                                      "csrftoken": token}, cookies={"ds_csrftoken": token})
-    assert response.status_code == 302
-    return {"ds_actor": response.cookies["ds_actor"], "ds_csrftoken": token}
-
-
 @pytest.mark.asyncio
-async def test_editors_save_edit_and_remove_searches_in_the_workspace_audited(workspace_db, editor_password):
+async def test_editors_save_edit_and_remove_searches_in_the_workspace_audited(workspace_db, editor_cookies):
     from sqlite_utils import Database
 
     from tracker.web.serve import make_datasette
@@ -315,7 +306,7 @@ async def test_editors_save_edit_and_remove_searches_in_the_workspace_audited(wo
     ds = make_datasette(workspace_db, secret="test-secret")
     anonymous = await ds.client.get("/-/searches")
     assert anonymous.status_code == 302 and "/-/login" in anonymous.headers["location"]
-    cookies = await _editor_cookies(ds, editor_password)
+    cookies = await editor_cookies(ds)
     table = await ds.client.get("/newsroom/publications?_search=kinship+allowance&_theme=kinship", cookies=cookies)
     assert table.status_code == 200
     assert '/-/searches?q=kinship+allowance&amp;theme=kinship">Save this search' in table.text
