@@ -971,3 +971,25 @@ async def test_a_saved_search_shows_its_themes_label(ds, editor, workspace_db):
     page = (await ds.client.get("/-/searches", cookies=editor)).text
     listed = page[page.index('class="saved-searches"'):]
     assert f"theme {label}" in listed and "theme kinship" not in listed
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("issue_day", ["thursday", "friday"])
+async def test_the_coming_issue_is_on_the_served_settings_issue_day(workspace_db, issue_day):
+    """A newsletter that goes out on Thursdays drafts Thursday's issue in the workspace too, as
+    tracker serve's scheduler does (settings.issue_day)."""
+    from tracker.dates import LONDON
+    from tracker.publish.digest import next_issue_date
+
+    ds = make_datasette(workspace_db, secret="test-secret", issue_day=issue_day)
+    coming = next_issue_date(datetime.now(LONDON).date(), issue_day)
+    page = await ds.client.get("/-/digest")
+    assert page.status_code == 200
+    assert f"/-/digest/{coming.isoformat()}" in page.text
+
+
+def test_an_issue_day_that_is_no_weekday_stops_the_workspace(workspace_db):
+    from tracker.web.workspace import Workspace, WorkspaceError
+
+    with pytest.raises(WorkspaceError, match="issue_day"):
+        Workspace.from_config({"database": "newsroom", "issue_day": "caturday"})

@@ -24,7 +24,7 @@ from tracker.publish.digest import mark_sent as send_issue
 from tracker.store import reopen_issue
 
 from .wording import day_words
-from .workspace import ensure_table_visible, is_editor, login_redirect, workspace_database
+from .workspace import configured, ensure_table_visible, is_editor, login_redirect, workspace_database
 
 if TYPE_CHECKING:
     import sqlite3
@@ -48,10 +48,11 @@ class Issue:
         return bool(self.row and self.row.get("sent_at"))
 
 
-async def coming_issue(db: DatasetteDatabase) -> date:
-    """The issue being drafted: the next issue day whose issue has not been sent."""
-    today = datetime.now(LONDON).date()
-    return await db.execute_fn(lambda conn: current_issue(Database(conn), today))
+async def coming_issue(datasette: Datasette) -> date:
+    """The issue being drafted: the next issue day (the served settings') not yet sent."""
+    today, issue_day = datetime.now(LONDON).date(), configured(datasette).issue_day
+    return await workspace_database(datasette).execute_fn(
+        lambda conn: current_issue(Database(conn), today, issue_day))
 
 
 async def digest_index(request: Request, datasette: Datasette) -> Response:
@@ -61,7 +62,7 @@ async def digest_index(request: Request, datasette: Datasette) -> Response:
     if await db.table_exists("digests"):
         rows = [dict(row) for row in (await db.execute(
             "select * from digests order by week desc limit 200")).rows]
-    coming = (await coming_issue(db)).isoformat()
+    coming = (await coming_issue(datasette)).isoformat()
     html = await datasette.render_template(
         "tracker_digests.html",
         {"database": db.name, "private": private, "rows": rows, "coming": coming,

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 
 def load_metadata(db_path: str | Path, *, private: bool = False,
-                  session_hours: float | None = None) -> dict:
+                  session_hours: float | None = None, issue_day: str | None = None) -> dict:
     """metadata.yml, its workspace plugin configured for the served file (named by its stem)."""
     path = data_file("metadata.yml")
     try:
@@ -58,6 +58,8 @@ def load_metadata(db_path: str | Path, *, private: bool = False,
         config["private"] = True
     if session_hours is not None:
         config["session_hours"] = session_hours
+    if issue_day is not None:
+        config["issue_day"] = issue_day
     return metadata
 
 
@@ -76,16 +78,19 @@ def sync_themes(db: Database) -> int:
 
 
 def make_datasette(db_path: str | Path, *, private: bool = False, secret: str | None = None,
-                   base_url: str = "/", session_hours: float | None = None) -> Datasette:
+                   base_url: str = "/", session_hours: float | None = None,
+                   issue_day: str | None = None) -> Datasette:
     """A Datasette instance for the workspace; tests use it through ``.client``.
 
     ``base_url`` ("/tracker/") is the path a proxy in front serves it under; ``session_hours``
-    how long a login lasts (None: the workspace's default, 12)."""
+    how long a login lasts (None: the workspace's default, 12); ``issue_day`` the weekday the
+    newsletter goes out (None: Friday)."""
     from datasette.app import Datasette
 
     return Datasette(
         [str(db_path)],
-        metadata=load_metadata(db_path, private=private, session_hours=session_hours),
+        metadata=load_metadata(db_path, private=private, session_hours=session_hours,
+                               issue_day=issue_day),
         secret=secret or os.environ.get("DATASETTE_SECRET") or None,
         settings={"sql_time_limit_ms": 3000, "facet_time_limit_ms": 500, "suggest_facets": False,
                   "base_url": base_url},
@@ -122,7 +127,8 @@ def serve(
     if not os.environ.get("DATASETTE_SECRET"):
         log.warning("DATASETTE_SECRET is not set: editors are logged out at every restart")
     datasette = make_datasette(db_path, private=private, base_url=base_url,
-                               session_hours=session_hours)
+                               session_hours=session_hours,
+                               issue_day=config.settings.issue_day if config else None)
     # Whoever runs the server configures logging (the CLI does): uvicorn adds nothing but its
     # access log, one line per request whatever level tracker's own messages are shown at.
     logging.getLogger("uvicorn.access").setLevel(logging.INFO)

@@ -118,7 +118,7 @@ async def triage(request: Request, datasette: Datasette) -> Response:
          "likely": [item for item in candidates if (item["candidate_score"] or 0) >= LIKELY],
          "unlikely": [item for item in candidates if (item["candidate_score"] or 0) < LIKELY],
          "decided": decided, "likely_score": LIKELY, "count": len(candidates),
-         "issue": (await coming_issue(db)).isoformat(), "add": typed},
+         "issue": (await coming_issue(datasette)).isoformat(), "add": typed},
         request=request,
     )
     response = Response.html(html)
@@ -163,7 +163,7 @@ async def publication(request: Request, datasette: Datasette) -> Response:
     themes = await theme_labels(db)
     html = await datasette.render_template(
         "tracker_publication.html",
-        {"database": db.name, "themes": themes, "issue": (await coming_issue(db)).isoformat(),
+        {"database": db.name, "themes": themes, "issue": (await coming_issue(datasette)).isoformat(),
          "item": _card(rows[0], themes, datetime.now(LONDON).date())},
         request=request,
     )

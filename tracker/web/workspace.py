@@ -15,6 +15,7 @@ from weakref import WeakKeyDictionary
 from datasette.utils.asgi import Forbidden, Request, Response
 
 from tracker import TrackerError
+from tracker.ingest.config import WEEKDAYS
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
@@ -38,6 +39,7 @@ class Workspace:
     tables: dict = field(default_factory=dict)
     queries: dict = field(default_factory=dict)
     session_hours: float = 12.0  # how long a login lasts (tracker serve --session-hours)
+    issue_day: str = "friday"  # settings.issue_day of the sources tracker serve polls
 
     @classmethod
     def from_config(cls, config: object) -> Workspace:
@@ -48,8 +50,12 @@ class Workspace:
         if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= 24 * 90:
             raise WorkspaceError("the metadata's `plugins: tracker: session_hours:` must be a "
                                  "number of hours from 0 to 2160 (90 days)")
+        issue_day = config.get("issue_day", cls.issue_day)
+        if issue_day not in WEEKDAYS:
+            raise WorkspaceError("the metadata's `plugins: tracker: issue_day:` must be a day of the "
+                                 f"week: {', '.join(WEEKDAYS)}")
         return cls(config["database"], bool(config.get("private")),
-                   config.get("tables") or {}, config.get("queries") or {}, float(hours))
+                   config.get("tables") or {}, config.get("queries") or {}, float(hours), issue_day)
 
 
 _workspaces: WeakKeyDictionary[Datasette, Workspace | None] = WeakKeyDictionary()
