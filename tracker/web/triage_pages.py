@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Collection
 from datasette.utils.asgi import NotFound, Request, Response
 
 from tracker.dates import LONDON, london_date
+from tracker.judgement.themes import theme_list
 from tracker.publish.kinds import suggest_verb
 from tracker.text import is_http_url
 
@@ -178,7 +179,7 @@ async def theme_labels(db: DatasetteDatabase) -> dict[str, str]:
 def _card(row: sqlite3.Row, themes: dict[str, str], today: date) -> dict:
     """A publication as its triage card shows it: the line as edited, why it scored, its age."""
     item = dict(row)
-    item["theme_list"] = _json_list(item.get("themes"))
+    item["theme_list"] = theme_list(item.get("themes"))
     item["link"] = item["url"] if is_http_url(item["url"]) else None
     item["why_words"] = why_in_words(item.get("why"), themes, item["theme_list"])
     item["score"] = score_text(item.get("candidate_score"))
@@ -212,10 +213,3 @@ def _date(text: str) -> date | None:
     except ValueError:
         return None
 
-
-def _json_list(text: str | None) -> list[str]:
-    try:
-        value = json.loads(text or "[]")
-    except ValueError:
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else []
