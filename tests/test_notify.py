@@ -316,18 +316,24 @@ async def test_editors_save_edit_and_remove_searches_in_the_workspace_audited(wo
     assert 'value="kinship allowance"' in page.text and '<option value="kinship" selected>' in page.text
 
     async def post(**data):
+        """The searches page the write sends the editor back to, with its message."""
         response = await ds.client.post("/-/searches", cookies=cookies,
                                         data={**data, "csrftoken": cookies["ds_csrftoken"]})
-        assert response.status_code == 302
-        return response.headers["location"]
+        assert response.status_code == 302 and response.headers["location"] == "/-/searches"
+        page = await ds.client.get("/-/searches", cookies={**cookies, **response.cookies})
+        return page.text
 
-    assert "Search+saved" in await post(action="save", name="Kinship", q="kinship allowance",
-                                         theme="kinship", frequency="at_once")
+    assert '<p class="message-info">Search saved</p>' in await post(
+        action="save", name="Kinship", q="kinship allowance", theme="kinship", frequency="at_once")
     saved = list(Database(workspace_db)["saved_searches"].rows)
     assert [(s["name"], s["query"], s["theme"], s["frequency"], s["editor"]) for s in saved] == [
         ("Kinship", "kinship allowance", "kinship", "at_once", "alice")]
-    assert "ok=0" in await post(action="save", name="", q="x", frequency="daily")
-    assert "ok=0" in await post(action="save", name="Bad", q="x", frequency="hourly")
+    assert '<p class="message-error">' in await post(action="save", name="", q="x", frequency="daily")
+    assert '<p class="message-error">Choose at once, daily or never</p>' in await post(
+        action="save", name="Bad", q="x", frequency="hourly")
+    # a link cannot put words on the page
+    assert "Send us your password" not in (await ds.client.get(
+        "/-/searches?message=Send+us+your+password&ok=1", cookies=cookies)).text
     await post(action="save", id=str(saved[0]["id"]), name="Kinship", q="kinship", frequency="daily")
     listing = await ds.client.get("/-/searches", cookies=cookies)
     assert "told in the daily message" in listing.text

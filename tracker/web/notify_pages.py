@@ -42,8 +42,7 @@ async def searches(request: Request, datasette: Datasette) -> Response:
     html = await datasette.render_template(
         "tracker_searches.html",
         {"database": db.name, "searches": rows, "themes": themes, "frequencies": FREQUENCY_LABELS,
-         "draft": {key: request.args.get(key, "") for key in ("q", "theme", "publisher", "name")},
-         "message": request.args.get("message"), "ok": request.args.get("ok") == "1"},
+         "draft": {key: request.args.get(key, "") for key in ("q", "theme", "publisher", "name")}},
         request=request,
     )
     return Response.html(html)
@@ -76,7 +75,7 @@ async def _write(request: Request, datasette: Datasette) -> Response:
     elif action == "save":
         frequency = form.get("frequency") or "daily"
         if frequency not in FREQUENCIES:
-            return _back(datasette, False, "Choose at once, daily or never")
+            return _back(request, datasette, False, "Choose at once, daily or never")
 
         def write(conn: sqlite3.Connection) -> None:
             save_search(Database(conn), editor, form.get("name") or "", form.get("q") or "",
@@ -85,14 +84,16 @@ async def _write(request: Request, datasette: Datasette) -> Response:
 
         done = "Saved search changed" if search_id else "Search saved"
     else:
-        return _back(datasette, False, "Choose to save or remove a search")
+        return _back(request, datasette, False, "Choose to save or remove a search")
     try:
         await workspace_database(datasette).execute_write_fn(write)
     except TrackerError as ex:
-        return _back(datasette, False, str(ex))
-    return _back(datasette, True, done)
+        return _back(request, datasette, False, str(ex))
+    return _back(request, datasette, True, done)
 
 
-def _back(datasette: Datasette, ok: bool, message: str) -> Response:
-    query = urlencode({"ok": "1" if ok else "0", "message": message})
-    return Response.redirect(datasette.urls.path("/-/searches") + "?" + query)
+def _back(request: Request, datasette: Datasette, ok: bool, message: str) -> Response:
+    # Datasette's signed message cookie, as the other pages' writes use: a link cannot put words
+    # on this page, as a message in the query string could.
+    datasette.add_message(request, message, datasette.INFO if ok else datasette.ERROR)
+    return Response.redirect(datasette.urls.path("/-/searches"))
