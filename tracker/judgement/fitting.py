@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from datetime import datetime, timezone
 from typing import Callable
 
 import numpy as np
@@ -18,7 +17,7 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from tracker.dates import utc_iso
+from tracker.dates import utc_iso, utc_now
 
 from .examples import Example
 from .features import Features, features
@@ -84,7 +83,7 @@ def fit_model(examples: list[Example], theme_set: ThemeSet, *, data_digest: str 
     stack = np.array([c[0][width:] for c in columns]).T * STACK_SCALE if columns else np.zeros((0, 0))
     columns = [(c[0][:width], *c[1:]) for c in columns]
     columns.append(candidate or _rules_candidate_column(width, model))
-    trained_at = utc_iso(datetime.now(timezone.utc))
+    trained_at = utc_iso(utc_now())
     model.slugs = slugs
     model.weights = np.column_stack([c[0] for c in columns]).astype(np.float32)
     model.bias = np.array([c[1] for c in columns], dtype=np.float32)

@@ -11,14 +11,13 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
 from sqlite_utils import Database
 
 from tracker import TrackerError
-from tracker.dates import utc_iso
+from tracker.dates import utc_iso, utc_now
 
 from .schema import MIGRATION_SET, migrations
 
@@ -105,8 +104,19 @@ def poll_lock(db_path: str | Path) -> Iterator[None]:
             raise PollRunning(f"a poll is already running on {db_path} ({holder})") from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()} since {utc_iso(datetime.now(timezone.utc))}")
+        handle.write(f"pid {os.getpid()} since {utc_iso(utc_now())}")
         handle.flush()
         yield
     finally:
         handle.close()
+
+
+def audit(db: Database, editor: str, time: str, action: str, old: str | None, new: str | None,
+          publication_id: int | None = None) -> None:
+    """One audit_log row: who changed what, when, from what to what (within the caller's
+    transaction). The edit triggers of the canned queries write theirs in SQL, to the same columns."""
+    db.execute(
+        """insert into audit_log (editor, time, publication_id, action, old_value, new_value)
+           values (?, ?, ?, ?, ?, ?)""",
+        [editor, time, publication_id, action, old, new],
+    )

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Mapping
 
 from sqlite_utils import Database
 
 from tracker import TrackerError
-from tracker.dates import utc_iso
+from tracker.dates import utc_iso, utc_now
 
-from .database import write_transaction
+from .database import audit, write_transaction
 
 
 class IssueSent(TrackerError):
@@ -34,7 +34,7 @@ def replace_digest(
     one transaction: a crash leaves the previous row or the new one, never half a digest.
     Returns the row as stored.
     """
-    stamp = utc_iso(generated_at or datetime.now(timezone.utc))
+    stamp = utc_iso(generated_at or utc_now())
     row = {
         "week": week.isoformat(),
         "generated_at": stamp,
@@ -62,18 +62,14 @@ def reopen_issue(db: Database, week: date, editor: str, now: datetime | None = N
     cleared, so the page drafts from the store again and it can be marked sent anew. Audited
     like every editor's write: old_value says when and by whom it had been marked sent.
     Raises IssueNotSent for an issue that is a draft or not stored. Returns the row."""
-    stamp = utc_iso(now or datetime.now(timezone.utc))
+    stamp = utc_iso(now or utc_now())
     with write_transaction(db):
         rows = db.execute_returning_dicts("select * from digests where week = ?", [week.isoformat()])
         if not rows or not rows[0]["sent_at"]:
             raise IssueNotSent(f"the issue of {week.isoformat()} is not marked sent: nothing to reopen")
         row = rows[0]
         db.execute("update digests set sent_at = null, sent_by = null where week = ?", [week.isoformat()])
-        db.execute(
-            """insert into audit_log (editor, time, publication_id, action, old_value, new_value)
-               values (?, ?, null, 'reopen_issue', ?, ?)""",
-            [editor, stamp, f"sent {row['sent_at']} by {row['sent_by']}", week.isoformat()],
-        )
+        audit(db, editor, stamp, "reopen_issue", f"sent {row['sent_at']} by {row['sent_by']}", week.isoformat())
     return {**row, "sent_at": None, "sent_by": None}
 
 

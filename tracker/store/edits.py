@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlite_utils import Database
 
 from tracker import TrackerError
-from tracker.dates import london_date, utc_iso
+from tracker.dates import london_date, utc_iso, utc_now
 from tracker.text import title_key
 
-from .database import write_transaction
+from .database import audit, write_transaction
 
 MANUAL_SOURCE = "manual"
 # The audit log's action for each way an update leaves triage.
@@ -77,7 +77,7 @@ def _refusable(db: Database, sql: str, params: list[Any]) -> None:
 
 
 def _stamp(now: datetime | None) -> str:
-    return utc_iso(now or datetime.now(timezone.utc))
+    return utc_iso(now or utc_now())
 
 
 @dataclass(frozen=True)
@@ -127,11 +127,7 @@ def add_manual(db: Database, publication: ManualPublication, editor: str, *, acc
              publication.document_type, title_key(publication.title), publication.verb or None],
         )
         new_id = cast(int, cursor.lastrowid)
-        db.execute(
-            """insert into audit_log (editor, time, publication_id, action, old_value, new_value)
-               values (?, ?, ?, 'add', null, ?)""",
-            [editor, stamp, new_id, publication.url],
-        )
+        audit(db, editor, stamp, "add", None, publication.url, new_id)
         if accept:
             _set_status(db, new_id, editor, "accepted", now)
     return Added(new_id, True, publication.title)
@@ -169,10 +165,5 @@ def _pending_update(db: Database, update_id: int) -> dict[str, Any]:
 
 def _close_update(db: Database, update: dict[str, Any], editor: str, status: str, now: datetime | None) -> None:
     db.execute("update publication_updates set status = ? where id = ?", [status, update["id"]])
-    db.execute(
-        """insert into audit_log (editor, time, publication_id, action, old_value, new_value)
-           values (?, ?, ?, ?, ?, ?)""",
-        [editor, _stamp(now), update["publication_id"], ACTIONS[status],
-         json.dumps({"update": update["id"], "status": update["status"]}),
-         json.dumps({"update": update["id"], "status": status})],
-    )
+    audit(db, editor, _stamp(now), ACTIONS[status], json.dumps({"update": update["id"], "status": update["status"]}),
+          json.dumps({"update": update["id"], "status": status}), update["publication_id"])

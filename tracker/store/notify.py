@@ -18,7 +18,7 @@ from sqlite_utils import Database
 from tracker import TrackerError
 from tracker.dates import utc_iso
 
-from .database import write_transaction
+from .database import audit, write_transaction
 
 FREQUENCIES = ("at_once", "daily", "never")
 # A claim older than this belongs to a process that died while sending: the message is tried
@@ -222,14 +222,6 @@ def _check_search(name: str, query: str, frequency: str) -> None:
         raise SavedSearchError(f"How often must be one of: {', '.join(FREQUENCIES)}")
 
 
-def _audit(db: Database, editor: str, stamp: str, action: str, old: str | None, new: str | None) -> None:
-    db.execute(
-        """insert into audit_log (editor, time, publication_id, action, old_value, new_value)
-           values (?, ?, null, ?, ?, ?)""",
-        [editor, stamp, action, old, new],
-    )
-
-
 def _describe(row: dict | None) -> str | None:
     if row is None:
         return None
@@ -254,7 +246,7 @@ def save_search(db: Database, editor: str, name: str, query: str, *, theme: str 
                      updated_at, created_at) values (?, ?, ?, ?, ?, ?, ?, ?)""",
                 [*row.values(), stamp],
             ).lastrowid
-            _audit(db, editor, stamp, "save_search", None, _describe(row))
+            audit(db, editor, stamp, "save_search", None, _describe(row))
         else:
             old = saved_search(db, search_id)
             if old is None:
@@ -264,7 +256,7 @@ def save_search(db: Database, editor: str, name: str, query: str, *, theme: str 
                      frequency = ?, editor = ?, updated_at = ? where id = ?""",
                 [*row.values(), search_id],
             )
-            _audit(db, editor, stamp, "edit_search", _describe(old), _describe(row))
+            audit(db, editor, stamp, "edit_search", _describe(old), _describe(row))
     assert search_id is not None
     return int(search_id)
 
@@ -276,7 +268,7 @@ def remove_search(db: Database, editor: str, search_id: int, now: datetime) -> N
             raise SavedSearchError("No saved search with that id")
         db.execute("delete from saved_search_hits where search_id = ?", [search_id])
         db.execute("delete from saved_searches where id = ?", [search_id])
-        _audit(db, editor, utc_iso(now), "remove_search", _describe(old), None)
+        audit(db, editor, utc_iso(now), "remove_search", _describe(old), None)
 
 
 def saved_search(db: Database, search_id: int) -> dict | None:

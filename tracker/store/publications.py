@@ -18,7 +18,7 @@ from tracker.dates import utc_iso
 from tracker.entries import Entry
 from tracker.text import title_key
 
-from .database import write_transaction
+from .database import audit, write_transaction
 
 # Titles shorter than this ("Annual report", "News") are too generic to merge publishers on.
 MIN_TITLE_KEY_FOR_MERGE = 25
@@ -143,7 +143,7 @@ def store_entry(db: Database, source: Announcer, entry: Entry, now: str, result:
     for update in decision.updates:
         _record_update(db, publication_id, source.id, update, now)
     if "published" in changes and row["published"]:
-        _audit(db, publication_id, "poll_published", row["published"], changes["published"], now)
+        audit(db, POLL_EDITOR, now, "poll_published", row["published"], changes["published"], publication_id)
     if not linked:
         _link_source(db, publication_id, source, entry, now)
     if changes:
@@ -176,13 +176,7 @@ def _record_update(db: Database, publication_id: int, source_id: str, update: Up
          update.new_value, update.upstream_at],
     )
     if update.kind != "updated":  # a change to what editors saw; a new timestamp is only news
-        _audit(db, publication_id, f"upstream_{update.kind}", update.old_value, update.new_value, now)
-
-
-def _audit(db: Database, publication_id: int, action: str, old: str | None, new: str | None, now: str) -> None:
-    db.execute(
-        """insert into audit_log (editor, time, publication_id, action, old_value, new_value)
-           values (?, ?, ?, ?, ?, ?)""", [POLL_EDITOR, now, publication_id, action, old, new])
+        audit(db, POLL_EDITOR, now, f"upstream_{update.kind}", update.old_value, update.new_value, publication_id)
 
 
 def _find_publication(db: Database, source: Announcer, entry: Entry, now: str) -> dict[str, Any] | None:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Protocol
 
 from sqlite_utils import Database
 
-from tracker.dates import utc_iso
+from tracker.dates import utc_iso, utc_now
 from tracker.entries import Entry
 
 from .database import write_transaction
@@ -121,9 +121,8 @@ def _record_health(db: Database, source_id: str, record: FetchRecord, now: str, 
     if record.error is None:
         changes.update(last_success=now, last_error=None, consecutive_errors=0)
         if not record.not_modified:
-            changes["skipped_entries"] = len(record.skipped) + len(result.skipped)
-        if not record.not_modified:
-            changes.update(etag=record.etag, last_modified=record.last_modified)
+            changes.update(skipped_entries=len(record.skipped) + len(result.skipped),
+                           etag=record.etag, last_modified=record.last_modified)
         if result.new_ids:
             changes["last_new"] = now
     else:
@@ -155,7 +154,7 @@ def postpone(db: Database, source_id: str, next_poll: datetime) -> None:
 
 def prune_fetch_log(db: Database, keep_days: int, now: datetime | None = None) -> int:
     """Drop fetch log rows older than ``keep_days``; source health keeps the summary."""
-    cutoff = utc_iso((now or datetime.now(timezone.utc)) - timedelta(days=keep_days))
+    cutoff = utc_iso((now or utc_now()) - timedelta(days=keep_days))
     with write_transaction(db):
         cursor = db.execute("delete from fetch_log where started < ?", [cutoff])
     return cursor.rowcount
