@@ -206,8 +206,8 @@ def m006_edits(db: Database) -> None:
     for column in ("sent_at", "sent_by"):
         if column not in digest_columns:
             db.table("digests").add_column(column, str)
-    # The table the ingest stage fills (agreed for every stage; created here too, so the list
-    # can read it whichever migration lands first).
+    # The upstream changes of stored publications, which the ingest stage records (m007) and the
+    # list shows as updates.
     db.table("publication_updates").create(
         {
             "id": int, "publication_id": int, "source_id": str, "seen_at": str, "kind": str,
@@ -282,19 +282,8 @@ def m006_edits(db: Database) -> None:
 
 @migrations()
 def m007_ingest_limits(db: Database) -> None:
-    # An upstream change of a stored publication that editors should see, never applied
-    # silently (agreed by every stage; m006 may have made it already).
-    db.table("publication_updates").create(
-        {
-            "id": int, "publication_id": int, "source_id": str, "seen_at": str, "kind": str,
-            "change_note": str, "old_value": str, "new_value": str, "upstream_at": str,
-            "status": str,
-        },
-        pk="id",
-        foreign_keys=[("publication_id", "publications", "id")],
-        defaults={"status": "new"},
-        if_not_exists=True,
-    )
+    # publication_updates (made by m006, which always runs first): an upstream change of a stored
+    # publication that editors should see, never applied silently; looked up by publication.
     db.table("publication_updates").create_index(["publication_id"], if_not_exists=True)
     # Entries of a fetch that could not be read: how many on the source, why in the fetch log.
     if "skipped_entries" not in db.table("sources").columns_dict:
