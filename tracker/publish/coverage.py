@@ -21,11 +21,9 @@ from sqlite_utils import Database
 
 from tracker.dates import london_date
 from tracker.ingest.normalise import url_key
-from tracker.paths import data_file
 from tracker.text import title_key
-from tracker.yamlfile import load_yaml
 
-from .newsletter import PUBLISHERS_FILE, NewsletterError, NewsletterItem, canonical_publisher, parse_newsletter
+from .newsletter import NewsletterError, NewsletterItem, canonical_publisher, parse_newsletter, publisher_entries
 
 MANUAL = "manual"
 NEWSLETTER_URLS = "urn:tracker:newsletter:%"
@@ -126,15 +124,10 @@ def polled_publishers(sources: Sequence[PolledSource]) -> set[str]:
     """The publishers enabled sources poll, folded, with those polled under another name
     (``polled_as`` in publishers.yaml: a coalition publishing on a member's site, a podcast)."""
     names = {_fold(s.publisher) for s in sources if s.enabled}
-    for publisher in _publishers():
+    for publisher in publisher_entries():
         if _fold(publisher.get("polled_as") or "") in names:
             names.add(_fold(publisher["name"]))
     return names
-
-
-def _publishers() -> list[dict]:
-    config = load_yaml(data_file(PUBLISHERS_FILE), what="publishers file", error=NewsletterError)
-    return list(config["publishers"])
 
 
 def _fold(name: str) -> str:

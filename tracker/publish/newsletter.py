@@ -200,10 +200,16 @@ def _fold(name: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _publisher_names() -> dict[str, str]:
+def publisher_entries() -> tuple[dict, ...]:
+    """publishers.yaml's entries (name, aliases, polled_as), read once."""
     config = load_yaml(data_file(PUBLISHERS_FILE), what="publishers file", error=NewsletterError)
+    return tuple(config["publishers"])
+
+
+@lru_cache(maxsize=1)
+def _publisher_names() -> dict[str, str]:
     names: dict[str, str] = {}
-    for publisher in config["publishers"]:
+    for publisher in publisher_entries():
         for spelling in [publisher["name"], *publisher.get("aliases", [])]:
             names[_fold(spelling)] = publisher["name"]
     return names
