@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from html import unescape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from datasette.utils.asgi import NotFound, Request, Response
 from sqlite_utils import Database
@@ -186,14 +186,7 @@ async def mark_sent(request: Request, datasette: Datasette) -> Response:
             "tracker_digest_confirm.html",
             {"database": db.name, "week": week.isoformat(), "lines": list_lines(issue)}, request=request)
         return Response.html(html)
-    editor = request.actor["id"]
-    try:
-        await db.execute_write_fn(lambda conn: send_issue(Database(conn), week, editor))
-    except TrackerError as ex:
-        datasette.add_message(request, str(ex), datasette.ERROR)
-    else:
-        datasette.add_message(request, f"The issue of {day_words(week)} is marked sent.")
-    return Response.redirect(datasette.urls.path(f"/-/digest/{week.isoformat()}"))
+    return await _write_issue(request, datasette, week, send_issue, f"The issue of {day_words(week)} is marked sent.")
 
 
 async def reopen(request: Request, datasette: Datasette) -> Response:
@@ -203,14 +196,20 @@ async def reopen(request: Request, datasette: Datasette) -> Response:
     week_page = datasette.urls.path(f"/-/digest/{request.url_vars['week']}")
     if request.method != "POST":
         return Response.redirect(week_page)
-    db = workspace_database(datasette)
-    week = (await find_issue(db, request.url_vars["week"])).week
+    week = (await find_issue(workspace_database(datasette), request.url_vars["week"])).week
+    return await _write_issue(request, datasette, week, reopen_issue,
+                              f"The issue of {day_words(week)} is open again: a draft that "
+                              "follows the editors' decisions, to be marked sent anew.")
+
+
+async def _write_issue(request: Request, datasette: Datasette, week: date,
+                       write: Callable[[Database, date, str], object], done: str) -> Response:
+    """Run the editor's write on the issue dated ``week``, say how it went, back to its page."""
     editor = request.actor["id"]
     try:
-        await db.execute_write_fn(lambda conn: reopen_issue(Database(conn), week, editor))
+        await workspace_database(datasette).execute_write_fn(lambda conn: write(Database(conn), week, editor))
     except TrackerError as ex:
         datasette.add_message(request, str(ex), datasette.ERROR)
     else:
-        datasette.add_message(request, f"The issue of {day_words(week)} is open again: a draft that "
-                                       "follows the editors' decisions, to be marked sent anew.")
-    return Response.redirect(week_page)
+        datasette.add_message(request, done)
+    return Response.redirect(datasette.urls.path(f"/-/digest/{week.isoformat()}"))
