@@ -23,14 +23,36 @@ def test_a_pass_with_a_failing_source_exits_0_with_a_summary(tmp_path, sources, 
     result = run_tracker("poll", "--sources", str(sources), "--db", "db/tracker.db", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
-    lines = result.stdout.splitlines()
-    rows = [[cell.strip() for cell in line.strip("│ ").split("│")] for line in lines if "│" in line]
+    rows = summary_rows(result.stdout)
+    assert rows[0] == ["source", "new", "updated", "unchanged", "result"]
     assert ["become", "5", "0", "0", "fetched"] in rows
-    assert any("broken" in line and "503 Service Unavailable" in line for line in lines)
+    assert ["broken", "0", "0", "0", "the server answered 503 Service Unavailable"] in rows
+    assert "unchanged\n" not in result.stdout  # every source had something to say
     assert "2 sources polled in" in result.stdout and "5 new publications, 1 source failed" in result.stdout
     db = sqlite3.connect(tmp_path / "db" / "tracker.db")
     assert db.execute("select last_error from sources where id = 'broken'").fetchone()[0] == (
         "the server answered 503 Service Unavailable")
+
+
+def summary_rows(stdout: str) -> list[list[str]]:
+    """The summary's table: its columns are aligned by runs of two spaces or more."""
+    return [re.split(r" {2,}", line) for line in stdout.splitlines() if "  " in line]
+
+
+def test_sources_with_nothing_new_are_counted_on_one_line_unless_all_are_asked_for(
+        tmp_path, sources, run_tracker):
+    db = str(tmp_path / "t.db")
+    run_tracker("poll", "--sources", str(sources), "--db", db)
+    again = run_tracker("poll", "--sources", str(sources), "--db", db)
+    assert again.returncode == 0, again.stderr
+    assert [row[0] for row in summary_rows(again.stdout)] == ["source", "broken"]
+    assert "\n1 source unchanged\n2 sources polled in" in again.stdout
+    assert again.stdout.rstrip().endswith("0 new publications, 1 source failed")
+    every = run_tracker("poll", "--sources", str(sources), "--db", db, "--all-sources")
+    rows = summary_rows(every.stdout)
+    assert [row[0] for row in rows] == ["source", "become", "broken"]
+    assert rows[1][1:4] == ["0", "0", "5"] and rows[1][4] in ("fetched", "not modified")
+    assert "unchanged\n" not in every.stdout
 
 
 def test_one_named_source(tmp_path, sources, feed_server, run_tracker):
@@ -85,7 +107,7 @@ def test_bad_options_exit_2_and_end_with_one_line(args, message, run_tracker):
 def test_help_describes_poll(run_tracker):
     result = run_tracker("poll", "--help")
     assert result.returncode == 0
-    assert "--sources FILE" in result.stdout and "--due" in result.stdout
+    assert "--sources FILE" in result.stdout and "--due" in result.stdout and "--all-sources" in result.stdout
 
 
 def test_log_level_from_the_option_or_the_environment(tmp_path, sources, run_tracker):

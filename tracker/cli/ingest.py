@@ -15,12 +15,15 @@ from .params import OneLineErrors, db_option, sources_option
 @db_option
 @click.option("--source", "source_ids", multiple=True, metavar="ID", help="Poll only this source (repeatable)")
 @click.option("--due", is_flag=True, help="Skip sources whose next scheduled poll has not come yet")
+@click.option("--all-sources", "every_source", is_flag=True,
+              help="A summary row for every source, not only those with news or an error")
 @user_errors
-def poll(sources_path: str, db_path: str, source_ids: tuple[str, ...], due: bool) -> None:
+def poll(sources_path: str, db_path: str, source_ids: tuple[str, ...], due: bool, every_source: bool) -> None:
     """Fetch, parse, store and classify what is new, once, for every source.
 
     Exits 0 when the pass completed, even if some sources failed: each failure is recorded on
-    its source (see the sources table) and shown in the summary.
+    its source (see the sources table) and shown in the summary. The summary has a row for each
+    source with new or updated publications, skipped entries or an error, and counts the rest.
 
     \b
     Example:
@@ -44,7 +47,7 @@ def poll(sources_path: str, db_path: str, source_ids: tuple[str, ...], due: bool
     except PollRunning as ex:
         click.echo(f"{ex}: nothing to do", err=True)
         return
-    render_summary(summary)
+    render_summary(summary, every_source)
 
 
 @click.group()

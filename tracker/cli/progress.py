@@ -1,14 +1,14 @@
-"""A poll on the terminal: a progress bar while sources are polled, a summary table after."""
+"""A poll on the terminal: a progress bar while sources are polled, a summary after."""
 
 from __future__ import annotations
 
-import sys
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
+
+import click
 
 from tracker.ingest.poll import PollSummary, ProgressCallback, SourceOutcome
 
 if TYPE_CHECKING:
-    from rich.console import Console
     from rich.progress import Progress
 
 
@@ -23,9 +23,10 @@ class ProgressBar:
     def __enter__(self) -> ProgressCallback | None:
         if not self.enabled:
             return None
+        from rich.console import Console
         from rich.progress import Progress
 
-        bar = self._bar = Progress(transient=True, console=_console(stderr=True))
+        bar = self._bar = Progress(transient=True, console=Console(stderr=True, highlight=False))
         bar.start()
         task = bar.add_task("Polling", total=None)
 
@@ -40,34 +41,48 @@ class ProgressBar:
             self._bar.stop()
 
 
-def render_summary(summary: PollSummary) -> None:
-    """Print one row per source (new, updated, unchanged, error) and a closing total."""
-    from rich.table import Table
-
-    table = Table(title=None, show_lines=False)
-    columns: list[tuple[str, Literal["left", "right"]]] = [
-        ("source", "left"), ("new", "right"), ("updated", "right"), ("unchanged", "right"),
-        ("result", "left")]
-    for column, justify in columns:
-        table.add_column(column, justify=justify)
-    for o in summary.outcomes:
-        result = o.error if o.error else o.outcome
-        table.add_row(o.source_id, str(o.new), str(o.updated), str(o.unchanged), result)
-    console = _console()
-    console.print(table)
-    console.print(
+def render_summary(summary: PollSummary, every_source: bool = False) -> None:
+    """Print a row for each source with something to say (new or updated publications, skipped
+    entries, an error), the quiet rest counted on one line, and a closing total;
+    ``every_source``: a row for every source."""
+    told = [o for o in summary.outcomes if every_source or _has_news(o)]
+    # Plain aligned text, not a rich table: the same for a terminal, a pipe and cron's mail,
+    # and a few milliseconds for hundreds of rows rather than most of a second.
+    lines = _aligned([("source", "new", "updated", "unchanged", "result")] + [
+        (o.source_id, str(o.new), str(o.updated), str(o.unchanged), _result(o)) for o in told
+    ]) if told else []
+    quiet = len(summary.outcomes) - len(told)
+    if quiet:
+        lines.append(f"{_count(quiet, 'source')} unchanged")
+    lines.append(
         f"{_count(len(summary.outcomes), 'source')} polled in {summary.seconds:.1f}s: "
         f"{_count(len(summary.new_ids), 'new publication')}, "
         f"{_count(len(summary.failed), 'source')} failed"
     )
+    click.echo("\n".join(lines))
     if summary.classify_error:
-        console.print(f"New publications stored but not classified: {summary.classify_error}")
+        click.echo(f"New publications stored but not classified: {summary.classify_error}")
 
 
-def _console(stderr: bool = False) -> Console:
-    from rich.console import Console
+def _aligned(rows: list[tuple[str, str, str, str, str]]) -> list[str]:
+    """The source left-aligned, the three counts right-aligned, the result as it is."""
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    return ["  ".join([row[0].ljust(widths[0]),
+                       *(cell.rjust(width) for cell, width in zip(row[1:4], widths[1:4], strict=True)),
+                       row[4]]) for row in rows]
 
-    return Console(stderr=stderr, highlight=False, width=None if sys.stdout.isatty() else 120)
+
+def _has_news(outcome: SourceOutcome) -> bool:
+    return bool(outcome.new or outcome.updated or outcome.skipped or outcome.error)
+
+
+def _result(outcome: SourceOutcome) -> str:
+    if outcome.error:
+        return outcome.error
+    if outcome.skipped:
+        entries = "entry" if outcome.skipped == 1 else "entries"
+        return f"{outcome.outcome}, {outcome.skipped} {entries} skipped"
+    return outcome.outcome
 
 
 def _count(number: int, noun: str) -> str:
