@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 # Scores at or above this are the likely candidates, shown first; the rest fold into a tail.
 LIKELY = 0.5
+# Cards a page: what an editor decides at a sitting, and what renders fast at a million rows.
+PAGE = 50
+DECIDED = 50  # the latest decisions shown for Undo
 UNITS = (("year", 365), ("month", 30), ("week", 7), ("day", 1))
 
 
@@ -92,22 +95,29 @@ def age(day: date | None, today: date, *, seen: bool = False) -> str:
 
 
 async def triage(request: Request, datasette: Datasette) -> Response:
-    """This week's unreviewed candidates: the likely ones first, the unlikely tail folded; the
-    upstream updates of stored publications; the decisions of the same days, each with Undo."""
+    """This week's unreviewed candidates a page at a time (``?after=ID`` goes on from that card):
+    the likely ones first, the unlikely tail folded; the upstream updates of stored
+    publications; the latest decisions of the same days, each with Undo."""
     if not is_editor(request.actor):
         return login_redirect(datasette, request)
     db = workspace_database(datasette)
-    query = await datasette.get_canned_query(db.name, "candidates", request.actor)
-    if query is None:
-        raise NotFound("The candidates query is missing from metadata.yml")
     days = request.args.get("days", "7")
     days = days if days.isdigit() else "7"
+    after = request.args.get("after", "")
+    after = after if after.isdigit() else ""
+    rank_from = request.args.get("rank", "")
+    first_rank = int(rank_from) if rank_from.isdigit() and after else 1
     themes = await theme_labels(db)
     typed = typed_add_form(datasette, request)  # the add form's fields before a refusal
     today = datetime.now(LONDON).date()
-    candidates = [_card(row, themes, today) for row in (await db.execute(query["sql"], {"days": days})).rows]
-    for rank, item in enumerate(candidates, 1):
+    rows = (await db.execute(CANDIDATES_SQL, {"days": days, "after": after, "page": PAGE + 1})).rows
+    candidates = [_card(row, themes, today) for row in rows[:PAGE]]
+    for rank, item in enumerate(candidates, first_rank):
         item["rank"] = rank
+    more = None
+    if len(rows) > PAGE:
+        more = {"days": days, "after": candidates[-1]["id"], "rank": first_rank + PAGE}
+    count = (await db.execute(COUNT_SQL, {"days": days})).first()[0]
     decided = [_card(row, themes, today) for row in (await db.execute(DECIDED_SQL, {"days": days})).rows]
     updates = []
     if await db.table_exists("publication_updates"):
@@ -118,7 +128,8 @@ async def triage(request: Request, datasette: Datasette) -> Response:
         {"database": db.name, "themes": themes, "days": days, "updates": updates,
          "likely": [item for item in candidates if (item["candidate_score"] or 0) >= LIKELY],
          "unlikely": [item for item in candidates if (item["candidate_score"] or 0) < LIKELY],
-         "decided": decided, "likely_score": LIKELY, "count": len(candidates),
+         "decided": decided, "likely_score": LIKELY, "count": count, "first_rank": first_rank,
+         "more": more, "page": PAGE, "decided_shown": DECIDED,
          "issue": (await coming_issue(datasette)).isoformat(), "add": typed},
         request=request,
     )
@@ -131,14 +142,32 @@ async def triage(request: Request, datasette: Datasette) -> Response:
 CARD_COLUMNS = """id, title, url, publisher, published, date_source, first_seen, summary, themes,
   candidate_score, why, verb, document_type, edited_title, edited_publisher, edited_verb, edited_published,
   status, reviewed_at"""
-# The same days' decisions, newest first, so that one made by mistake can be undone.
+WINDOW = """status = 'new'
+  and first_seen >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-' || :days || ' days')"""
+# The candidates query's ranking (metadata.yml), as one descending key so that a page can go on
+# after a card: the score (none last), the themes matched, the date, the id.
+RANK_KEY = """coalesce(candidate_score, -1), json_array_length(themes),
+  coalesce(published, substr(first_seen, 1, 10)), id"""
+# A page and one more (to know whether there is a next page), read from the window of the
+# (status, first_seen) index; the key of ?after= is that card's key as it is now.
+CANDIDATES_SQL = f"""
+select {CARD_COLUMNS}
+from publications
+where {WINDOW}
+  and (:after = '' or ({RANK_KEY}) < (select {RANK_KEY} from publications where id = :after))
+order by coalesce(candidate_score, -1) desc, json_array_length(themes) desc,
+  coalesce(published, substr(first_seen, 1, 10)) desc, id desc
+limit :page
+"""
+COUNT_SQL = f"select count(*) from publications where {WINDOW}"
+# The same days' latest decisions, newest first, so that one made by mistake can be undone.
 DECIDED_SQL = f"""
 select {CARD_COLUMNS}
 from publications
 where status in ('accepted', 'rejected')
   and reviewed_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-' || :days || ' days')
 order by reviewed_at desc, id desc
-limit 100
+limit {DECIDED}
 """
 UPDATES_SQL = """
 select u.id, u.publication_id, u.kind, u.change_note, u.old_value, u.new_value, u.upstream_at,
