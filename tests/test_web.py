@@ -1,6 +1,7 @@
 """The Datasette workspace through Datasette's own client, on a real database (newsroom.db)."""
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -288,6 +289,45 @@ async def test_triage_page_lists_candidates_with_escaped_feed_text(ds, editor):
     assert "&lt;children&gt;" in text and "<children>" not in text
     assert f'action="/{DB}/set_status"' in text and f'action="/{DB}/add_theme"' in text
     assert f'value="{editor["ds_csrftoken"]}"' in text
+
+
+def add_candidates(db_path, count):
+    """``count`` more of this week's candidates, scores from 0.99 down, some tied in score."""
+    with sqlite3.connect(db_path) as conn:
+        conn.executemany(
+            "insert into publications (url, url_key, title, first_seen, status, themes, candidate_score)"
+            " values (?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 day'), 'new', ?, ?)",
+            [(f"https://example.org/{n}", f"example.org/{n}", f"Candidate number {n}",
+              json.dumps(["kinship"] * (n % 2)), round(0.99 - (n // 2) / 200, 4)) for n in range(count)])
+
+
+def card_ids(page):
+    return [int(i) for i in re.findall(r'<li class="card candidate" id="card-(\d+)"', page)]
+
+
+@pytest.mark.asyncio
+async def test_triage_pages_the_cards_and_goes_on_after_the_last(ds, editor, workspace_db):
+    from tracker.web.triage_pages import PAGE
+
+    add_candidates(workspace_db, PAGE + 20)
+    first = (await ds.client.get("/-/triage", cookies=editor)).text
+    shown = card_ids(first)
+    # The best page, ranked as the candidates query ranks them.
+    ranked = [row["id"] for row in await query_rows(ds, "candidates", cookies=editor)]
+    assert shown == ranked[:PAGE]
+    assert f"{PAGE + 25} unreviewed publications" in first and f"here #1 to #{PAGE}" in first
+    link = re.search(r'<a rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    assert link == f"?days=7&after={shown[-1]}&rank={PAGE + 1}"
+    # Deciding a card of the first page does not move the next page on past one not yet seen.
+    await post(ds, "set_status", editor, id=str(shown[0]), status="rejected")
+    second = (await ds.client.get("/-/triage" + link, cookies=editor)).text
+    assert card_ids(second) == ranked[PAGE:]
+    assert f">#{PAGE + 1}</span>" in second and 'rel="next"' not in second
+    assert "Back to the most likely" in second
+    assert shown[0] not in card_ids((await ds.client.get("/-/triage", cookies=editor)).text)
+    # A card that is no longer a candidate still marks where the next page starts.
+    await post(ds, "set_status", editor, id=str(shown[-1]), status="accepted")
+    assert card_ids((await ds.client.get("/-/triage" + link, cookies=editor)).text) == ranked[PAGE:]
 
 
 @pytest.mark.asyncio
