@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -110,15 +111,41 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-class PinnedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with its connection pool on a PinnedBackend."""
+class PinnedTransport(httpx.AsyncBaseTransport):
+    """httpx's transport with its connections on a PinnedBackend, pooled per origin.
+
+    httpcore's pool checks every connection it holds each time a request comes or goes (a
+    system call or two each): one pool for a pass over dozens of hosts made that quadratic,
+    while one origin's pool holds the few connections the per-host limit lets it use.
+    """
 
     def __init__(self, limits: httpx.Limits, resolver: Resolver | None = None):
-        super().__init__(limits=limits)
+        self._limits = limits
+        self._backend = PinnedBackend(resolver)
+        self._ssl_context = httpx.create_ssl_context()  # once: loading the CA bundle takes a while
+        self._origins: dict[tuple[str, str, int | None], _PinnedPool] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        origin = (request.url.scheme, request.url.host, request.url.port)
+        pool = self._origins.get(origin)
+        if pool is None:
+            pool = self._origins[origin] = _PinnedPool(self._limits, self._backend, self._ssl_context)
+        return await pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for pool in self._origins.values():
+            await pool.aclose()
+
+
+class _PinnedPool(httpx.AsyncHTTPTransport):
+    """httpx's transport (its errors mapped to httpx's) with its pool on a PinnedBackend."""
+
+    def __init__(self, limits: httpx.Limits, backend: PinnedBackend, ssl_context: ssl.SSLContext):
+        super().__init__(verify=ssl_context, limits=limits)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=PinnedBackend(resolver),
+            network_backend=backend,
         )
