@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from sqlite_utils import Database
 
@@ -16,8 +16,8 @@ from .provenance import classifier_for
 from .themes import theme_list
 
 COLUMNS = "id, title, summary, publisher, themes, why, model_version"
-# Scored and written a thousand at a time: 100,000 publications' predictions (each with its
-# why) are never all in memory at once.
+# Read, scored and written a thousand at a time: however many publications there are, only one
+# chunk's rows and predictions (each with its why) are in memory at once.
 CHUNK = 1000
 
 
@@ -26,20 +26,10 @@ def classify_publications(db: Database, ids: Iterable[int] | None = None, *,
     """Re-score the given publications (default: every one not yet reviewed). Never changes a
     status, nor themes an editor has set (see ``save_scores``). Returns how many were scored."""
     classifier = classifier or classifier_for(db)
-    if ids is None:
-        rows = db.execute_returning_dicts(f"select {COLUMNS} from publications where status = 'new'")
-    else:
-        wanted = list(ids)
-        rows = []
-        for start in range(0, len(wanted), 500):
-            some = wanted[start : start + 500]
-            rows += db.execute_returning_dicts(
-                f"select {COLUMNS} from publications where id in ({','.join('?' * len(some))})", some
-            )
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
+    scored = 0
+    for rows in _rows_to_score(db, ids):
         scores = []
-        for row, prediction in zip(chunk, classifier.predict_many(chunk), strict=True):
+        for row, prediction in zip(rows, classifier.predict_many(rows), strict=True):
             why = prediction.why
             # A source's default themes (sources.yaml) are in `themes` before the first scoring;
             # keep them in why so a re-score keeps them too.
@@ -49,7 +39,31 @@ def classify_publications(db: Database, ids: Iterable[int] | None = None, *,
             themes = prediction.themes + [t for t in source_themes if t not in prediction.themes]
             scores.append(Score(row["id"], themes, prediction.candidate_score, classifier.version, why))
         save_scores(db, scores)
-    return len(rows)
+        scored += len(rows)
+    return scored
+
+
+def _rows_to_score(db: Database, ids: Iterable[int] | None) -> Iterator[list[dict]]:
+    """The rows to score, CHUNK at a time. Without ids, every row still 'new', read in id order
+    after the last chunk's (scoring never changes a status, so none is skipped or read twice)."""
+    if ids is None:
+        after = 0
+        while rows := db.execute_returning_dicts(
+            f"select {COLUMNS} from publications where status = 'new' and id > ?"
+            f" order by id limit {CHUNK}", [after]
+        ):
+            yield rows
+            after = rows[-1]["id"]
+        return
+    wanted = list(ids)
+    for start in range(0, len(wanted), CHUNK):
+        # One JSON parameter, not a placeholder per id: no limit on bound variables applies.
+        rows = db.execute_returning_dicts(
+            f"select {COLUMNS} from publications where id in (select value from json_each(?))",
+            [json.dumps(wanted[start : start + CHUNK])],
+        )
+        if rows:
+            yield rows
 
 
 def _source_themes(row: dict) -> list[str]:
