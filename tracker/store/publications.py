@@ -180,23 +180,30 @@ def _record_update(db: Database, publication_id: int, source_id: str, update: Up
 
 
 def _find_publication(db: Database, source: Announcer, entry: Entry, now: str) -> dict[str, Any] | None:
-    row = db.execute_returning_dicts(
-        f"select {DECISION_COLUMNS} from publications where url_key = ?", [entry.url_key]
-    )
+    row = _first_row(db, f"select {DECISION_COLUMNS} from publications where url_key = ?", [entry.url_key])
     if row:
-        return row[0]
+        return row
     key = entry.title_key
     if len(key) < MIN_TITLE_KEY_FOR_MERGE:
         return None
     since = utc_iso(datetime.fromisoformat(now) - TITLE_MERGE_WINDOW)
     # Only another source's copy counts: one source listing a title twice means two things.
-    rows = db.execute_returning_dicts(
+    return _first_row(
+        db,
         f"""select {DECISION_COLUMNS} from publications where title_key = ? and first_seen >= ?
             and id not in (select publication_id from publication_sources where source_id = ?)
             order by id limit 1""",
         [key, since, source.id],
     )
-    return rows[0] if rows else None
+
+
+def _first_row(db: Database, sql: str, params: list) -> dict[str, Any] | None:
+    """A lookup inside the caller's transaction, run directly: ``execute_returning_dicts`` wraps
+    each query in a savepoint of its own, three statements where one does (a poll runs two
+    lookups per new entry)."""
+    cursor = db.execute(sql, params)
+    row = cursor.fetchone()
+    return dict(zip([column[0] for column in cursor.description], row, strict=True)) if row else None
 
 
 def _link_source(db: Database, publication_id: int, source: Announcer, entry: Entry, now: str) -> None:
