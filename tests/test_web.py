@@ -291,6 +291,13 @@ async def test_triage_page_lists_candidates_with_escaped_feed_text(ds, editor):
     assert f'value="{editor["ds_csrftoken"]}"' in text
 
 
+@pytest.mark.asyncio
+async def test_the_workspace_reads_its_database_through_a_memory_map(ds):
+    # Each of Datasette's connections to it, the ones pages read through.
+    for _ in range(3):
+        assert (await ds.get_database(DB).execute("pragma mmap_size")).first()[0] > 0
+
+
 def add_candidates(db_path, count):
     """``count`` more of this week's candidates, scores from 0.99 down, some tied in score."""
     with sqlite3.connect(db_path) as conn:
