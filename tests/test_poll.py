@@ -5,6 +5,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,12 @@ from click.testing import CliRunner
 
 from feedserver import gzip_bomb
 from tracker.cli import cli
+from tracker.entries import Entry
 from tracker.ingest.config import load_config
+from tracker.ingest.normalise import url_key
 from tracker.ingest.poll import ClassifyQueue, poll_sources
+from tracker.store import FetchRecord, sync_sources
+from tracker.store.sources import save_fetches
 
 SAMPLES = Path(__file__).resolve().parent.parent / "tracker" / "data" / "samples"
 SETTINGS = {"contact": "https://github.com/seslip/tracker", "timeout": 2, "connect_timeout": 2,
@@ -465,3 +470,30 @@ def test_judgments_are_stored_but_never_scored(db, db_path, tmp_path, feed_serve
     assert summary.new_ids and summary.classify_error is None
     rows = db.execute_returning_dicts("select candidate_score, model_version, why from publications")
     assert rows and all(r == {"candidate_score": None, "model_version": None, "why": None} for r in rows)
+
+
+def test_sources_written_in_one_transaction_are_each_all_or_nothing(db, make_source):
+    """A pass writes the sources ready together (save_fetches): one failing halfway through its
+    entries (a trigger refusing a row) is rolled back alone, with its exception in its place;
+    the sources before and after it in the same transaction are stored."""
+    sources = [make_source(id=f"source-{n}", publisher=f"Publisher {n}") for n in range(3)]
+    sync_sources(db, sources)
+    db.execute("""create trigger refuse_one before insert on publications when new.title = 'Refused'
+                  begin select raise(abort, 'database or disk is full'); end""")
+
+    def entries(n, *titles):
+        urls = [f"https://example.org/{n}/{index}" for index in range(len(titles))]
+        return [Entry(url=url, url_key=url_key(url), title=title, summary="", published="2025-04-03",
+                      date_source="feed") for url, title in zip(urls, titles, strict=True)]
+
+    record = FetchRecord(started=datetime(2025, 4, 10, 9, tzinfo=timezone.utc), duration_ms=5, status=200)
+    outcomes = save_fetches(db, [(sources[0], record, entries(0, "First")),
+                                 (sources[1], record, entries(1, "Second", "Refused")),
+                                 (sources[2], record, entries(2, "Third"))])
+    assert isinstance(outcomes[1], sqlite3.IntegrityError)
+    assert [len(outcomes[n].new_ids) for n in (0, 2)] == [1, 1]
+    assert [row[0] for row in db.execute("select title from publications order by id")] == ["First", "Third"]
+    assert [row[0] for row in db.execute("select source_id from fetch_log order by id")] == [
+        "source-0", "source-2"]
+    assert [row[0] for row in db.execute("select last_success is not null from sources order by id")] == [
+        1, 0, 1]

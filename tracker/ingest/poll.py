@@ -1,7 +1,7 @@
 """One polling pass: fetch every source concurrently, parse off the event loop, store, schedule.
 
 Like Miniflux's RefreshFeed, each source runs the whole pipeline on its own and its outcome is
-written in one transaction, so a failing or killed source never touches another.
+written all or nothing (a savepoint of its own), so a failing or killed source never touches another.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import asyncio
 import functools
 import logging
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from tracker.store import (
     source_states,
     sync_sources,
 )
+from tracker.store.sources import save_fetches
 
 from .config import Config, Settings, Source
 from .fetch import FetchResult, HostLimiter, fetch, host_of, is_private_host, make_client
@@ -147,6 +149,61 @@ class ClassifyQueue:
         self.waiting = []
 
 
+class Writer:
+    """The pass's one thread that owns ``db``: transactions are written one after another, never
+    concurrently, while the loop goes on fetching (sqlite3 releases the GIL). The sources whose
+    results wait when it comes free are written together, in one transaction with a savepoint
+    each (store.save_fetches): a pass commits a few dozen times rather than once a source."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self.classifying = ClassifyQueue()
+        self._waiting: list[tuple[Source, FetchRecord, list[Entry], asyncio.Future[StoreResult]]] = []
+        self._lock = threading.Lock()
+        self._writing = False
+
+    async def store(self, source: Source, record: FetchRecord, entries: list[Entry]) -> StoreResult:
+        """Store one source's fetch with whatever else is waiting; raises what storing it raised."""
+        loop = asyncio.get_running_loop()
+        stored: asyncio.Future[StoreResult] = loop.create_future()
+        with self._lock:
+            self._waiting.append((source, record, entries, stored))
+            start, self._writing = not self._writing, True
+        if start:
+            self.thread.submit(self._write_waiting, loop)
+        return await stored
+
+    def _write_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            with self._lock:
+                # A source cancelled while it waited (the pass's time limit, Ctrl-C) is not written.
+                batch = [waiting for waiting in self._waiting if not waiting[3].cancelled()]
+                self._waiting = []
+                if not batch:
+                    self._writing = False
+                    return
+            outcomes: list[StoreResult | Exception]
+            try:
+                outcomes = save_fetches(self.db, [(source, record, entries) for source, record, entries, _ in batch])
+            except Exception as ex:  # the transaction itself failed: so did every source in it
+                outcomes = [ex] * len(batch)
+            for (_, _, _, stored), outcome in zip(batch, outcomes, strict=True):
+                loop.call_soon_threadsafe(_settle, stored, outcome)
+            self.classifying.add(self.db, [
+                new_id for (source, *_), outcome in zip(batch, outcomes, strict=True)
+                if source.classified and isinstance(outcome, StoreResult) for new_id in outcome.new_ids])
+
+
+def _settle(stored: asyncio.Future[StoreResult], outcome: StoreResult | Exception) -> None:
+    if stored.done():  # cancelled meanwhile
+        return
+    if isinstance(outcome, Exception):
+        stored.set_exception(outcome)
+    else:
+        stored.set_result(outcome)
+
+
 def _is_due(state: dict, now: datetime) -> bool:
     return not state.get("next_poll") or datetime.fromisoformat(state["next_poll"]) <= now
 
@@ -161,9 +218,7 @@ async def _run_pass(db: Database, settings: Settings, sources: list[Source], sta
         limiter=HostLimiter(settings.per_host, settings.concurrency),
         # Parsing is CPU work: a small pool keeps it off the event loop while fetches wait on I/O.
         parser_pool=ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse"),
-        # One writer thread owns `db` for the pass: sources' transactions are written one after
-        # another, never concurrently, while the loop goes on fetching (sqlite3 releases the GIL).
-        writer=ThreadPoolExecutor(max_workers=1, thread_name_prefix="store"),
+        writer=Writer(db),
     )
     tasks = [asyncio.ensure_future(this_pass.poll_safely(source, states[source.id])) for source in sources]
     on_progress(0, len(tasks), None)
@@ -188,14 +243,14 @@ async def _run_pass(db: Database, settings: Settings, sources: list[Source], sta
                         source.id, source.publisher, "deferred",
                         error=f"not polled: the pass reached its time limit ({settings.pass_timeout} s)"))
             log.warning("the pass reached its time limit: %d sources left for the next one", len(late))
-        await _in_thread(this_pass.writer,
-                         functools.partial(this_pass.classifying.add, db, [], finish=True))
-        summary.classify_error = this_pass.classifying.error
+        classifying = this_pass.writer.classifying
+        await _in_thread(this_pass.writer.thread, functools.partial(classifying.add, db, [], finish=True))
+        summary.classify_error = classifying.error
     finally:
         if own_client:
             await this_pass.client.aclose()
         # Interrupted: a source being written finishes its transaction, queued ones never start.
-        for pool in (this_pass.parser_pool, this_pass.writer):
+        for pool in (this_pass.parser_pool, this_pass.writer.thread):
             pool.shutdown(wait=True, cancel_futures=True)
     order = {source.id: index for index, source in enumerate(sources)}
     summary.outcomes.sort(key=lambda o: order[o.source_id])
@@ -210,14 +265,13 @@ async def _in_thread(pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any)
 class _Pass:
     """What every source of one pass shares, and the steps each source goes through."""
 
-    db: Database  # used on the writer thread only
+    db: Database  # used on the writer's thread only
     settings: Settings
     client: httpx.AsyncClient
     clock: Callable[[], datetime]
     limiter: HostLimiter
     parser_pool: ThreadPoolExecutor
-    writer: ThreadPoolExecutor
-    classifying: ClassifyQueue = field(default_factory=ClassifyQueue)
+    writer: Writer
     # Failed fetches per host in this pass: a host failing settings.host_failures times is
     # skipped for the rest of it, so a pass over many dead sources on one host ends quickly.
     host_failures: Counter[str] = field(default_factory=Counter)
@@ -232,7 +286,7 @@ class _Pass:
         except Exception as ex:
             log.error("%s: internal error", source.id, exc_info=True)
             error = f"internal error ({type(ex).__name__}: {ex})"[:300]
-            await _in_thread(self.writer, self.record_failure, source, state, error)
+            await _in_thread(self.writer.thread, self.record_failure, source, state, error)
             return SourceOutcome(source.id, source.publisher, "error", error=error), []
         if outcome.error:
             log.info("%s: %s", source.id, outcome.error)
@@ -264,7 +318,7 @@ class _Pass:
             if self.host_is_failing(url):
                 # Not an error of the source's own: its next poll comes at its usual interval.
                 interval = timedelta(seconds=source.interval or self.settings.interval)
-                await _in_thread(self.writer, postpone, self.db, source.id, now + interval)
+                await _in_thread(self.writer.thread, postpone, self.db, source.id, now + interval)
                 return SourceOutcome(source.id, source.publisher, "deferred", error=(
                     f"not polled: {host_of(url)} failed {self.settings.host_failures} times in this pass")), []
             result = await fetch(
@@ -293,7 +347,7 @@ class _Pass:
             retry_after=result.retry_after, skipped=tuple(skipped),
             next_poll=_next_poll(self.settings, source, state, result, error, now),
         )
-        stored = await _in_thread(self.writer, self.store, source, record, entries)
+        stored = await self.writer.store(source, record, entries)
         outcome = SourceOutcome(
             source.id, source.publisher,
             "error" if error else ("not modified" if result.not_modified else "fetched"),
@@ -302,11 +356,6 @@ class _Pass:
         )
         return outcome, stored.new_ids
 
-    def store(self, source: Source, record: FetchRecord, entries: list[Entry]) -> StoreResult:
-        stored = save_fetch(self.db, source, record, entries)
-        if source.classified:
-            self.classifying.add(self.db, stored.new_ids)
-        return stored
 
 
 def _parse_and_normalise(source: Source, result: FetchResult, today: date) -> tuple[list[Entry], list[str]]:

@@ -1,7 +1,8 @@
 """Sources and their fetches: configuration, health, the fetch log, and each fetch's entries.
 
-Each source's fetch, entries and health are written in one short transaction, so a killed poll
-leaves every source either fully stored or untouched.
+Each source's fetch, entries and health are written together (in a transaction of their own, or a
+savepoint of a poll's larger one), so a killed poll leaves every source either fully stored or
+untouched.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Protocol, Sequence
 
 from sqlite_utils import Database
 
@@ -77,13 +78,36 @@ def save_fetch(
     db: Database, source: Announcer, record: FetchRecord, entries: Iterable[Entry] = ()
 ) -> StoreResult:
     """Store one source's entries, fetch log row and health in a single transaction."""
+    with write_transaction(db):
+        return _save(db, source, record, entries)
+
+
+def save_fetches(
+    db: Database, fetches: Sequence[tuple[Announcer, FetchRecord, Iterable[Entry]]]
+) -> list[StoreResult | Exception]:
+    """Store several sources' fetches in one transaction, each source in a savepoint of its own:
+    a source that fails is rolled back alone and its exception takes its place in the list.
+    A commit costs more than most sources' rows, so a poll writes what is ready together."""
+    outcomes: list[StoreResult | Exception] = []
+    with write_transaction(db):
+        for source, record, entries in fetches:
+            db.execute("savepoint source")
+            try:
+                outcomes.append(_save(db, source, record, entries))
+            except Exception as ex:  # the others are stored whatever happened to this one
+                db.execute("rollback to source")
+                outcomes.append(ex)
+            db.execute("release source")
+    return outcomes
+
+
+def _save(db: Database, source: Announcer, record: FetchRecord, entries: Iterable[Entry]) -> StoreResult:
     now = utc_iso(record.started)
     result = StoreResult()
-    with write_transaction(db):
-        if record.error is None:
-            for entry in entries:
-                _store_one(db, source, entry, now, result)
-        _record_health(db, source.id, record, now, result)
+    if record.error is None:
+        for entry in entries:
+            _store_one(db, source, entry, now, result)
+    _record_health(db, source.id, record, now, result)
     return result
 
 
