@@ -280,6 +280,22 @@ def test_an_editor_s_themes_win_over_a_score_computed_before_them(db, add_public
     assert row(db, publication)["candidate_score"] == 0.5
 
 
+def test_every_publication_is_scored_once_however_many_chunks_it_takes(db, add_publication, theme_set):
+    from tracker.judgement.classify import CHUNK
+
+    # Over two chunks' worth, a third of them already reviewed.
+    ids = [add_publication(f"Kinship care report {n}", status="accepted" if n % 3 == 0 else "new")
+           for n in range(2 * CHUNK + 5)]
+    unreviewed = {i for n, i in enumerate(ids) if n % 3}
+    classifier = Classifier(theme_set, None)
+    assert classify_publications(db, classifier=classifier) == len(unreviewed)
+    scored = {r["id"] for r in db.query("select id from publications where model_version is not null")}
+    assert scored == unreviewed
+    db.execute("update publications set model_version = null")
+    assert classify_publications(db, ids, classifier=classifier) == len(ids)
+    assert db.execute("select count(*) from publications where model_version is null").fetchone()[0] == 0
+
+
 def test_a_model_round_trips_as_plain_arrays(theme_set):
     from tracker.judgement.examples import examples_from_records
     from tracker.judgement.fitting import fit_model
