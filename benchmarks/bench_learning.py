@@ -28,18 +28,37 @@ ROOT = Path(__file__).resolve().parent.parent
 STREAM = ROOT / "benchmarks" / "data" / "independent.jsonl"
 STEPS = (0, 40, 80, 160, 320)
 PACE = 20  # decisions a week: `tracker serve`'s default retrain_after, one retraining a week
+DEVELOPMENT_SIZE = 364  # as many as the independent file holds
 
 
 def replay(stream_path: Path, steps: tuple[int, ...], pace: float | None = PACE) -> list[dict]:
     """The learning curve; ``pace``: decisions a week (None: each decision dated by its
     publication's date)."""
-    from tracker.judgement.examples import (
-        LABELLED_FILE,
-        Example,
-        decision_weight,
-        examples_from_records,
-        read_labelled,
-    )
+    from tracker.judgement.examples import LABELLED_FILE, read_labelled
+
+    records = sorted(read_labelled(stream_path), key=lambda r: r.get("date") or "")
+    return replay_records(records, read_labelled(LABELLED_FILE), steps, pace)
+
+
+def development_split(seed: int, size: int = DEVELOPMENT_SIZE) -> tuple[list[dict], list[dict]]:
+    """A development stream that is not the independent file: ``size`` of the shipped labelled
+    file's records in a fixed random order (``seed``), replayed as the editors' decisions, and
+    the rest of that file as the shipped examples. It has the shipped labellers' taste, so it
+    tells whether decisions are used well, not whether a different newsletter's taste is learnt."""
+    import random
+
+    from tracker.judgement.examples import LABELLED_FILE, read_labelled
+
+    records = read_labelled(LABELLED_FILE)
+    random.Random(seed).shuffle(records)
+    return records[:size], records[size:]
+
+
+def replay_records(records: list[dict], shipped_records: list[dict], steps: tuple[int, ...],
+                   pace: float | None = PACE) -> list[dict]:
+    """The learning curve of ``records`` replayed in their order as decisions over a model of
+    ``shipped_records`` (minus any publication the stream holds)."""
+    from tracker.judgement.examples import Example, decision_weight, examples_from_records
     from tracker.judgement.fitting import fit_model
     from tracker.judgement.metrics import score
     from tracker.judgement.model import Classifier
@@ -47,14 +66,13 @@ def replay(stream_path: Path, steps: tuple[int, ...], pace: float | None = PACE)
     from tracker.text import title_key
 
     theme_set = load_theme_set()
-    records = sorted(read_labelled(stream_path), key=lambda r: r.get("date") or "")
     stream = examples_from_records(records)
     if pace:
         dates = [date(2026, 1, 1) + timedelta(days=7 * i / pace) for i in range(len(records))]
     else:
         dates = [date.fromisoformat(r["date"]) for r in records]
     held = {title_key(e.title) for e in stream}
-    shipped = [e for e in examples_from_records(read_labelled(LABELLED_FILE)) if title_key(e.title) not in held]
+    shipped = [e for e in examples_from_records(shipped_records) if title_key(e.title) not in held]
     shipped_classifier = Classifier(theme_set, fit_model(shipped, theme_set))
     rows = []
     for n in steps:
@@ -71,7 +89,7 @@ def replay(stream_path: Path, steps: tuple[int, ...], pace: float | None = PACE)
         items = [e.as_item() for e in following]
         before = score(following, shipped_classifier.predict_many(items), theme_set.slugs)
         after = score(following, learned.predict_many(items), theme_set.slugs)
-        rows.append({"decisions": n, "following": len(following), "from": records[n]["date"],
+        rows.append({"decisions": n, "following": len(following), "from": records[n].get("date", "-"),
                      "shipped_f1": before.macro_f1, "learned_f1": after.macro_f1,
                      "shipped_auc": before.roc_auc, "learned_auc": after.roc_auc, "fit_seconds": seconds})
     return rows
@@ -93,6 +111,21 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def develop(seeds: list[int], steps: tuple[int, ...], pace: float) -> int:
+    curves = []
+    for seed in seeds:
+        print(f"Development stream {seed}: {DEVELOPMENT_SIZE} shipped examples in a random order as "
+              f"the editors' decisions ({pace:g} a week), the rest as the shipped file\n")
+        curves.append(replay_records(*development_split(seed), steps, pace))
+        print(table(curves[-1]) + "\n")
+    print("Mean change over the streams, theme macro-F1 / candidate ROC-AUC:")
+    for rows in zip(*curves, strict=True):
+        f1 = sum(r["learned_f1"] - r["shipped_f1"] for r in rows) / len(rows)
+        auc = sum(r["learned_auc"] - r["shipped_auc"] for r in rows) / len(rows)
+        print(f"  after {rows[0]['decisions']}: {f1:+.3f} / {auc:+.3f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", default=",".join(map(str, STEPS)),
@@ -102,8 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--by-date", action="store_true",
                         help="date each decision by its publication's date instead of --pace")
     parser.add_argument("--quick", action="store_true", help="two steps only (0 and 40)")
+    parser.add_argument("--develop", metavar="SEEDS",
+                        help="replay development streams cut from the shipped labelled file instead "
+                             "(comma-separated seeds), with the mean change over them")
     args = parser.parse_args(argv)
     steps = (0, 40) if args.quick else tuple(int(s) for s in args.steps.split(","))
+    if args.develop:
+        return develop([int(seed) for seed in args.develop.split(",")], steps, args.pace)
     dated = "by publication date" if args.by_date else f"{args.pace:g} decisions a week"
     print(f"Replay of {args.stream.name}, sorted by date: the first N are the editors' decisions "
           f"({dated}), the rest are scored\n")

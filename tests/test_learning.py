@@ -203,3 +203,42 @@ def test_the_editors_own_taste_in_candidates_is_blended_in_by_their_share_of_the
     # Too few decisions to model on their own: pooled with the shipped examples only.
     too_few = [e for e in decided if e.candidate][:MIN_DECIDED] + [decided[0]]
     assert score(shipped + too_few) == score(shipped + [replace(e, by_editor=False) for e in too_few])
+
+
+def test_a_theme_the_editors_tag_differently_moves_towards_their_own_model(theme_set):
+    from dataclasses import replace
+
+    from tracker.judgement.examples import Example
+    from tracker.judgement.features import features
+    from tracker.judgement.fitting import MIN_DECIDED, fit_model
+
+    regions = ["north", "south", "east", "west", "midlands", "wessex", "mercia", "anglia", "kent", "essex",
+               "devon", "dorset", "cumbria", "surrey", "sussex", "norfolk", "suffolk", "durham"]
+    shipped = [Example(f"Report on fostering allowances in {r}", "", "Council", ("fostering",), True) for r in regions]
+    shipped += [Example(f"Report on pupil exclusions in {r}", "", "Council", ("education",), True) for r in regions]
+    shipped += [Example(f"Report on special needs transport in {r}", "", "Council", ("send",), True) for r in regions]
+    shipped += [Example(f"Press release about bins in {r}", "", "Council", (), False) for r in regions]
+    # These editors file exclusions under SEND.
+    decided = [Example(f"Report on pupil exclusions, {r} trust", "", "Council", ("send",), True,
+                       decision_weight(0), by_editor=True) for r in regions[:MIN_DECIDED]]
+    decided += [Example(f"Report on fostering allowances, {r} trust", "", "Council", ("fostering",), True,
+                        decision_weight(0), by_editor=True) for r in regions[:MIN_DECIDED]]
+    item = {"title": "Report on pupil exclusions in Rutland", "publisher": "Council"}
+
+    def send_log_odds(examples):
+        """The send column's calibrated log-odds for the item, as the Classifier computes them."""
+        model = fit_model(examples, theme_set)
+        indices, values, _ = model.rows([features(item, Classifier(theme_set, model).rules)])
+        first = values @ model.first_weights[indices] + model.first_bias
+        column = model.slugs.index("send")
+        decision = values @ model.weights[indices, column] + model.bias[column] + first @ model.stack[:, column]
+        a, b = model.calibration[column]
+        return float(a * decision + b)
+
+    pooled_only = send_log_odds(shipped + [replace(e, by_editor=False) for e in decided])
+    assert send_log_odds(shipped + decided) > pooled_only + 2
+    # Fewer than MIN_DECIDED of the editors' decisions say send: the pooled column alone.
+    too_few = decided[: MIN_DECIDED - 1] + decided[MIN_DECIDED:]
+    # (approx: liblinear's coordinate order comes from numpy's global random state)
+    assert send_log_odds(shipped + too_few) == pytest.approx(
+        send_log_odds(shipped + [replace(e, by_editor=False) for e in too_few]), abs=1e-3)

@@ -28,8 +28,9 @@ from .themes import ThemeSet
 C = 4.0  # fixed a priori (tf-idf rows are unit length), not searched on any fold
 MIN_EXAMPLES = 3  # positives and negatives a column needs before the model takes it over
 INNER_FOLDS = 5
-# Accepted and rejected editors' decisions before a candidate score of their own is blended in.
-# Fixed a priori, not tuned on any evaluation.
+# Accepted and rejected editors' decisions (positives and negatives of a theme) before a
+# candidate score (a theme column) of their own is blended in. Fixed a priori, not tuned on any
+# evaluation.
 MIN_DECIDED = 8
 # First-stage decisions (about -4..4) scaled to the size of the other features (0..1), so the
 # regularisation treats them alike.
@@ -65,6 +66,7 @@ def fit_model(examples: list[Example], theme_set: ThemeSet, *, data_digest: str 
                               [np.zeros((len(rows), 0))]) * STACK_SCALE
     X2 = sparse.hstack([X[rows], sparse.csr_matrix(stacked)]).tocsr()
     columns = [_fit_column(X2, labels[slug], w, _f1) for slug in slugs]
+    columns = _editors_themes(X[rows], [examples[i] for i in rows], labels, slugs, columns)
     candidate_rows = [i for i, e in enumerate(examples) if e.candidate is not None]
     y = np.array([examples[i].candidate for i in candidate_rows])
     candidate = _fit_column(X[candidate_rows], y, weight[candidate_rows], None) if _enough(y) else None
@@ -162,12 +164,11 @@ def _logistic(X: sparse.csr_matrix, y: np.ndarray, weight: np.ndarray) -> Logist
 
 
 def _editors_candidate(X: sparse.csr_matrix, examples: list[Example], pooled: Column) -> Column:
-    """The candidate column shrunk towards a model of the editors' decisions alone, by their
-    share of the weight: ``lam = W_editors / (W_editors + W_shipped)``, each side's calibrated
-    log-odds mixed (a linear model still: one column, scored as fast). Whether to list a
-    publication is the newsletter's own rule, which the shipped examples only approximate;
-    pooled with ~900 of them, the editors' decisions are one voice among many even at five times
-    the weight. No editors' decisions (or too few to calibrate a model of them): unchanged."""
+    """The candidate column shrunk towards a model of the editors' decisions alone (``_shrunk``).
+    Whether to list a publication is the newsletter's own rule, which the shipped examples only
+    approximate; pooled with ~900 of them, the editors' decisions are one voice among many even
+    at several times the weight. No editors' decisions (or too few to calibrate a model of
+    them): unchanged."""
     rows = [i for i, e in enumerate(examples) if e.by_editor and e.candidate is not None]
     y = np.array([examples[i].candidate for i in rows], dtype=bool)
     if not _enough(y, MIN_DECIDED):
@@ -175,7 +176,37 @@ def _editors_candidate(X: sparse.csr_matrix, examples: list[Example], pooled: Co
     weight = np.array([examples[i].weight for i in rows], dtype=np.float64)
     shipped = sum(e.weight for e in examples if not e.by_editor and e.candidate is not None)
     lam = float(weight.sum()) / (float(weight.sum()) + shipped)
-    own = _fit_column(X[rows], y, weight, None)
+    return _shrunk(pooled, _fit_column(X[rows], y, weight, None), lam)
+
+
+def _editors_themes(X: sparse.csr_matrix, examples: list[Example], labels: dict[str, np.ndarray],
+                    slugs: list[str], columns: list[Column]) -> list[Column]:
+    """Each theme's (second-stage) column shrunk towards a first-stage model of the editors'
+    decisions alone once they hold MIN_DECIDED positives and negatives of it, as the candidate
+    score is: where this newsletter tags differently, its few decisions are heard at once rather
+    than outvoted by the shipped examples. The threshold stays the pooled column's. ``X``,
+    ``examples`` and ``labels`` are the rows whose themes are known."""
+    editors = np.array([e.by_editor for e in examples], dtype=bool)
+    weight = np.array([e.weight for e in examples], dtype=np.float64)
+    lam = float(weight[editors].sum()) / float(weight.sum()) if len(weight) else 0.0
+    shrunk = []
+    for slug, pooled in zip(slugs, columns, strict=True):
+        y = labels[slug][editors]
+        if not _enough(y, MIN_DECIDED):
+            shrunk.append(pooled)
+            continue
+        own = _fit_column(X[editors], y, weight[editors], None)
+        # The editors' model reads no first-stage decisions: zero weights for the stacked ones.
+        padded = np.concatenate([own[0], np.zeros(len(pooled[0]) - len(own[0]))])
+        weights, bias, calibration, _ = _shrunk(pooled, (padded, *own[1:]), lam)
+        shrunk.append((weights, bias, calibration, pooled[3]))
+    return shrunk
+
+
+def _shrunk(pooled: Column, own: Column, lam: float) -> Column:
+    """The pooled column's calibrated log-odds mixed with the editors' own model's by their share
+    of the weight, ``lam = W_editors / (W_editors + W_shipped)``: a linear model still, one column,
+    scored as fast."""
     (w1, c1, (a1, b1), _), (w2, c2, (a2, b2), _) = pooled, own
     return ((1 - lam) * a1 * w1 + lam * a2 * w2, (1 - lam) * (a1 * c1 + b1) + lam * (a2 * c2 + b2),
             (1.0, 0.0), 0.5)
