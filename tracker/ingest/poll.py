@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -28,6 +28,7 @@ from tracker.entries import Entry
 from tracker.store import (
     FetchRecord,
     StoreResult,
+    open_database,
     poll_lock,
     postpone,
     prune_fetch_log,
@@ -107,7 +108,7 @@ def poll_sources(
         now = clock()
         if due_only:
             sources = [s for s in sources if _is_due(states[s.id], now)]
-        summary = asyncio.run(_run_pass(db, config.settings, sources, states, client, clock,
+        summary = asyncio.run(_run_pass(db, db_path, config.settings, sources, states, client, clock,
                                         on_progress or _no_progress))
         prune_fetch_log(db, config.settings.fetch_log_days, now=now)
     summary.seconds = time.perf_counter() - started
@@ -120,33 +121,47 @@ def _no_progress(done: int, total: int, outcome: SourceOutcome | None) -> None:
     pass
 
 
-@dataclass
 class ClassifyQueue:
-    """New publications waiting for themes and candidate scores, given on the writer thread as
-    sources are stored, so that classifying overlaps fetching; batches of BATCH keep the
-    classifier's array products efficient. The classifier is imported only when something is
-    new, so an idle poll never loads it. Publications are stored whatever happens here; a
-    failure is reported, and `tracker train` scores every unreviewed publication again."""
+    """New publications waiting for themes and candidate scores, handed over by the writer as
+    sources are stored and classified on a thread of their own, with a connection of their own
+    (SQLite lets it read what the writer committed; its short writes wait for the writer's), so
+    that classifying overlaps storing and fetching; batches of BATCH keep the classifier's array
+    products efficient. The classifier is imported only when something is new, so an idle poll
+    never loads it. Publications are stored whatever happens here; a failure is reported, and
+    `tracker train` scores every unreviewed publication again."""
 
     BATCH = 200
-    waiting: list[int] = field(default_factory=list)
-    error: str | None = None
-    classifier: Classifier | None = None
 
-    def add(self, db: Database, ids: list[int], *, finish: bool = False) -> None:
+    def __init__(self, db_path: str | Path):
+        self.db_path = db_path
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classify")
+        self.waiting: list[int] = []
+        self.error: str | None = None
+        self._db: Database | None = None
+        self._classifier: Classifier | None = None
+
+    def add(self, ids: list[int], *, finish: bool = False) -> Future[None]:
+        """Queue ``ids`` (committed) for the classifier's thread; ``finish``: classify every one
+        waiting, then close the connection."""
+        return self.thread.submit(self._add, ids, finish)
+
+    def _add(self, ids: list[int], finish: bool) -> None:
         self.waiting += ids
-        if self.error or not self.waiting or (len(self.waiting) < self.BATCH and not finish):
-            return
-        try:
-            from tracker.judgement.classify import classify_publications
-            from tracker.judgement.provenance import classifier_for
+        if not self.error and self.waiting and (len(self.waiting) >= self.BATCH or finish):
+            try:
+                from tracker.judgement.classify import classify_publications
+                from tracker.judgement.provenance import classifier_for
 
-            self.classifier = self.classifier or classifier_for(db)
-            classify_publications(db, self.waiting, classifier=self.classifier)
-        except Exception as ex:
-            self.error = f"classification failed ({type(ex).__name__}: {ex})"[:300]
-            log.error("new publications stored but not classified", exc_info=True)
-        self.waiting = []
+                self._db = self._db or open_database(self.db_path)
+                self._classifier = self._classifier or classifier_for(self._db)
+                classify_publications(self._db, self.waiting, classifier=self._classifier)
+            except Exception as ex:
+                self.error = f"classification failed ({type(ex).__name__}: {ex})"[:300]
+                log.error("new publications stored but not classified", exc_info=True)
+            self.waiting = []
+        if finish and self._db is not None:
+            self._db.close()
+            self._db = None
 
 
 class Writer:
@@ -155,10 +170,10 @@ class Writer:
     results wait when it comes free are written together, in one transaction with a savepoint
     each (store.save_fetches): a pass commits a few dozen times rather than once a source."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, classifying: ClassifyQueue):
         self.db = db
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
-        self.classifying = ClassifyQueue()
+        self.classifying = classifying
         self._waiting: list[tuple[Source, FetchRecord, list[Entry], asyncio.Future[StoreResult]]] = []
         self._lock = threading.Lock()
         self._writing = False
@@ -190,7 +205,7 @@ class Writer:
                 outcomes = [ex] * len(batch)
             for (_, _, _, stored), outcome in zip(batch, outcomes, strict=True):
                 loop.call_soon_threadsafe(_settle, stored, outcome)
-            self.classifying.add(self.db, [
+            self.classifying.add([
                 new_id for (source, *_), outcome in zip(batch, outcomes, strict=True)
                 if source.classified and isinstance(outcome, StoreResult) for new_id in outcome.new_ids])
 
@@ -208,17 +223,18 @@ def _is_due(state: dict, now: datetime) -> bool:
     return not state.get("next_poll") or datetime.fromisoformat(state["next_poll"]) <= now
 
 
-async def _run_pass(db: Database, settings: Settings, sources: list[Source], states: dict,
-                    client: httpx.AsyncClient | None, clock: Callable[[], datetime],
+async def _run_pass(db: Database, db_path: str | Path, settings: Settings, sources: list[Source],
+                    states: dict, client: httpx.AsyncClient | None, clock: Callable[[], datetime],
                     on_progress: ProgressCallback) -> PollSummary:
     summary = PollSummary()
     own_client = client is None
+    classifying = ClassifyQueue(db_path)
     this_pass = _Pass(
         db, settings, client or make_client(settings), clock,
         limiter=HostLimiter(settings.per_host, settings.concurrency),
         # Parsing is CPU work: a small pool keeps it off the event loop while fetches wait on I/O.
         parser_pool=ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse"),
-        writer=Writer(db),
+        writer=Writer(db, classifying),
     )
     tasks = [asyncio.ensure_future(this_pass.poll_safely(source, states[source.id])) for source in sources]
     on_progress(0, len(tasks), None)
@@ -243,14 +259,16 @@ async def _run_pass(db: Database, settings: Settings, sources: list[Source], sta
                         source.id, source.publisher, "deferred",
                         error=f"not polled: the pass reached its time limit ({settings.pass_timeout} s)"))
             log.warning("the pass reached its time limit: %d sources left for the next one", len(late))
-        classifying = this_pass.writer.classifying
-        await _in_thread(this_pass.writer.thread, functools.partial(classifying.add, db, [], finish=True))
+        # Through the writer's thread: behind whatever it is still writing, which it hands over first.
+        classified: Future[None] = await _in_thread(
+            this_pass.writer.thread, functools.partial(classifying.add, [], finish=True))
+        await asyncio.wrap_future(classified)
         summary.classify_error = classifying.error
     finally:
         if own_client:
             await this_pass.client.aclose()
         # Interrupted: a source being written finishes its transaction, queued ones never start.
-        for pool in (this_pass.parser_pool, this_pass.writer.thread):
+        for pool in (this_pass.parser_pool, this_pass.writer.thread, classifying.thread):
             pool.shutdown(wait=True, cancel_futures=True)
     order = {source.id: index for index, source in enumerate(sources)}
     summary.outcomes.sort(key=lambda o: order[o.source_id])
