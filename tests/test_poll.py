@@ -497,3 +497,25 @@ def test_sources_written_in_one_transaction_are_each_all_or_nothing(db, make_sou
         "source-0", "source-2"]
     assert [row[0] for row in db.execute("select last_success is not null from sources order by id")] == [
         1, 0, 1]
+
+
+def test_syncing_sources_keeps_their_fetch_state_until_their_url_changes(db, make_source):
+    record = FetchRecord(started=datetime(2025, 4, 10, 9, tzinfo=timezone.utc), duration_ms=5, status=200,
+                         etag='"v1"', last_modified="Mon, 07 Apr 2025 08:30:00 GMT",
+                         fetch_url="https://example.org/moved")
+    first, other = make_source(id="first", url="https://example.org/feed"), make_source(id="other")
+    sync_sources(db, [first, other])
+    save_fetches(db, [(first, record, []), (other, record, [])])
+    state = ("etag", "last_modified", "fetch_url", "last_success", "configured", "url", "publisher")
+
+    def row(source_id):
+        return tuple(db["sources"].get(source_id)[column] for column in state)
+
+    kept = ('"v1"', "Mon, 07 Apr 2025 08:30:00 GMT", "https://example.org/moved", "2025-04-10T09:00:00Z", 1)
+    sync_sources(db, [make_source(id="first", url="https://example.org/feed", publisher="Renamed"), other])
+    assert row("first") == (*kept, "https://example.org/feed", "Renamed")
+    sync_sources(db, [make_source(id="first", url="https://example.org/new-feed"), other])
+    assert row("first") == (None, None, None, "2025-04-10T09:00:00Z", 1, "https://example.org/new-feed", "DfE")
+    assert row("other") == (*kept, "https://example.org/feed", "DfE")
+    sync_sources(db, [other])
+    assert row("first")[4] == 0 and row("other")[4] == 1

@@ -35,21 +35,25 @@ class ConfiguredSource(Announcer, Protocol):
 
 
 def sync_sources(db: Database, sources: Iterable[ConfiguredSource]) -> None:
-    """Record the configured sources; their fetch state survives edits to sources.yaml."""
-    sources = list(sources)
+    """Record the configured sources; their fetch state survives edits to sources.yaml, except
+    that a new configured URL starts afresh (old validators and redirects don't apply to it)."""
     with write_transaction(db):
         db.execute("update sources set configured = 0")
-        for source in sources:
-            existing = db.execute("select url from sources where id = ?", [source.id]).fetchone()
-            row: dict[str, Any] = {
-                "id": source.id, "publisher": source.publisher, "type": source.type,
-                "url": source.request_url, "confidence": source.confidence,
-                "interval": source.interval, "configured": 1,
-            }
-            if existing and existing[0] != source.request_url:
-                # A new configured URL starts afresh: old validators and redirects don't apply.
-                row.update(fetch_url=None, etag=None, last_modified=None)
-            db.table("sources").upsert(row, pk="id")
+        # One statement for every source (an upsert each through sqlite-utils, which reads the
+        # table's schema every time, took a tenth of a second for 200). In an upsert's SET, every
+        # "sources." value is the row's before the update.
+        db.conn.executemany(
+            """insert into sources (id, publisher, type, url, confidence, interval, configured)
+               values (?, ?, ?, ?, ?, ?, 1)
+               on conflict (id) do update set
+                 publisher = excluded.publisher, type = excluded.type, url = excluded.url,
+                 confidence = excluded.confidence, interval = excluded.interval, configured = 1,
+                 fetch_url = iif(sources.url is excluded.url, sources.fetch_url, null),
+                 etag = iif(sources.url is excluded.url, sources.etag, null),
+                 last_modified = iif(sources.url is excluded.url, sources.last_modified, null)""",
+            [(source.id, source.publisher, source.type, source.request_url, source.confidence,
+              source.interval) for source in sources],
+        )
 
 
 def source_states(db: Database) -> dict[str, dict]:
