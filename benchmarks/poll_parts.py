@@ -10,6 +10,7 @@ started = time.perf_counter()
 from feedserver import atom_feed  # noqa: E402
 from tracker.ingest.config import parse_config  # noqa: E402
 from tracker.ingest.fetch import FetchResult  # noqa: E402
+from tracker.ingest.parse import parse_body  # noqa: E402, F401 (the poll imports it on its first body)
 from tracker.ingest.poll import _parse_and_normalise  # noqa: E402
 from tracker.store import FetchRecord, open_database, save_fetch, sync_sources  # noqa: E402
 

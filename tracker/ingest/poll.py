@@ -40,8 +40,6 @@ from tracker.store.sources import save_fetches
 
 from .config import Config, Settings, Source
 from .fetch import FetchResult, HostLimiter, fetch, host_of, is_private_host, make_client
-from .normalise import normalise_entry
-from .parse import ParseError, parse_body
 
 if TYPE_CHECKING:
     from tracker.judgement.model import Classifier
@@ -350,6 +348,9 @@ class _Pass:
         skipped: list[str] = []
         error = result.error
         if error is None and not result.not_modified:
+            # Here, not at the top: a pass of 304s never loads the parsers (a tenth of its imports).
+            from .parse import ParseError
+
             try:
                 entries, skipped = await _in_thread(self.parser_pool, _parse_and_normalise, source, result,
                                                     self.clock().date())
@@ -379,6 +380,9 @@ class _Pass:
 def _parse_and_normalise(source: Source, result: FetchResult, today: date) -> tuple[list[Entry], list[str]]:
     """The source's entries, and why each entry that could not be read was skipped: one bad
     entry costs itself, never the source's others."""
+    from .normalise import normalise_entry
+    from .parse import parse_body
+
     skipped: list[str] = []
     raws = parse_body(source, result.body or b"", result.content_type, result.url, skipped=skipped)
     entries, seen = [], set()
