@@ -152,3 +152,22 @@ async def test_the_index_table_is_hidden_from_the_listing(ds):
     listing = (await ds.client.get(f"/{DB}.json")).json()
     hidden = {t["name"] for t in listing["tables"] if t["hidden"]}
     assert "publication_themes" in hidden
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("query", ["", "&publisher=Ofsted", "&_search=kinship", "&_search=report",
+                                   "&status=new&_facet_size=1", "&_search=nothing-matches"])
+async def test_the_indexed_column_facets_say_what_datasettes_column_facets_say(ds, workspace_db, query):
+    with Database(workspace_db).conn as conn:  # ties and a NULL, to check the order and the skip
+        conn.execute("update publications set source_id = null where title like 'School%'")
+        conn.execute("update publications set status = 'rejected' where title like 'Annual%'")
+    # ?_facet= asks Datasette's own facet for the same columns (hideable, being asked for).
+    data = await page(ds, "&_facet=status&_facet=publisher&_facet=source_id" + query)
+    for column in ("status", "publisher", "source_id"):
+        both = [data["facet_results"][column], data["facet_results"][f"{column}_2"]]
+        ours, datasettes = sorted(both, key=lambda facet: facet["hideable"])
+        assert not ours["hideable"] and datasettes["hideable"]
+        assert ours["results"] == datasettes["results"]
+        assert ours["truncated"] == datasettes["truncated"]
+        if query == "&publisher=Ofsted" and column == "status":
+            assert [(r["value"], r["count"]) for r in ours["results"]] == [("new", 1), ("rejected", 1)]

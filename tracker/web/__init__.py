@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from . import action_pages, coverage_pages, digest_pages, judgement_pages, pages, triage_pages
 from .guard import guard_app
+from .index_facets import IndexedColumnFacet
 from .language_pages import declare_language
 from .line_form import line_form_app
 from .login import login
@@ -232,7 +233,7 @@ def table_actions(datasette: Datasette, actor: dict | None, database: str, table
 
 @hookimpl
 def register_facet_classes() -> list[type]:
-    return [ThemeIndexFacet]
+    return [IndexedColumnFacet, ThemeIndexFacet]
 
 
 @hookimpl

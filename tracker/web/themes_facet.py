@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from datasette.database import QueryInterrupted
 from datasette.facets import Facet
 from datasette.filters import FilterArguments
-from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 
+from .index_facets import facet_result, is_whole_table
 from .workspace import workspace
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class ThemeIndexFacet(Facet):
         size = self.get_facet_size()
         # Unfiltered, the page's SQL ends at its FROM: count the whole index; else count the
         # index's rows for the publications the page's filters select.
-        if self.sql.rstrip().endswith(f"from {escape_sqlite(TABLE)}"):
+        if is_whole_table(self.sql, TABLE):
             which = ""
         else:
             which = f"where publication_id in (select id from ({self.sql}))"
@@ -57,19 +57,9 @@ class ThemeIndexFacet(Facet):
         except QueryInterrupted:
             return results, [COLUMN]
         selected = {value for key, value in self.get_querystring_pairs() if key == FILTER}
-        values = []
-        for row in rows[:size]:
-            value = str(row["value"])
-            toggle = (path_with_removed_args if value in selected else path_with_added_args)(
-                self.request, {FILTER: value})
-            values.append({"value": value, "label": value, "count": row["count"],
-                           "toggle_url": self.ds.absolute_url(self.request, toggle),
-                           "selected": value in selected})
         # "array": what the column holds, as Datasette's own array facet reported it.
-        results.append({"name": COLUMN, "type": "array", "results": values,
-                        "hideable": False, "toggle_url": self.ds.urls.path(path_with_removed_args(
-                            self.request, {f"_facet_{self.type}": COLUMN})),
-                        "truncated": len(rows) > size})
+        results.append(facet_result(self, COLUMN, "array", rows[:size], FILTER, selected,
+                                    hideable=False, truncated=len(rows) > size))
         return results, timed_out
 
 

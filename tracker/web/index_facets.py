@@ -1,0 +1,101 @@
+"""The publications page's column facets, counted the way a million rows allow.
+
+Datasette's column facet runs one group-by per column over the page's rows: on the whole
+table, a walk through every entry of the column's index (about 50 ms each at a million rows);
+on a search, the full-text match and a read of every matching row, once per facet. Configured
+in metadata.yml as ``- column_index: status`` (the column must be indexed), this facet gives
+the same values, counts, order and links, and counts them:
+
+- on the whole table, value by value: each distinct value found by a seek in the index, then
+  the length of its range (about half the work of the group-by, which compares every entry);
+- on a filtered page (a search, a filter), all the configured columns in one query over the
+  page's rows, read once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from datasette.database import QueryInterrupted
+from datasette.facets import Facet
+from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
+
+WHOLE_TABLE_COUNTS = """
+with recursive found(value) as (
+  select min({column}) from {table}
+  union all
+  select (select min({column}) from {table} where {column} > found.value)
+  from found where found.value is not null
+)
+select value, (select count(*) from {table} where {column} = found.value) as count
+from found where value is not null
+order by count desc, value limit {limit}
+"""
+
+
+def is_whole_table(sql: str, table: str) -> bool:
+    """Datasette's SQL for an unfiltered table page ends at its FROM."""
+    return sql.rstrip().endswith(f"from {escape_sqlite(table)}")
+
+
+class IndexedColumnFacet(Facet):
+    type = "column_index"
+
+    async def facet_results(self) -> tuple[list[dict[str, Any]], list[str]]:
+        columns = {c["config"].get("column") or c["config"]["simple"]: c["source"]
+                   for c in self.get_configs()}
+        if not columns or self.table is None:
+            return [], []
+        size = self.get_facet_size()
+        try:
+            if is_whole_table(self.sql, self.table):
+                counted = {column: (await self._execute(WHOLE_TABLE_COUNTS.format(
+                    column=escape_sqlite(column), table=escape_sqlite(self.table), limit=size + 1))).rows
+                    for column in columns}
+            else:
+                counted = await self._counts_of_the_page(list(columns), size + 1)
+        except QueryInterrupted:
+            return [], list(columns)
+        pairs = self.get_querystring_pairs()
+        results = []
+        for column, rows in counted.items():
+            selected = {value for key, value in pairs if key == column}
+            results.append(facet_result(
+                self, column, "column", rows[:size], column, selected,
+                hideable=columns[column] != "metadata", truncated=len(rows) > size))
+        return results, []
+
+    async def _counts_of_the_page(self, columns: list[str], limit: int) -> dict[str, list]:
+        names = [escape_sqlite(column) for column in columns]
+        branches = " union all ".join(
+            f"select * from (select {n} as facet, {name} as value, count(*) as count from page "
+            f"where {name} is not null group by value order by count desc, value limit {limit})"
+            for n, name in enumerate(names))
+        sql = f"with page as materialized (select {', '.join(names)} from ({self.sql})) {branches}"
+        counted: dict[str, list] = {column: [] for column in columns}
+        for row in (await self._execute(sql)).rows:
+            counted[columns[row["facet"]]].append(row)
+        return counted
+
+    async def _execute(self, sql: str) -> Any:
+        return await self.ds.execute(self.database, sql, self.params, truncate=False,
+                                     custom_time_limit=self.ds.setting("facet_time_limit_ms"))
+
+
+def facet_result(facet: Facet, name: str, type_: str, rows: Iterable, key: str,
+                 selected: set[str], *, hideable: bool, truncated: bool) -> dict[str, Any]:
+    """One facet as Datasette's templates and JSON show it: each value a link that adds
+    ``key=value`` to the page's query string, or takes it away when it is selected."""
+    values = []
+    for row in rows:
+        value = row["value"]
+        chosen = str(value) in selected
+        toggle = (path_with_removed_args(facet.request, {key: str(value)}) if chosen
+                  else path_with_added_args(facet.request, {key: value}))
+        values.append({"value": value, "label": value, "count": row["count"],
+                       "toggle_url": facet.ds.absolute_url(facet.request, facet.ds.urls.path(toggle)),
+                       "selected": chosen})
+    return {"name": name, "type": type_, "hideable": hideable, "results": values,
+            "toggle_url": facet.ds.urls.path(path_with_removed_args(
+                facet.request, {f"_facet_{facet.type}": name})),
+            "truncated": truncated}
