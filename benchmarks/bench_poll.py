@@ -196,9 +196,10 @@ def report(rounds: list[dict[str, float]], parts: list[dict[str, float]]) -> str
         f"machine with {os.cpu_count()} cores shared with the servers. Its stages, timed in one "
         f"process on the same feeds (`benchmarks/poll_parts.py`, median of {len(parts)}): "
         f"imports {part['imports']:.2f} s, parsing and normalising {part['parse']:.2f} s, "
-        f"storing {part['store']:.2f} s ({FEEDS} transactions), classifying the "
+        f"storing {part['store']:.2f} s (one transaction), classifying the "
         f"{FEEDS * ENTRIES:,} new publications {part['classify']:.2f} s (model loading "
-        "included); the rest is HTTP and asyncio handling, start-up and the summary table.",
+        "included; in the poll it runs on a thread of its own, beside the storing); the rest is HTTP "
+        "and asyncio handling, start-up and the summary.",
         "",
         "Every round, in seconds (MB: peak resident memory):",
         "",

@@ -12,7 +12,8 @@ from tracker.ingest.config import parse_config  # noqa: E402
 from tracker.ingest.fetch import FetchResult  # noqa: E402
 from tracker.ingest.parse import parse_body  # noqa: E402, F401 (the poll imports it on its first body)
 from tracker.ingest.poll import _parse_and_normalise  # noqa: E402
-from tracker.store import FetchRecord, open_database, save_fetch, sync_sources  # noqa: E402
+from tracker.store import FetchRecord, open_database, sync_sources  # noqa: E402
+from tracker.store.sources import save_fetches  # noqa: E402
 
 FEEDS, ENTRIES, BASE = 200, 20, "http://127.0.0.1:8000"
 
@@ -34,10 +35,11 @@ if __name__ == "__main__":
     db = open_database(sys.argv[1])
     sync_sources(db, config.sources)
     mark = time.perf_counter()
-    ids = []
-    for source, entries in zip(config.sources, parsed, strict=True):
-        record = FetchRecord(started=datetime.now(timezone.utc), duration_ms=100, status=200)
-        ids += save_fetch(db, source, record, entries).new_ids
+    # As a pass's writer stores the sources ready together: here all of them, one transaction.
+    record = FetchRecord(started=datetime.now(timezone.utc), duration_ms=100, status=200)
+    ids = [new_id for stored in save_fetches(db, [(source, record, entries) for source, entries
+                                                 in zip(config.sources, parsed, strict=True)])
+           for new_id in stored.new_ids]
     store = time.perf_counter() - mark
     mark = time.perf_counter()
     from tracker.judgement.classify import classify_publications
