@@ -6,6 +6,7 @@ weekly digest, ``tracker digest`` as a whole process on the same database.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import signal
@@ -88,16 +89,18 @@ def login(base: str) -> httpx.Client:
     return client
 
 
-def time_pages(size: int) -> dict[str, tuple[float, float]]:
+def time_pages(size: int, labels: list[str]) -> dict[str, tuple[float, float]]:
     path = prepare(size)
     process, base = serve(path)
     try:
         client = login(base)
         times = {label: page_times(client.get, path, requests=REQUESTS, warm_up=WARM_UP)
-                 for label, path in pages("tracker").items()}
+                 for label, path in pages("tracker").items() if label in labels}
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
+    if DIGEST not in labels:
+        return times
     # The issue of the Friday after the newest publication: this week's list and candidates.
     with sqlite3.connect(path) as conn:
         newest = date.fromisoformat(conn.execute("select max(first_seen) from publications")
@@ -125,19 +128,25 @@ def verdicts(label: str, table: dict[int, dict[str, tuple[float, float]]]) -> tu
     return "; ".join(targets), "; ".join(results)
 
 
-def run(runs: int, quick: bool = False) -> str:
-    """quick: the smallest size only."""
+LABELS = [*pages("tracker"), DIGEST]
+
+
+def run(runs: int, quick: bool = False, only_sizes: list[int] | None = None,
+        labels: list[str] | None = None) -> str:
+    """quick: the smallest size only; ``only_sizes`` and ``labels``: just those (default all)."""
     sizes = sizes_built()
     if not sizes:
         raise RuntimeError("run the ingest section first (no database built)")
     if quick:
         sizes = sizes[:1]
-    table = {size: time_pages(size) for size in sizes}
+    if only_sizes:
+        sizes = [size for size in sizes if size in only_sizes]
+    labels = [label for label in LABELS if label in (labels or LABELS)]
+    table = {size: time_pages(size, labels) for size in sizes}
     for size, results in table.items():
-        print(f"  datasette {size}: " + ", ".join(f"{k} {v[0]:.0f}/{v[1]:.0f} ms"
-                                                  for k, v in results.items() if k != DIGEST)
-              + f", digest {results[DIGEST][0]:.2f} s", flush=True)
-    labels = [*pages("tracker"), DIGEST]
+        print(f"  datasette {size}: " + ", ".join(
+            f"{k} {v[0]:.2f} s" if k == DIGEST else f"{k} {v[0]:.0f}/{v[1]:.0f} ms"
+            for k, v in results.items()), flush=True)
     lines = [
         "## Datasette and the digest",
         "",
@@ -161,3 +170,11 @@ def run(runs: int, quick: bool = False) -> str:
         for label in labels:
             lines += [growth(f"{label}, p50", {s: table[s][label][0] for s in sizes}), ""]
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Datasette page times (the datasette section alone).")
+    parser.add_argument("--size", type=int, action="append", help="only this size (repeatable)")
+    parser.add_argument("--page", action="append", choices=LABELS, help="only this row (repeatable)")
+    arguments = parser.parse_args()
+    print(run(1, only_sizes=arguments.size, labels=arguments.page))
