@@ -2,6 +2,7 @@
 shipped model never saw (benchmarks/data/independent.jsonl, sorted by date).
 
     .venv/bin/python benchmarks/bench_learning.py [--steps 0,40,80,160,320] [--stream FILE]
+    .venv/bin/python benchmarks/bench_learning.py --develop 0,1,2,3,4
 
 For each step N the first N publications of the stream are the editors' decisions (accepted or
 rejected, with their themes). The stream's publications span 2007-2025, but editors decide at
@@ -12,8 +13,11 @@ shipped examples plus those decisions, exactly as `tracker train` fits, and scor
 publications that follow N in the stream (the weeks after, none of them seen); the shipped
 model scores the same ones beside it. Prints theme macro-F1 and candidate ROC-AUC for both.
 
-Nothing here chooses a weight, a decay or a threshold: they are fixed a priori in
-tracker.judgement.examples, so the stream stays an evaluation.
+The independent file chooses nothing: a setting (the decisions' weight, say) is chosen on
+development streams (``--develop SEEDS``: records of the shipped labelled file in a fixed random
+order replayed the same way over a model of the file's other records; see ``development_split``),
+and each finished design is replayed on the independent file once, logged in
+benchmarks/data/EVALUATIONS.md.
 """
 
 from __future__ import annotations

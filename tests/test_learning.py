@@ -151,6 +151,22 @@ def test_the_learning_benchmark_replays_decisions_and_scores_what_follows(tmp_pa
     assert "| 8 | 8 (" in table(rows)
 
 
+def test_a_development_stream_is_a_fixed_part_of_the_shipped_file_and_the_rest_its_shipped_examples(repo_root):
+    import sys
+
+    from tracker.judgement.examples import LABELLED_FILE, read_labelled
+
+    sys.path.insert(0, str(repo_root / "benchmarks"))
+    from bench_learning import DEVELOPMENT_SIZE, development_split
+
+    stream, shipped = development_split(0)
+    assert len(stream) == DEVELOPMENT_SIZE
+    whole = read_labelled(LABELLED_FILE)
+    assert sorted(map(json.dumps, stream + shipped)) == sorted(map(json.dumps, whole))
+    assert development_split(0) == (stream, shipped)  # the same stream every run
+    assert development_split(1)[0] != stream
+
+
 @pytest.mark.slow  # fits a model on the shipped examples
 def test_a_new_theme_is_learnt_from_a_handful_of_editors_decisions(tmp_path, monkeypatch):
     from tracker.judgement.examples import LABELLED_FILE, Example, examples_from_records, read_labelled
