@@ -1,15 +1,17 @@
 """fetch() against a real HTTP server on 127.0.0.1: every fault ends as words, never a raise."""
 
 import asyncio
+import os
 import socket
 import time
 import tracemalloc
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from pathlib import Path
 
 import pytest
 
-from feedserver import gzip_bomb
+from feedserver import FeedServer, gzip_bomb
 from tracker.ingest.config import Settings
 from tracker.ingest.fetch import HostLimiter, fetch, is_private_host, make_client
 
@@ -318,3 +320,36 @@ async def test_redirect_to_a_server_that_never_answers(feed_server):
     feed_server.fault("/hang", "hang")
     result = await get(feed_server.url("/start"), settings=Settings(timeout=0.5))
     assert result.error == "no answer within 0.5 seconds"
+
+
+def _connections_to(ports: set[int]) -> int:
+    """This process's established TCP connections to ``ports`` (from /proc: Linux)."""
+    own = {os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+           if os.path.islink(f"/proc/self/fd/{fd}")}
+    count = 0
+    for line in Path("/proc/self/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote_port, state, inode = int(fields[2].split(":")[1], 16), fields[3], fields[9]
+        count += remote_port in ports and state == "01" and f"socket:[{inode}]" in own
+    return count
+
+
+@pytest.mark.asyncio
+async def test_connections_to_many_origins_stay_bounded():
+    """Each origin has a pool of its own; those used least recently are closed once idle, so a
+    pass over many hosts keeps about max_keepalive_connections of them open, not one each."""
+    servers = [FeedServer() for _ in range(6)]
+    try:
+        for server in servers:
+            server.serve("/feed", b"<rss/>", headers={"Content-Type": "application/rss+xml"})
+        settings = Settings(timeout=2.0, connect_timeout=2.0, concurrency=2, contact="https://example.org/contact")
+        ports = {server.port for server in servers}
+        async with make_client(settings) as client:
+            for server in [*servers, *servers]:
+                result = await fetch(client, server.url("/feed"), max_bytes=MB)
+                assert result.status == 200 and result.body == b"<rss/>", result.error
+            assert _connections_to(ports) <= 3  # max_keepalive_connections (2) and the one just used
+            assert sum(len(server.requests) for server in servers) == 12
+    finally:
+        for server in servers:
+            server.close()

@@ -116,21 +116,37 @@ class PinnedTransport(httpx.AsyncBaseTransport):
 
     httpcore's pool checks every connection it holds each time a request comes or goes (a
     system call or two each): one pool for a pass over dozens of hosts made that quadratic,
-    while one origin's pool holds the few connections the per-host limit lets it use.
+    while one origin's pool holds the few connections the per-host limit lets it use. The
+    pools of the origins used least recently are closed when idle, so that a pass over
+    hundreds of hosts keeps as many sockets open as ``limits.max_keepalive_connections`` pools.
     """
 
     def __init__(self, limits: httpx.Limits, resolver: Resolver | None = None):
         self._limits = limits
         self._backend = PinnedBackend(resolver)
         self._ssl_context = httpx.create_ssl_context()  # once: loading the CA bundle takes a while
+        # In order of use, the most recent last.
         self._origins: dict[tuple[str, str, int | None], _PinnedPool] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         origin = (request.url.scheme, request.url.host, request.url.port)
-        pool = self._origins.get(origin)
-        if pool is None:
-            pool = self._origins[origin] = _PinnedPool(self._limits, self._backend, self._ssl_context)
+        if origin not in self._origins:
+            for idle in self._take_idle():
+                await idle.aclose()
+        # No await from here until the request holds a connection: a pool is never idle, and
+        # so never closed, between being chosen and being used.
+        pool = self._origins.pop(origin, None) or _PinnedPool(self._limits, self._backend, self._ssl_context)
+        self._origins[origin] = pool
         return await pool.handle_async_request(request)
+
+    def _take_idle(self) -> list[_PinnedPool]:
+        """The idle pools beyond the ``max_keepalive_connections`` used most recently, taken out
+        of use (no await here, so no request can be given one of them meanwhile)."""
+        keep = self._limits.max_keepalive_connections
+        if keep is None:
+            return []
+        idle = [origin for origin, pool in list(self._origins.items())[:-keep] if pool.is_idle()]
+        return [self._origins.pop(origin) for origin in idle]
 
     async def aclose(self) -> None:
         for pool in self._origins.values():
@@ -149,3 +165,7 @@ class _PinnedPool(httpx.AsyncHTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=backend,
         )
+
+    def is_idle(self) -> bool:
+        """No request in flight: every connection idle (one being opened is not)."""
+        return all(connection.is_idle() for connection in self._pool.connections)
