@@ -65,19 +65,22 @@ def fit_model(examples: list[Example], theme_set: ThemeSet, *, data_digest: str 
     stacked = np.column_stack([_out_of_fold(X[rows], labels[slug], w) for slug in slugs] or
                               [np.zeros((len(rows), 0))]) * STACK_SCALE
     X2 = sparse.hstack([X[rows], sparse.csr_matrix(stacked)]).tocsr()
-    columns = [_fit_column(X2, labels[slug], w, _f1) for slug in slugs]
-    columns = _editors_themes(X[rows], [examples[i] for i in rows], labels, slugs, columns)
+    known = [examples[i] for i in rows]
+    columns = [_towards_editors(X[rows], known, labels[slug], _fit_column(X2, labels[slug], w, _f1))
+               for slug in slugs]
     candidate_rows = [i for i, e in enumerate(examples) if e.candidate is not None]
-    y = np.array([examples[i].candidate for i in candidate_rows])
+    y = np.array([examples[i].candidate for i in candidate_rows], dtype=bool)
     candidate = _fit_column(X[candidate_rows], y, weight[candidate_rows], None) if _enough(y) else None
     if candidate is not None:
-        candidate = _editors_candidate(X, examples, candidate)
+        candidate = _towards_editors(X[candidate_rows], [examples[i] for i in candidate_rows], y, candidate)
     # In remit: it has a theme, or the editors want it. Known only where its themes are.
     in_remit = np.array([bool(examples[i].themes) or bool(examples[i].candidate) for i in rows])
     # Its threshold is 0.5 of a calibrated probability: wrongly gating a publication loses its
     # themes, wrongly passing one may add some, about alike. Chosen on out-of-fold balanced
     # accuracy instead it sat at the in-remit share (0.7) and gated "Fostering allowances 2025".
     remit = _fit_column(X[rows], in_remit, w, None) if _enough(in_remit) else None
+    if remit is not None:
+        remit = _towards_editors(X[rows], known, in_remit, remit)
     model.remit_weights = (remit[0] if remit else np.zeros(X.shape[1])).astype(np.float32)
     # Without examples out of remit, everything is in it: p = sigmoid(20) >= 0.
     model.remit = np.array([remit[1], *remit[2], remit[3]] if remit else [20.0, 1.0, 0.0, 0.0], dtype=np.float32)
@@ -163,53 +166,27 @@ def _logistic(X: sparse.csr_matrix, y: np.ndarray, weight: np.ndarray) -> Logist
                               max_iter=5000).fit(X, y, sample_weight=weight)
 
 
-def _editors_candidate(X: sparse.csr_matrix, examples: list[Example], pooled: Column) -> Column:
-    """The candidate column shrunk towards a model of the editors' decisions alone (``_shrunk``).
-    Whether to list a publication is the newsletter's own rule, which the shipped examples only
-    approximate; pooled with ~900 of them, the editors' decisions are one voice among many even
-    at several times the weight. No editors' decisions (or too few to calibrate a model of
-    them): unchanged."""
-    rows = [i for i, e in enumerate(examples) if e.by_editor and e.candidate is not None]
-    y = np.array([examples[i].candidate for i in rows], dtype=bool)
-    if not _enough(y, MIN_DECIDED):
-        return pooled
-    weight = np.array([examples[i].weight for i in rows], dtype=np.float64)
-    shipped = sum(e.weight for e in examples if not e.by_editor and e.candidate is not None)
-    lam = float(weight.sum()) / (float(weight.sum()) + shipped)
-    return _shrunk(pooled, _fit_column(X[rows], y, weight, None), lam)
-
-
-def _editors_themes(X: sparse.csr_matrix, examples: list[Example], labels: dict[str, np.ndarray],
-                    slugs: list[str], columns: list[Column]) -> list[Column]:
-    """Each theme's (second-stage) column shrunk towards a first-stage model of the editors'
-    decisions alone once they hold MIN_DECIDED positives and negatives of it, as the candidate
-    score is: where this newsletter tags differently, its few decisions are heard at once rather
-    than outvoted by the shipped examples. The threshold stays the pooled column's. ``X``,
-    ``examples`` and ``labels`` are the rows whose themes are known."""
+def _towards_editors(X: sparse.csr_matrix, examples: list[Example], y: np.ndarray, pooled: Column) -> Column:
+    """A column fitted on everything (``pooled``) shrunk towards one fitted on the editors'
+    decisions alone, by their share of the weight: ``lam = W_editors / (W_editors + W_shipped)``,
+    each side's calibrated log-odds mixed (a linear model still: one column, scored as fast), the
+    pooled column's threshold kept. Whether to list a publication, and which themes it has, is the
+    newsletter's own rule, which the shipped examples only approximate; pooled with ~900 of them,
+    the editors' decisions are one voice among many, so where this newsletter differs a few of
+    its decisions are heard at once. Fewer than MIN_DECIDED of each answer among the decisions
+    (too few to calibrate a model of them): unchanged. ``X``, ``examples`` and ``y`` are the rows
+    the pooled column was fitted on; a second-stage theme column's stacked first-stage weights
+    have no counterpart in the editors' model, which reads the text and rules alone."""
     editors = np.array([e.by_editor for e in examples], dtype=bool)
+    if not _enough(y[editors], MIN_DECIDED):
+        return pooled
     weight = np.array([e.weight for e in examples], dtype=np.float64)
-    lam = float(weight[editors].sum()) / float(weight.sum()) if len(weight) else 0.0
-    shrunk = []
-    for slug, pooled in zip(slugs, columns, strict=True):
-        y = labels[slug][editors]
-        if not _enough(y, MIN_DECIDED):
-            shrunk.append(pooled)
-            continue
-        own = _fit_column(X[editors], y, weight[editors], None)
-        # The editors' model reads no first-stage decisions: zero weights for the stacked ones.
-        padded = np.concatenate([own[0], np.zeros(len(pooled[0]) - len(own[0]))])
-        weights, bias, calibration, _ = _shrunk(pooled, (padded, *own[1:]), lam)
-        shrunk.append((weights, bias, calibration, pooled[3]))
-    return shrunk
-
-
-def _shrunk(pooled: Column, own: Column, lam: float) -> Column:
-    """The pooled column's calibrated log-odds mixed with the editors' own model's by their share
-    of the weight, ``lam = W_editors / (W_editors + W_shipped)``: a linear model still, one column,
-    scored as fast."""
-    (w1, c1, (a1, b1), _), (w2, c2, (a2, b2), _) = pooled, own
+    lam = float(weight[editors].sum()) / float(weight.sum())
+    own, c2, (a2, b2), _ = _fit_column(X[editors], y[editors], weight[editors], None)
+    w2 = np.concatenate([own, np.zeros(len(pooled[0]) - len(own))])
+    w1, c1, (a1, b1), threshold = pooled
     return ((1 - lam) * a1 * w1 + lam * a2 * w2, (1 - lam) * (a1 * c1 + b1) + lam * (a2 * c2 + b2),
-            (1.0, 0.0), 0.5)
+            (1.0, 0.0), threshold)
 
 
 def _rules_candidate_column(width: int, model: Model) -> Column:
