@@ -30,7 +30,7 @@ from .login import login
 from .notify_pages import save_this_search, searches
 from .sessions import logout
 from .table_pages import table_cell
-from .themes_facet import ThemeIndexFacet, theme_filter
+from .themes_facet import theme_filter
 from .wording import day_words, london_time
 from .workspace import PLUGIN, WorkspaceError, is_editor, login_redirect, workspace
 
@@ -233,7 +233,7 @@ def table_actions(datasette: Datasette, actor: dict | None, database: str, table
 
 @hookimpl
 def register_facet_classes() -> list[type]:
-    return [IndexedColumnFacet, ThemeIndexFacet]
+    return [IndexedColumnFacet]
 
 
 @hookimpl
