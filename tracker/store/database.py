@@ -21,11 +21,6 @@ from tracker.dates import utc_iso, utc_now
 
 from .schema import MIGRATION_SET, migrations
 
-# SQLite's default page cache is 2 MB: a million publications' indexes (URL, URL key, title key,
-# full text, themes...) outgrow it, and each insert then reads their pages back from the file.
-# The cache fills only as pages are read, so a small database never uses it all.
-CACHE_MB = 256
-
 
 class NotATrackerDatabase(TrackerError):
     pass
@@ -60,7 +55,6 @@ def open_database(path: str | Path, *, must_exist: bool = False) -> Database:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=30000")
             db.execute("PRAGMA foreign_keys=ON")
-            db.execute(f"PRAGMA cache_size=-{CACHE_MB * 1024}")
         migrations.apply(db)
     except sqlite3.DatabaseError as ex:
         raise NotATrackerDatabase(f"{path} is not a tracker database ({ex})") from None
