@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -73,9 +74,18 @@ def title_key(title: str) -> str:
 
 
 def is_http_url(value: object) -> bool:
-    """Whether ``value`` is an http(s) link: the only kind tracker shows as a link, follows or
-    looks up (never javascript:, data:, or the urn:tracker: ids of newsletter history)."""
-    return isinstance(value, str) and value[:8].lower().startswith(("http://", "https://"))
+    """Whether ``value`` is an http(s) address: the only kind tracker shows as a link, follows,
+    looks up or accepts in its configuration (never javascript:, data:, or the urn:tracker: ids
+    of newsletter history), with a host that has no white space in it and a port, if any, that
+    is a number."""
+    if not isinstance(value, str) or not value[:8].lower().startswith(("http://", "https://")):
+        return False
+    try:
+        parts = urlsplit(value)
+        host, _ = parts.hostname, parts.port  # .port raises on one that is not a number
+    except ValueError:  # "http://[bad", "http://host:port/"
+        return False
+    return bool(host and not any(character.isspace() for character in host))
 
 
 def human_size(nbytes: int) -> str:

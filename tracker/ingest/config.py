@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from tracker import TrackerError, __version__
+from tracker.text import is_http_url
 from tracker.yamlfile import load_yaml
 
 # caselaw: Find Case Law's Atom feed, title and link only; parliament-committees, wordpress
@@ -211,7 +212,7 @@ def _parse_settings(raw: object, name: str | Path) -> Settings:
         if day not in WEEKDAYS:
             raise ConfigError(f"settings.issue_day: expected a weekday, got {values['issue_day']!r}")
         values["issue_day"] = day
-    if "contact" in values and not _is_http_url(str(values["contact"])):
+    if "contact" in values and not is_http_url(str(values["contact"]).strip()):
         raise ConfigError("settings.contact: expected an http(s) URL people can reach you at")
     _parse_notify_settings(values)
     return Settings(**values)
@@ -239,7 +240,7 @@ def _parse_notify_settings(values: dict) -> None:
     if "draft_time" in values and not CLOCK_TIME.match(str(values["draft_time"])):
         raise ConfigError(f"settings.draft_time: expected a time such as 16:00, got {values['draft_time']!r}")
     if "workspace_url" in values:
-        if not _is_http_url(str(values["workspace_url"])):
+        if not is_http_url(str(values["workspace_url"]).strip()):
             raise ConfigError("settings.workspace_url: expected the http(s) URL editors open the workspace at")
         values["workspace_url"] = str(values["workspace_url"]).strip().rstrip("/")
 
@@ -317,7 +318,7 @@ def _parse_source(raw: object, index: int) -> Source:
         raise ConfigError(
             f"{label}: type must be one of {', '.join(SOURCE_TYPES)}, got {raw['type']!r}"
         )
-    if not _is_http_url(raw["url"]):
+    if not is_http_url(str(raw["url"]).strip()):
         raise ConfigError(f"{label}: url must be an http(s) URL, got {raw['url']!r}")
     params = _parse_params(raw.get("params") or {}, label)
     selectors = _parse_selectors(raw, label)
@@ -403,18 +404,6 @@ def _refuse_expansion(data: object, name: str | Path) -> None:
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)
-
-
-def _is_http_url(value: str) -> bool:
-    value = value.strip()
-    if any(ch.isspace() for ch in value):
-        return False
-    try:
-        parts = urlsplit(value)
-        _ = parts.port  # raises on a port that is not a number
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _is_number(value: object, kinds: type | tuple[type, ...]) -> bool:
