@@ -19,7 +19,7 @@ from tracker.cli import cli
 from tracker.dates import LONDON
 from tracker.ingest.config import ConfigError, parse_config
 from tracker.publish.digest import collect, line, render
-from tracker.publish.messages import TOP_CANDIDATES
+from tracker.publish.messages import TOP_CANDIDATES, london_stamp
 from tracker.publish.notify import fts_query, notify
 from tracker.store.notify import save_search
 
@@ -433,3 +433,9 @@ def test_a_failed_delivery_keeps_the_secret_out_of_the_reason_the_database_and_t
     assert reason and "s3cret-Value" not in reason + result.failed[0]
     assert "s3cret-Value" not in "\n".join(week.iterdump())
     assert "s3cret-Value" not in caplog.text and "not delivered" in caplog.text
+
+
+def test_messages_say_stored_times_in_london_time():
+    assert london_stamp("2026-11-30T22:56:27Z") == "30 November 2026 22:56"
+    assert london_stamp("2026-07-01T22:56:27Z") == "1 July 2026 23:56"  # BST
+    assert london_stamp(None) == "an unknown time"

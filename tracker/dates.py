@@ -116,3 +116,28 @@ def utc_now() -> datetime:
 
 def utc_iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def utc_time_words(moment: datetime) -> str:
+    """When a server asked us to wait until: "14:05 UTC" today, "14:05 UTC on 3 Dec" after."""
+    moment = moment.astimezone(timezone.utc)
+    if moment.date() == utc_now().date():
+        return moment.strftime("%H:%M UTC")
+    return moment.strftime("%H:%M UTC on %d %b").replace(" 0", " ")
+
+
+def long_date(day: date, year: bool = True) -> str:
+    """"4 December 2026" ("4 December" without the year), as the newsletter writes dates."""
+    words = f"{day.day} {MONTH_NAMES[day.month - 1]}"
+    return f"{words} {day.year}" if year else words
+
+
+def london_time(stamp: str, at: str = " at ") -> str:
+    """A stored UTC stamp ("2026-11-30T22:56:27Z", naive ones UTC too) as "30 November 2026 at
+    22:56" in London time, ``at`` between the day and the time. Raises ValueError for text that
+    is no timestamp."""
+    moment = datetime.fromisoformat(stamp)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    local = moment.astimezone(LONDON)
+    return f"{long_date(local.date())}{at}{local:%H:%M}"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 from sqlite_utils import Database
 
-from tracker.dates import utc_now
+from tracker.dates import utc_now, utc_time_words
 from tracker.entries import Entry
 from tracker.store import (
     FetchRecord,
@@ -325,7 +325,7 @@ class _Pass:
     async def poll(self, source: Source, state: dict) -> tuple[SourceOutcome, list[int]]:
         now = self.clock()
         if state.get("retry_after") and datetime.fromisoformat(state["retry_after"]) > now:
-            until = datetime.fromisoformat(state["retry_after"]).strftime("%H:%M UTC on %d %b")
+            until = utc_time_words(datetime.fromisoformat(state["retry_after"]))
             return SourceOutcome(source.id, source.publisher, "deferred",
                                  error=f"the server asked us to wait until {until}"), []
         url = state.get("fetch_url") or source.request_url

@@ -10,11 +10,11 @@ so what arrives is what ``tracker digest`` prints.
 from __future__ import annotations
 
 import html
-from datetime import date, datetime
+from datetime import date
 
 from sqlite_utils import Database
 
-from tracker.dates import LONDON, MONTH_NAMES
+from tracker.dates import london_time, long_date
 from tracker.store.notify import Message
 
 from .digest import Digest, Item, collect, render
@@ -25,14 +25,7 @@ TOP_CANDIDATES = 10
 
 def london_stamp(iso: str | None) -> str:
     """"30 November 2026 10:05" in London time, from a stored UTC timestamp."""
-    if not iso:
-        return "an unknown time"
-    when = datetime.fromisoformat(iso).astimezone(LONDON)
-    return f"{when.day} {MONTH_NAMES[when.month - 1]} {when.year} {when:%H:%M}"
-
-
-def long_date(day: date) -> str:
-    return f"{day.day} {MONTH_NAMES[day.month - 1]} {day.year}"
+    return london_time(iso, at=" ") if iso else "an unknown time"
 
 
 def triage_link(workspace_url: str | None, item: Item) -> str | None:

@@ -3,9 +3,9 @@ registered by tracker.web's prepare_jinja2_environment)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 
-from tracker.dates import LONDON, MONTH_NAMES
+from tracker import dates
 
 
 def london_time(stamp: str | None) -> str:
@@ -14,13 +14,9 @@ def london_time(stamp: str | None) -> str:
     if not stamp:
         return ""
     try:
-        moment = datetime.fromisoformat(stamp)
+        return dates.london_time(stamp)
     except ValueError:
         return stamp
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    local = moment.astimezone(LONDON)
-    return f"{day_words(local.date())} at {local:%H:%M}"
 
 
 def day_words(day: date | str | None, year: bool = True) -> str:
@@ -30,7 +26,4 @@ def day_words(day: date | str | None, year: bool = True) -> str:
             return day_words(date.fromisoformat(day), year)
         except ValueError:
             return day
-    if day is None:
-        return ""
-    words = f"{day.day} {MONTH_NAMES[day.month - 1]}"
-    return f"{words} {day.year}" if year else words
+    return "" if day is None else dates.long_date(day, year)
