@@ -1,7 +1,9 @@
 """Document suffixes: GOV.UK Content API attachments and publishers' own PDFs, over real HTTP."""
 
+import asyncio
 import io
 import json
+import socket
 import time
 from datetime import date
 
@@ -9,8 +11,15 @@ import pytest
 from pypdf import PdfWriter
 
 from tracker.ingest.config import Settings
+from tracker.ingest.fetch import make_client
 from tracker.publish.digest import collect, line
-from tracker.publish.documents import check_documents_now, count_pages, featured_pdf, prominent_pdf_link
+from tracker.publish.documents import (
+    check_documents,
+    check_documents_now,
+    count_pages,
+    featured_pdf,
+    prominent_pdf_link,
+)
 
 SETTINGS = Settings(timeout=5, connect_timeout=2)
 ISSUE = date(2025, 4, 11)  # the issue after the fixtures' publication date, 7 April
@@ -196,3 +205,25 @@ def test_look_ups_have_a_budget_of_their_own(db, add_publication, feed_server):
     assert time.monotonic() - started < 6
     assert documents(db)[quick]["pages"] == 3
     assert done == len(documents(db)) < 41  # the rest have no row: tried again next time
+
+
+def test_a_link_to_a_name_on_the_private_network_is_looked_up_once_and_refused(db, add_publication, feed_server):
+    # The name is resolved where the connection is made, once: that answer is the one checked
+    # and the one that would be connected to, so no second answer can differ from it.
+    lookups = []
+
+    async def internal(host, port):
+        lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    feed_server.serve("/internal/report.pdf", pdf_bytes(2), content_type="application/pdf")
+    pid = add_publication(url=f"http://intranet.example:{feed_server.port}/internal/report.pdf")
+
+    async def run():
+        async with make_client(SETTINGS, resolver=internal) as client:
+            return await check_documents(db, client, [pid], settings=SETTINGS,
+                                         content_api=feed_server.url("/api/content"))
+
+    assert asyncio.run(run()) == 1
+    assert documents(db)[pid]["error"] == "intranet.example resolves to a private address (127.0.0.1): refused"
+    assert lookups == ["intranet.example"] and feed_server.requests == []

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from feedserver import FeedServer, gzip_bomb
+from tracker.dates import utc_time_words
 from tracker.ingest.config import Settings
 from tracker.ingest.fetch import HostLimiter, fetch, is_private_host, make_client
 
@@ -82,6 +83,13 @@ async def test_429_retry_after(feed_server, form):
     assert abs((result.retry_after - until).total_seconds()) <= 2
     when = result.retry_after.strftime("%H:%M UTC")
     assert result.error.startswith(f"rate limited: asked to wait until {when}")
+
+
+def test_a_moment_to_wait_until_is_said_in_utc_with_its_day_unless_today():
+    later = datetime.now(timezone.utc).replace(hour=23, minute=5)
+    assert utc_time_words(later) == "23:05 UTC"
+    assert utc_time_words(datetime(2026, 12, 3, 9, 5, tzinfo=timezone.utc)) == "09:05 UTC on 3 Dec"
+    assert utc_time_words(datetime(2026, 7, 1, 10, 5, tzinfo=timezone(timedelta(hours=1)))) == "09:05 UTC on 1 Jul"
 
 
 @pytest.mark.asyncio
@@ -201,17 +209,14 @@ async def test_too_many_redirects(feed_server):
     ("http://169.254.169.254/latest/meta-data/", "169.254.169.254"),
     ("http://[::1]/feed", "::1"),
     ("http://[::ffff:192.168.1.1]/feed", "192.168.1.1"),
-    ("http://localhost:{port}/feed", "127.0.0.1"),
+    ("http://localhost:{port}/feed", "localhost"),
+    ("http://Reports.LOCALHOST./feed", "reports.localhost"),
 ])
 async def test_redirect_to_private_address_refused(feed_server, target, address):
     feed_server.serve("/feed", b"<rss/>")
     feed_server.redirect("/start", target.format(port=feed_server.port), status=301)
     result = await get(feed_server.url("/start"), allow_private_redirects=False)
-    if address == "127.0.0.1":  # localhost may resolve to ::1 first
-        assert result.error in ("redirected to a private address (127.0.0.1): refused",
-                                "redirected to a private address (::1): refused")
-    else:
-        assert result.error == f"redirected to a private address ({address}): refused"
+    assert result.error == f"redirected to a private address ({address}): refused" and result.refused
     assert result.permanent_url is None and len(feed_server.requests) == 1
 
 
@@ -304,7 +309,8 @@ def test_is_private_host(url, private):
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("url", ["not a url", "ftp://example.org/feed", "http://[bad/feed", "http://"])
+@pytest.mark.parametrize("url", ["not a url", "ftp://example.org/feed", "http://[bad/feed", "http://",
+                                 "http://exa mple.org/feed", "https://example.org:port/feed"])
 async def test_invalid_addresses_in_words(url):
     assert (await get(url)).error == f"not a web address: {url}"
 

@@ -24,9 +24,11 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from tracker.dates import utc_time_words
+from tracker.text import is_http_url
+
 from .config import Settings
 from .guard import (
-    IPAddress,
     PinnedTransport,
     RefusedAddress,
     Resolver,
@@ -68,6 +70,7 @@ class FetchResult:
     retry_after: datetime | None = None
     max_age: int | None = None
     error: str | None = None
+    refused: bool = False  # the address, or one it redirected to, is private: refused (SSRF)
 
 
 class FetchError(Exception):
@@ -125,7 +128,7 @@ async def fetch(client: httpx.AsyncClient, url: str, *, etag: str | None = None,
     except FetchError as ex:
         result.error = str(ex)
     except RefusedAddress as ex:
-        result.error = str(ex)
+        result.error, result.refused = str(ex), ex.private
     except httpx.HTTPError as ex:
         result.error = _network_error(ex, result.url)
     except (httpx.InvalidURL, ValueError):  # control characters in the URL: httpx refuses it
@@ -145,7 +148,7 @@ async def _fetch(client: httpx.AsyncClient, result: FetchResult, state: dict, et
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    if not _is_web_address(result.url):
+    if not is_http_url(result.url):
         raise FetchError(f"not a web address: {result.url[:80]}")
     visited, permanent = {result.url}, True
     for _ in range(MAX_REDIRECTS + 1):
@@ -158,13 +161,13 @@ async def _fetch(client: httpx.AsyncClient, result: FetchResult, state: dict, et
                     target = urljoin(result.url, response.headers["location"])
                 except ValueError:
                     target = ""
-                if not _is_web_address(target):
+                if not is_http_url(target):
                     raise FetchError(f"redirected to {target[:80] or 'an invalid address'}, "
                                      "which is not a web address")
                 if target in visited:
                     raise FetchError("the server redirects in a loop")
                 if not allow_private:
-                    await refuse_private(target)
+                    refuse_private(target, "redirected to")
                 visited.add(target)
                 log.debug("%s redirects (%d) to %s", result.url, response.status_code, target)
                 permanent = permanent and response.status_code in PERMANENT
@@ -209,26 +212,19 @@ def is_private_host(url: str) -> bool:
     return address is not None and not is_public_address(address)
 
 
-async def refuse_private(url: str, how: str = "redirected to") -> None:
-    """Refuse a loopback, private, link-local or reserved address (SSRF): raises FetchError
-    saying the URL was ``how`` there ("redirected to", "links to")."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+def refuse_private(url: str, how: str) -> None:
+    """Refuse a URL naming a loopback, private, link-local or reserved address literally, or
+    localhost (SSRF): raises RefusedAddress saying the URL was ``how`` there ("redirected to",
+    "links to"). The connection lets those through as a configured source's own choice; any
+    other name it resolves once and checks itself (guard.PinnedBackend), so it is not resolved
+    here too."""
+    host = host_of(url)
+    if is_local_name(host):
+        raise RefusedAddress(f"{how} a private address ({host.rstrip('.')}): refused", private=True)
     address = literal_address(host)
-    addresses: list[IPAddress | None] = [address]
-    if address is None:
-        # The connection checks again what it connects to (guard.PinnedBackend): this check
-        # names the redirect or the link in the error.
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
-        except socket.gaierror:
-            raise FetchError(f"{how} {host}, which could not be found (DNS lookup failed)") from None
-        addresses = [literal_address(str(info[4][0])) for info in infos]
-    for found in addresses:
-        if found is None or not is_public_address(found):
-            shown = getattr(found, "ipv4_mapped", None) or found
-            raise FetchError(f"{how} a private address ({shown}): refused")
+    if address is not None and not is_public_address(address):
+        shown = getattr(address, "ipv4_mapped", None) or address
+        raise RefusedAddress(f"{how} a private address ({shown}): refused", private=True)
 
 
 async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
@@ -307,7 +303,7 @@ def _status_error(status: int, retry_after: datetime | None) -> str:
         phrase = ""
     if status == 429:
         if retry_after:
-            return f"rate limited: asked to wait until {_when(retry_after)}"
+            return f"rate limited: asked to wait until {utc_time_words(retry_after)}"
         return "rate limited: the server answered 429 Too Many Requests"
     return f"the server answered {status} {phrase}".rstrip()
 
@@ -374,14 +370,6 @@ def _network_error(ex: httpx.HTTPError, url: str) -> str:
     return f"network error talking to {host} ({type(ex).__name__})"
 
 
-def _is_web_address(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # "http://[bad"
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
-
-
 def host_of(url: str) -> str:
     try:
         return urlsplit(url).hostname or ""
@@ -410,10 +398,3 @@ def _limit(nbytes: int) -> str:
         if nbytes >= scale:
             return f"{round(nbytes / scale, 1):g} {unit}"
     return f"{nbytes} bytes"
-
-
-def _when(moment: datetime) -> str:
-    moment = moment.astimezone(timezone.utc)
-    if moment.date() == datetime.now(timezone.utc).date():
-        return moment.strftime("%H:%M UTC")
-    return moment.strftime("%H:%M UTC on %d %b").replace(" 0", " ")

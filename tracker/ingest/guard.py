@@ -28,7 +28,12 @@ TUNNELS = (ipaddress.ip_network("2002::/16"), ipaddress.ip_network("2001::/32"))
 
 
 class RefusedAddress(Exception):
-    """A host resolved to an address tracker must not connect to; the message says which."""
+    """tracker will not connect to this host; the message says why. ``private``: it is (or
+    resolves to) an address tracker must not reach (SSRF); otherwise DNS gave no address at all."""
+
+    def __init__(self, message: str, *, private: bool):
+        super().__init__(message)
+        self.private = private
 
 
 def is_public_address(address: IPAddress) -> bool:
@@ -65,14 +70,14 @@ async def resolve_public(host: str, port: int, resolver: Resolver | None = None)
     try:
         infos = await resolve(host, port)
     except socket.gaierror:
-        raise RefusedAddress(f"{host} could not be found (DNS lookup failed)") from None
+        raise RefusedAddress(f"{host} could not be found (DNS lookup failed)", private=False) from None
     addresses = [str(info[4][0]).split("%")[0] for info in infos]
     for text in addresses:
         address = ipaddress.ip_address(text)
         if not is_public_address(address):
-            raise RefusedAddress(f"{host} resolves to a private address ({address}): refused")
+            raise RefusedAddress(f"{host} resolves to a private address ({address}): refused", private=True)
     if not addresses:
-        raise RefusedAddress(f"{host} could not be found (DNS lookup failed)")
+        raise RefusedAddress(f"{host} could not be found (DNS lookup failed)", private=False)
     return list(dict.fromkeys(addresses))
 
 
@@ -105,7 +110,7 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
                                   socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
-        raise RefusedAddress("unix sockets are not web addresses")
+        raise RefusedAddress("unix sockets are not web addresses", private=True)
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)

@@ -18,14 +18,14 @@ from urllib.parse import urlsplit
 from tracker import TrackerError
 from tracker.dates import LONDON
 from tracker.ingest.config import Settings
-from tracker.ingest.fetch import FetchError, fetch, make_client, refuse_private
+from tracker.ingest.fetch import make_client
 from tracker.ingest.normalise import clean_url, url_key
 from tracker.judgement.classify import classify_publications
 from tracker.store import Added, ManualPublication, add_manual, open_database
 from tracker.text import is_http_url
 
 from .digest import line, publication_line
-from .documents import CONTENT_API, GOVUK_HOSTS, is_pdf
+from .documents import CONTENT_API, content_api_url, fetch_link, is_pdf
 from .newsletter import canonical_publisher
 from .pagemeta import PageMeta, read_govuk_content, read_html, read_pdf
 
@@ -121,23 +121,17 @@ def read_publication(url: str, request: AddRequest, settings: Settings, public_o
 async def read_page(url: str, settings: Settings, public_only: bool,
                     content_api: str = CONTENT_API) -> tuple[PageMeta, str]:
     """What the page at ``url`` says about itself, and why nothing when it could not be read."""
-    if public_only:
-        try:
-            await refuse_private(url, "points to")
-        except FetchError as ex:
-            if "private address" in str(ex):
-                raise AddError(f"{url} {ex}: only public web addresses can be added here") from None
-            # A host that is not found is no private one: nothing to read, but the editor may
-            # still give the title, publisher and date.
-            return PageMeta(), f"it {ex}"
-    govuk = urlsplit(url).hostname in GOVUK_HOSTS
-    target = content_api.rstrip("/") + urlsplit(url).path if govuk else url
+    api_url = content_api_url(url, content_api)
     async with make_client(settings) as client:
-        result = await fetch(client, target, max_bytes=settings.max_bytes,
-                             allow_private_redirects=not public_only)
+        result = await fetch_link(client, api_url or url, max_bytes=settings.max_bytes,
+                                  private_ok=not public_only, content_api=content_api, how=f"{url} points to")
+    # Only the address itself is refused outright: a redirect onto the private network, like a
+    # host not found, leaves the page unread, and the editor may still give its title and date.
+    if result.refused and result.url == url:
+        raise AddError(f"{result.error}: only public web addresses can be added here")
     if result.error or result.status != 200 or not result.body:
         return PageMeta(), result.error or f"HTTP {result.status}"
-    if govuk:
+    if api_url:
         return read_govuk_content(result.body), ""
     if is_pdf(result):
         return await asyncio.to_thread(read_pdf, result.body), ""

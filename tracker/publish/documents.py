@@ -24,15 +24,8 @@ import httpx
 from sqlite_utils import Database
 
 from tracker.ingest.config import Settings
-from tracker.ingest.fetch import (
-    FetchError,
-    FetchResult,
-    HostLimiter,
-    fetch,
-    is_private_host,
-    make_client,
-    refuse_private,
-)
+from tracker.ingest.fetch import FetchResult, HostLimiter, fetch, is_private_host, make_client, refuse_private
+from tracker.ingest.guard import RefusedAddress
 from tracker.store import Document, save_documents
 from tracker.text import is_http_url
 
@@ -111,6 +104,27 @@ def _pending(db: Database, ids: Iterable[int]) -> list[dict[str, Any]]:
     return rows
 
 
+def content_api_url(url: str, content_api: str) -> str | None:
+    """Where a GOV.UK page is read from: its JSON in the Content API, which describes it and its
+    attachments. None for another publisher's page, read from the page itself."""
+    parts = urlsplit(url)
+    return content_api.rstrip("/") + parts.path if parts.hostname in GOVUK_HOSTS else None
+
+
+async def fetch_link(client: httpx.AsyncClient, url: str, *, max_bytes: int, private_ok: bool,
+                     content_api: str, how: str = "links to") -> FetchResult:
+    """``fetch`` a URL that came from a publisher's feed or page or an editor's form, not from our
+    configuration: unless ``private_ok``, it must not lead onto the private network, directly
+    (the error says the URL ``how`` there) or by a redirect; the result is then ``refused``.
+    The Content API is our configuration: only its redirects are checked."""
+    if not private_ok and not url.startswith(content_api):
+        try:
+            refuse_private(url, how)
+        except RefusedAddress as ex:
+            return FetchResult(url=url, error=str(ex), refused=True)
+    return await fetch(client, url, max_bytes=max_bytes, allow_private_redirects=private_ok)
+
+
 class _Lookup:
     """Look-ups under one policy for private addresses, sharing a pass's client and limits."""
 
@@ -121,26 +135,18 @@ class _Lookup:
 
     async def document(self, url: str) -> Document:
         try:
-            if urlsplit(url).hostname in GOVUK_HOSTS:
-                return await self._govuk(url)
-            return await self._publisher(url)
+            api_url = content_api_url(url, self.content_api)
+            return await (self._govuk(api_url) if api_url else self._publisher(url))
         except Exception as ex:  # noqa: BLE001 - one odd document never stops the others
             return Document(error=f"{type(ex).__name__}: {ex}")
 
     async def _get(self, url: str) -> FetchResult:
-        # These URLs come from publishers' feeds and pages, not from our configuration: never
-        # let one lead us onto the private network, directly or by a redirect.
-        if not self.private_ok and not url.startswith(self.content_api):
-            try:
-                await refuse_private(url, "links to")
-            except FetchError as ex:
-                return FetchResult(url=url, error=str(ex))
         async with self.limiter.slot(url):
-            return await fetch(self.client, url, max_bytes=self.max_bytes,
-                               allow_private_redirects=self.private_ok)
+            return await fetch_link(self.client, url, max_bytes=self.max_bytes, private_ok=self.private_ok,
+                                    content_api=self.content_api)
 
-    async def _govuk(self, url: str) -> Document:
-        result = await self._get(self.content_api.rstrip("/") + urlsplit(url).path)
+    async def _govuk(self, api_url: str) -> Document:
+        result = await self._get(api_url)
         body = _body(result)
         if isinstance(body, str):
             return Document(error=f"Content API: {body}")
