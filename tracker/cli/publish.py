@@ -114,7 +114,7 @@ def import_newsletter(file: str, issue_date: date, db_path: str) -> None:
     Example:
         tracker import-newsletter issue-658.txt --date 2025-04-18
     """
-    from tracker.dates import MONTH_NAMES
+    from tracker.dates import long_date
     from tracker.publish.newsletter import read_newsletter, store_issue
     from tracker.store import open_database
 
@@ -123,7 +123,7 @@ def import_newsletter(file: str, issue_date: date, db_path: str) -> None:
     result = store_issue(open_database(db_path), issue)
     day = result.issue
     entries = "entry" if len(result.imported) == 1 else "entries"
-    click.echo(f"{file} (issue of {day.day} {MONTH_NAMES[day.month - 1]} {day.year}): imported "
+    click.echo(f"{file} (issue of {long_date(day)}): imported "
                f"{len(result.imported)} {entries}, {result.already} already imported, "
                f"skipped {len(result.skipped)}")
     for skipped in result.skipped:

@@ -19,7 +19,7 @@ from typing import Any, Callable, Literal
 
 from sqlite_utils import Database
 
-from tracker.dates import LONDON, MONTH_NAMES, london_date, utc_iso
+from tracker.dates import LONDON, MONTH_NAMES, london_date, long_date, utc_iso
 from tracker.ingest.config import WEEKDAYS, Settings
 from tracker.judgement.themes import load_themes, theme_list
 from tracker.store import open_database, replace_digest, sent_weeks
@@ -41,10 +41,6 @@ def next_issue_date(today: date, issue_day: str = "friday") -> date:
     """The coming issue day: today when today is the issue day (the issue is still to go out)."""
     target = WEEKDAYS.index(issue_day.lower())
     return today + timedelta(days=(target - today.weekday()) % 7)
-
-
-def day_month(day: date) -> str:
-    return f"{day.day} {MONTH_NAMES[day.month - 1]}"
 
 
 @dataclass(frozen=True)
@@ -70,7 +66,7 @@ class Item:
         year = f" {self.day.year}" if self.issue_year and self.day.year != self.issue_year else ""
         if self.month_only:
             return f"In {MONTH_NAMES[self.day.month - 1]}{year}"
-        return f"On {day_month(self.day)}{year}"
+        return f"On {long_date(self.day, year=False)}{year}"
 
     @property
     def lead(self) -> str:
@@ -228,12 +224,12 @@ class Section:
 def sections(digest: Digest, networks: dict[str, str] | None = None, by_type: bool = False) -> list[Section]:
     """The digest's headings and lines, before any format: grouped under each theme's network
     (``networks`` maps theme -> network), or under what the publications are (``by_type``)."""
-    nothing = (f"Nothing was accepted between {day_month(digest.start)} {digest.start.year}"
-               f" and {day_month(digest.week)} {digest.week.year}.")
+    nothing = (f"Nothing was accepted between {long_date(digest.start)}"
+               f" and {long_date(digest.week)}.")
     first = window_start(digest.week, 1)
-    since = str(first.day) if first.month == digest.week.month else day_month(first)
+    since = str(first.day) if first.month == digest.week.month else long_date(first, year=False)
     candidates_heading = (
-        f"New this week, for the editors to review (first seen {since} to {day_month(digest.week)})"
+        f"New this week, for the editors to review (first seen {since} to {long_date(digest.week, year=False)})"
     )
     nothing_new = "No new candidates were first seen this week."
     if not digest.shortlist:

@@ -23,7 +23,7 @@ from typing import Mapping
 
 from sqlite_utils import Database
 
-from tracker.dates import LONDON, utc_iso
+from tracker.dates import LONDON, long_date, utc_iso
 from tracker.ingest.config import ENV_NAME, WEEKDAYS, Settings, expand_env
 from tracker.store.notify import (
     Message,
@@ -217,7 +217,7 @@ def daily_matches(db: Database, settings: Settings, destinations: list[str], now
             groups.setdefault(hit["search_name"], []).append(items[hit["publication_id"]])
     message = messages.search_message(
         f"daily:{today.isoformat()}", list(groups.items()),
-        f"Saved searches, {messages.long_date(today)}: {len(hits)} new matches")
+        f"Saved searches, {long_date(today)}: {len(hits)} new matches")
     return [message.subject] if queue_daily(db, hits, message, destinations, now) else []
 
 
