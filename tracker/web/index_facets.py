@@ -7,7 +7,9 @@ in metadata.yml as ``- column_index: status`` (the column must be indexed), this
 the same values, counts, order and links, and counts them:
 
 - on the whole table, value by value: each distinct value found by a seek in the index, then
-  the length of its range (about half the work of the group-by, which compares every entry);
+  the length of its range (about half the work of the group-by, which compares every entry),
+  but the most common value's by subtraction from the table's count (status: 'new' is most
+  of the rows);
 - on a filtered page (a search, a filter), all the configured columns in one query over the
   page's rows, read once.
 
@@ -29,15 +31,34 @@ from .themes_facet import COLUMN as THEMES
 from .themes_facet import FILTER as THEME
 from .themes_facet import TABLE as PUBLICATIONS
 
+# The most common value (guessed from 64 rows spread over the rowids) is counted by
+# subtraction from the table's count, which SQLite reads from the b-tree's pages without a
+# walk; one statement, so one snapshot: the counts are exact whatever the guess.
 WHOLE_TABLE_COUNTS = """
 with recursive found(value) as (
   select min({column}) from {table}
   union all
   select (select min({column}) from {table} where {column} > found.value)
   from found where found.value is not null
+),
+probe(n) as (select 0 union all select n + 1 from probe where n < 63),
+guess as materialized (
+  select {column} as value from {table}
+  where rowid in (select low + (high - low) * n / 63 from probe,
+                  (select (select min(rowid) from {table}) as low,
+                          (select max(rowid) from {table}) as high))
+    and {column} is not null
+  group by {column} order by count(*) desc, {column} limit 1
+),
+counted as materialized (
+  select value, (select count(*) from {table} where {column} = found.value) as count
+  from found where value is not null and value is not (select value from guess)
 )
-select value, (select count(*) from {table} where {column} = found.value) as count
-from found where value is not null
+select value, count from counted
+union all
+select value, (select count(*) from {table}) - (select count(*) from {table} where {column} is null)
+  - (select coalesce(sum(count), 0) from counted)
+from guess
 order by count desc, value limit {limit}
 """
 
