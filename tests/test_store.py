@@ -19,6 +19,7 @@ from tracker.store import (
     save_fetch,
     sync_sources,
 )
+from tracker.store.judgements import Score, save_scores
 from tracker.text import title_key
 
 NOW = datetime(2025, 4, 10, 9, 0, tzinfo=timezone.utc)
@@ -137,6 +138,31 @@ def test_fts_follows_writes(db, moj):
         "select title from publications_fts where publications_fts match 'statistic'"
     ).fetchall()
     assert hits == [("Family Court Statistics Quarterly: October to December 2024",)]
+
+
+def fts_writes(db):
+    # Every write to an FTS5 index adds or replaces rows of its data table.
+    return db.execute("select count(*), coalesce(max(id), 0) from publications_fts_data").fetchone()
+
+
+def test_fts_follows_a_new_title_and_only_a_new_title(db, moj):
+    save_fetch(db, moj, ok(), [entry()])
+    before = fts_writes(db)
+    save_scores(db, [Score(publication(db)["id"], ["family_justice"], 0.9, "m1", {})])
+    save_fetch(db, moj, ok(NOW + timedelta(hours=1)), [entry()])
+    assert fts_writes(db) == before
+    save_fetch(db, moj, ok(NOW + timedelta(hours=2)), [entry(title="Family Court Tables Reworded")])
+    match = "select title from publications_fts where publications_fts match ?"
+    assert db.execute(match, ["tables"]).fetchall() == [("Family Court Tables Reworded",)]
+    assert db.execute(match, ["statistic"]).fetchall() == []
+    assert db.execute("insert into publications_fts (publications_fts) values ('integrity-check')")
+
+
+def test_themes_index_follows_an_insert_with_themes(db):
+    for key, themes in (("a", '["send", "kinship"]'), ("b", "[]")):
+        db["publications"].insert({"url": f"https://example.org/{key}", "url_key": f"example.org/{key}",
+                                   "title": key, "first_seen": "2025-04-10T09:00:00Z", "themes": themes})
+    assert sorted(db.execute("select theme from publication_themes").fetchall()) == [("kinship",), ("send",)]
 
 
 def test_later_poll_never_overwrites_editor_decisions(db, moj):

@@ -20,6 +20,16 @@ _SLUGS = """select distinct value from json_each(
         then new.themes else '[]' end)
     where type = 'text'"""
 
+# Most publications arrive without themes (classifying comes after storing): for those the
+# trigger's JSON walk is skipped, about a sixth of an insert's cost.
+INSERT_TRIGGER = f"""create trigger if not exists publication_themes_insert
+    after insert on publications
+    when new.themes is not '[]'
+    begin
+      insert or ignore into publication_themes (theme, publication_id)
+        select value, new.id from ({_SLUGS});
+    end"""
+
 CREATE = [
     # WITHOUT ROWID: the primary key is the table, so a theme's publications (and their count)
     # are one range of it; the second index serves the triggers' deletes.
@@ -30,12 +40,7 @@ CREATE = [
     ) without rowid""",
     """create index if not exists publication_themes_publication
       on publication_themes (publication_id)""",
-    f"""create trigger if not exists publication_themes_insert
-    after insert on publications
-    begin
-      insert or ignore into publication_themes (theme, publication_id)
-        select value, new.id from ({_SLUGS});
-    end""",
+    INSERT_TRIGGER,
     # Classifying rewrites themes with the same value for most rows: only a change costs a write.
     f"""create trigger if not exists publication_themes_update
     after update of themes on publications
@@ -65,3 +70,9 @@ def create_theme_index(db: Database) -> None:
             then p.themes else '[]' end) j
         where j.type = 'text'"""
     )
+
+
+def skip_empty_themes_on_insert(db: Database) -> None:
+    """Replace an older database's insert trigger with INSERT_TRIGGER (a trigger cannot be altered)."""
+    db.execute("drop trigger if exists publication_themes_insert")
+    db.execute(INSERT_TRIGGER)
