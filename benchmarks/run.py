@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/run.py            # everything, 3 rounds each
     .venv/bin/python benchmarks/run.py poll --runs 5
     .venv/bin/python benchmarks/run.py --quick    # smoke run: prints, leaves REPORT.md alone
+    .venv/bin/python benchmarks/run.py --report   # REPORT.md again from the last runs (CLOSING.md edited)
 
 Scratch files go to benchmarks/work/ (git-ignored; $TRACKER_BENCH_WORK to put them elsewhere);
 reader 3.26 is installed there, in a venv of its own, on first use.
@@ -29,6 +30,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="each section once at its smallest size, tracker alone (no reader): "
                              "the figures are printed, not written to the report")
+    parser.add_argument("--report", action="store_true",
+                        help="run nothing: write REPORT.md from each section's last run and CLOSING.md")
     args = parser.parse_args()
     unknown = set(args.sections) - set(SECTIONS)
     if unknown:
@@ -37,7 +40,7 @@ def main() -> None:
     # others' last figures (each section says when and how often it ran).
     saved = WORK / "sections"
     saved.mkdir(parents=True, exist_ok=True)
-    for section in args.sections or SECTIONS:
+    for section in [] if args.report else args.sections or SECTIONS:
         print(f"{section}...", flush=True)
         module = __import__(f"bench_{section}")
         text = module.run(1 if args.quick else args.runs, quick=args.quick)
