@@ -338,10 +338,20 @@ async def test_triage_pages_the_cards_and_goes_on_after_the_last(ds, editor, wor
 
 
 @pytest.mark.asyncio
-async def test_triage_page_sends_anonymous_users_to_login(ds):
-    response = await ds.client.get("/-/triage")
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("path", [
+    "/-/triage", "/-/not-sure", "/-/searches", "/-/add", "/-/updates/1", "/-/publication/1",
+    "/-/digest/2025-04-11/sent", "/-/digest/2025-04-11/reopen",
+])
+async def test_editors_pages_send_anyone_else_to_login_and_change_nothing(ds, workspace_db, method, path):
+    def audited():
+        return sqlite3.connect(workspace_db).execute("select count(*) from audit_log").fetchone()
+
+    before = audited()
+    response = await getattr(ds.client, method)(path)
     assert response.status_code == 302
-    assert response.headers["location"] == "/-/login?next=/-/triage"
+    assert response.headers["location"] == f"/-/login?next={path}"
+    assert audited() == before
 
 
 @pytest.mark.asyncio

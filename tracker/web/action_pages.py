@@ -22,7 +22,7 @@ from tracker import TrackerError
 from tracker.publish.adding import AddRequest, add_publication
 from tracker.store import ignore_update, list_update
 
-from .workspace import is_editor, login_redirect, workspace_database
+from .workspace import editors_only, workspace_database
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
@@ -39,10 +39,9 @@ UPDATE_ACTIONS: dict[str, tuple[Callable[[Database, int, str], object], str]] = 
 }
 
 
+@editors_only
 async def update_action(request: Request, datasette: Datasette) -> Response:
     """POST action=list|ignore: list the update as "On 12 May DfE updated ...", or set it aside."""
-    if not is_editor(request.actor):
-        return login_redirect(datasette, request)
     if request.method != "POST":
         return Response.redirect(datasette.urls.path("/-/triage"))
     form = await request.post_vars()
@@ -59,13 +58,12 @@ async def update_action(request: Request, datasette: Datasette) -> Response:
     return answer(datasette, request, form, True, done)
 
 
+@editors_only
 async def add_url(request: Request, datasette: Datasette) -> Response:
     """POST url=... (accept=1 to accept it for the list too): read the page's own metadata,
     store it as source 'manual' and classify it. Loopback, private and link-local addresses are
     refused (editors must not reach the server's network), except on a host where the
     operator configured a source: fetching from there is the operator's choice already."""
-    if not is_editor(request.actor):
-        return login_redirect(datasette, request)
     if request.method != "POST":
         return Response.redirect(datasette.urls.path("/-/triage"))
     form = await request.post_vars()

@@ -24,7 +24,7 @@ from tracker.publish.digest import mark_sent as send_issue
 from tracker.store import reopen_issue
 
 from .wording import day_words
-from .workspace import configured, ensure_table_visible, is_editor, login_redirect, workspace_database
+from .workspace import configured, editors_only, ensure_table_visible, is_editor, workspace_database
 
 if TYPE_CHECKING:
     import sqlite3
@@ -170,12 +170,11 @@ def _is_heading(block: str) -> bool:
     return len(parts) == 2 and len(set(parts[1])) == 1 and parts[1][0] in "=-~"
 
 
+@editors_only
 async def mark_sent(request: Request, datasette: Datasette) -> Response:
     """POST (an editor, with the CSRF token Datasette checks): freeze the issue as sent. GET
     (the week page's button without JavaScript, which asks with confirm() instead): the step
     that asks the editor to confirm, since only Reopen undoes it."""
-    if not is_editor(request.actor):
-        return login_redirect(datasette, request)
     db = workspace_database(datasette)
     issue = await find_issue(db, request.url_vars["week"])
     week = issue.week
@@ -189,10 +188,9 @@ async def mark_sent(request: Request, datasette: Datasette) -> Response:
     return await _write_issue(request, datasette, week, send_issue, f"The issue of {day_words(week)} is marked sent.")
 
 
+@editors_only
 async def reopen(request: Request, datasette: Datasette) -> Response:
     """POST (an editor, CSRF checked): undo Mark this issue sent; audited (tracker.store)."""
-    if not is_editor(request.actor):
-        return login_redirect(datasette, request)
     week_page = datasette.urls.path(f"/-/digest/{request.url_vars['week']}")
     if request.method != "POST":
         return Response.redirect(week_page)

@@ -20,7 +20,7 @@ from tracker.judgement.scorecard import TOPS, scorecard
 from tracker.store.judgements import decisions_since, model_history, newest_model_time
 
 from .triage_pages import _card, why_in_words
-from .workspace import ensure_table_visible, is_editor, login_redirect, workspace_database
+from .workspace import editors_only, ensure_table_visible, workspace_database
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
@@ -40,9 +40,8 @@ limit :limit
 """
 
 
+@editors_only
 async def not_sure(request: Request, datasette: Datasette) -> Response:
-    if not is_editor(request.actor):
-        return login_redirect(datasette, request)
     db = workspace_database(datasette)
     themes = {row["slug"]: row["label"] or row["slug"] for row in await db.execute(
         "select slug, label from themes order by coalesce(label, slug)")}

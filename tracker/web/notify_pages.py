@@ -19,7 +19,7 @@ from sqlite_utils import Database
 from tracker import TrackerError
 from tracker.store.notify import FREQUENCIES, remove_search, save_search
 
-from .workspace import is_editor, login_redirect, workspace, workspace_database
+from .workspace import editors_only, is_editor, workspace, workspace_database
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
@@ -27,11 +27,10 @@ if TYPE_CHECKING:
 FREQUENCY_LABELS = {"at_once": "at once", "daily": "in the daily message", "never": "never"}
 
 
+@editors_only
 async def searches(request: Request, datasette: Datasette) -> Response:
     """GET: the saved searches and a form prefilled from ?q=&theme=&publisher= (the search the
     editor came from). POST action=save|remove: write, then back here with a message."""
-    if not is_editor(request.actor):
-        return login_redirect(datasette, request)
     db = workspace_database(datasette)
     if request.method == "POST":
         return await _write(request, datasette)

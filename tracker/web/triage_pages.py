@@ -22,7 +22,7 @@ from tracker.text import is_http_url
 
 from .action_pages import forget_add_form, typed_add_form
 from .digest_pages import coming_issue
-from .workspace import is_editor, login_redirect, workspace_database
+from .workspace import editors_only, workspace_database
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
@@ -94,12 +94,11 @@ def age(day: date | None, today: date, *, seen: bool = False) -> str:
     return f"{verb} {count} {unit}{'' if count == 1 else 's'} ago"
 
 
+@editors_only
 async def triage(request: Request, datasette: Datasette) -> Response:
     """This week's unreviewed candidates a page at a time (``?after=ID`` goes on from that card):
     the likely ones first, the unlikely tail folded; the upstream updates of stored
     publications; the latest decisions of the same days, each with Undo."""
-    if not is_editor(request.actor):
-        return login_redirect(datasette, request)
     db = workspace_database(datasette)
     days = request.args.get("days", "7")
     days = days if days.isdigit() else "7"
@@ -180,11 +179,10 @@ limit 200
 """
 
 
+@editors_only
 async def publication(request: Request, datasette: Datasette) -> Response:
     """One publication's card, whatever its status: the page the issue's list links each line
     to, so that an editor who spots a wrong verb or date fixes it there."""
-    if not is_editor(request.actor):
-        return login_redirect(datasette, request)
     db = workspace_database(datasette)
     rows = (await db.execute(f"select {CARD_COLUMNS} from publications where id = :id",
                              {"id": request.url_vars["id"]})).rows

@@ -7,6 +7,8 @@ that database: ``tracker serve`` names the file it serves there, whatever its st
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -95,6 +97,22 @@ def is_editor(actor: dict | None) -> bool:
 def login_redirect(datasette: Datasette, request: Request) -> Response:
     """To the login form, which comes back to this page once the editor has logged in."""
     return Response.redirect(datasette.urls.path("/-/login") + "?next=" + quote(request.full_path))
+
+
+Route = Callable[[Request, "Datasette"], Awaitable[Response]]
+
+
+def editors_only(route: Route) -> Route:
+    """A page for editors alone: anyone else goes to the login form, which comes back to it.
+    Datasette passes a route the arguments its signature names, which ``wraps`` keeps."""
+
+    @functools.wraps(route)
+    async def for_editors(request: Request, datasette: Datasette) -> Response:
+        if not is_editor(request.actor):
+            return login_redirect(datasette, request)
+        return await route(request, datasette)
+
+    return for_editors
 
 
 async def ensure_table_visible(datasette: Datasette, actor: dict | None, table: str) -> bool:
