@@ -20,7 +20,7 @@ from tracker.judgement.scorecard import TOPS, scorecard
 from tracker.store.judgements import decisions_since, model_history, newest_model_time
 
 from .triage_pages import _card, why_in_words
-from .workspace import editors_only, ensure_table_visible, workspace_database
+from .workspace import editors_only, ensure_table_visible, theme_labels, workspace_database
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
@@ -43,8 +43,7 @@ limit :limit
 @editors_only
 async def not_sure(request: Request, datasette: Datasette) -> Response:
     db = workspace_database(datasette)
-    themes = {row["slug"]: row["label"] or row["slug"] for row in await db.execute(
-        "select slug, label from themes order by coalesce(label, slug)")}
+    themes = await theme_labels(db)
     today = datetime.now(LONDON).date()
     cards = []
     for row in (await db.execute(NOT_SURE_SQL, {"limit": NOT_SURE})).rows:
@@ -78,8 +77,7 @@ async def model_page(request: Request, datasette: Datasette) -> Response:
                 decisions_since(database, newest_model_time(database)))
 
     models, weeks, pending = await db.execute_fn(read)
-    themes = {row["slug"]: row["label"] or row["slug"] for row in await db.execute(
-        "select slug, label from themes")}
+    themes = await theme_labels(db)
     for week in weeks:
         for row in week.low:
             row["why_words"] = why_in_words(row.get("why"), themes)

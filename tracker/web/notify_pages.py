@@ -19,7 +19,7 @@ from sqlite_utils import Database
 from tracker import TrackerError
 from tracker.store.notify import FREQUENCIES, remove_search, save_search
 
-from .workspace import editors_only, is_editor, workspace, workspace_database
+from .workspace import editors_only, is_editor, theme_labels, workspace, workspace_database
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
@@ -36,8 +36,7 @@ async def searches(request: Request, datasette: Datasette) -> Response:
         return await _write(request, datasette)
     rows = [dict(row) for row in (await db.execute(
         "select * from saved_searches order by name collate nocase, id")).rows]
-    themes = [(row["slug"], row["label"] or row["slug"]) for row in (await db.execute(
-        "select slug, label from themes order by coalesce(label, slug)")).rows]
+    themes = list((await theme_labels(db)).items())
     html = await datasette.render_template(
         "tracker_searches.html",
         {"database": db.name, "searches": rows, "themes": themes, "frequencies": FREQUENCY_LABELS,

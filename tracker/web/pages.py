@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from datasette.utils.asgi import Request, Response
 
 from .judgement_pages import model_summary
-from .workspace import ensure_table_visible, workspace_database
+from .workspace import ensure_table_visible, theme_labels, workspace_database
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
@@ -38,8 +38,7 @@ async def dashboard(request: Request, datasette: Datasette) -> Response:
             where d >= :since group by theme, week""",
         {"since": weeks[0].isoformat()},
     )
-    labels = {row["slug"]: row["label"] or row["slug"] for row in await db.execute(
-        "select slug, label from themes")}
+    labels = await theme_labels(db)
     grid: dict[str, dict[str, int]] = {}
     for row in counts.rows:
         grid.setdefault(row["theme"], {})[row["week"]] = row["n"]

@@ -22,11 +22,10 @@ from tracker.text import is_http_url
 
 from .action_pages import forget_add_form, typed_add_form
 from .digest_pages import coming_issue
-from .workspace import editors_only, workspace_database
+from .workspace import editors_only, theme_labels, workspace_database
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
-    from datasette.database import Database as DatasetteDatabase
 
 # Scores at or above this are the likely candidates, shown first; the rest fold into a tail.
 LIKELY = 0.5
@@ -196,11 +195,6 @@ async def publication(request: Request, datasette: Datasette) -> Response:
         request=request,
     )
     return Response.html(html)
-
-
-async def theme_labels(db: DatasetteDatabase) -> dict[str, str]:
-    return {row["slug"]: row["label"] or row["slug"] for row in await db.execute(
-        "select slug, label from themes order by coalesce(label, slug)")}
 
 
 def _card(row: sqlite3.Row, themes: dict[str, str], today: date) -> dict:

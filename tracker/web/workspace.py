@@ -126,3 +126,9 @@ async def ensure_table_visible(datasette: Datasette, actor: dict | None, table: 
     if not visible:
         raise Forbidden("You do not have permission to view this page")
     return private
+
+
+async def theme_labels(db: Database) -> dict[str, str]:
+    """Each theme's slug and its label (the slug where it has none), in the order of the labels."""
+    return {row["slug"]: row["label"] or row["slug"] for row in await db.execute(
+        "select slug, label from themes order by coalesce(label, slug)")}
