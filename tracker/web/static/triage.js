@@ -123,24 +123,14 @@
   function addChip(card, form) {
     const select = form.querySelector("select");
     const slug = select.value;
-    const chip = document.createElement("form");
-    chip.className = "chip";
-    chip.method = "post";
-    chip.action = form.action.replace(/add_theme$/, "remove_theme");
-    for (const [name, value] of [["csrftoken", form.querySelector("input[name=csrftoken]").value], ["id", card.dataset.id], ["theme", slug]]) {
-      const input = document.createElement("input");
-      input.type = "hidden";
-      input.name = name;
-      input.value = value;
-      chip.appendChild(input);
-    }
-    const span = document.createElement("span");
-    span.textContent = label(select, slug);
-    const remove = document.createElement("button");
-    remove.type = "submit";
-    remove.textContent = "×";
-    remove.setAttribute("aria-label", `Remove ${span.textContent}`);
-    chip.append(span, remove);
+    const name = label(select, slug);
+    const chip = document.getElementById("chip-template").content.firstElementChild.cloneNode(true);
+    chip.querySelector("input[name=id]").value = card.dataset.id;
+    chip.querySelector("input[name=theme]").value = slug;
+    chip.querySelector("span").textContent = name;
+    const remove = chip.querySelector("button");
+    remove.title = `Remove the theme ${name}`;
+    remove.setAttribute("aria-label", `Remove ${name}`);
     form.before(chip);
     select.querySelector(`option[value="${CSS.escape(slug)}"]`).remove();
   }
