@@ -45,12 +45,12 @@ def guard_app(datasette: Datasette, app: ASGIApp) -> ASGIApp:
         headers = scope.get("headers") or []
         length = _header(headers, b"content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            return await _too_large(send)
+            return await too_large(send)
         if length is None and _header(headers, b"transfer-encoding") is not None:
-            body = await _read_body(receive)
+            body = await read_body(receive)
             if body is None:
-                return await _too_large(send)
-            receive = _replay(body, receive)
+                return await too_large(send)
+            receive = replay(body, receive)
         if any(name == b"cookie" and COOKIE.encode() in value for name, value in headers):
             scope = dict(scope, headers=_live_session_only(datasette, headers))
         await app(scope, receive, send)
@@ -65,7 +65,7 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
     return None
 
 
-async def _too_large(send: Callable[[dict], Awaitable[None]]) -> None:
+async def too_large(send: Callable[[dict], Awaitable[None]]) -> None:
     body = f"Request body too large: the limit is {MAX_BODY // 1024} kB.\n".encode()
     # Connection: close, so the server stops reading whatever the client still sends.
     await send({"type": "http.response.start", "status": 413,
@@ -75,8 +75,8 @@ async def _too_large(send: Callable[[dict], Awaitable[None]]) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def _read_body(receive: Callable[[], Awaitable[dict]]) -> bytes | None:
-    """A chunked body, or None as soon as it passes MAX_BODY."""
+async def read_body(receive: Callable[[], Awaitable[dict]]) -> bytes | None:
+    """The whole body, or None as soon as it passes MAX_BODY."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -92,7 +92,8 @@ async def _read_body(receive: Callable[[], Awaitable[dict]]) -> bytes | None:
             return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Callable[[], Awaitable[dict]]) -> Callable[[], Awaitable[dict]]:
+def replay(body: bytes, receive: Callable[[], Awaitable[dict]]) -> Callable[[], Awaitable[dict]]:
+    """A receive that gives the app ``body``, already read, as one message."""
     sent = False
 
     async def replayed() -> dict:

@@ -7,8 +7,9 @@ Datasette only (a plain Datasette with the plugin installed is left as it is).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, MutableMapping
 
+from .guard import ASGIApp
 from .workspace import workspace
 
 if TYPE_CHECKING:
@@ -20,11 +21,9 @@ DECLARED = f'<html lang="{LANGUAGE}">'.encode()
 # The tag comes right after the doctype: look no further into the first chunk than this.
 HEAD_BYTES = 512
 
-ASGIApp = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]], Awaitable[None]]
-
 
 def declare_language(datasette: Datasette, app: ASGIApp) -> ASGIApp:
-    async def wrapped(scope: dict, receive: Callable[[], Awaitable[dict]],
+    async def wrapped(scope: MutableMapping[str, Any], receive: Callable[[], Awaitable[dict]],
                       send: Callable[[dict], Awaitable[None]]) -> None:
         if scope["type"] != "http" or workspace(datasette) is None:
             await app(scope, receive, send)

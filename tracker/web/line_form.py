@@ -9,12 +9,12 @@ import json
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, MutableMapping
 from urllib.parse import parse_qsl, urlencode
 
+from .guard import ASGIApp, read_body, replay, too_large
 from .workspace import workspace
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
 
-ASGIApp = Callable[..., Awaitable[None]]
 LINE_FIELDS = ("title", "publisher", "verb", "published")
 
 
@@ -25,25 +25,13 @@ def line_form_app(datasette: Datasette, app: ASGIApp) -> ASGIApp:
         if (scope["type"] != "http" or scope.get("method") != "POST" or config is None
                 or not scope.get("path", "").endswith(f"/{config.database}/edit_line")):
             return await app(scope, receive, send)
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        body = with_every_field(body)
+        read = await read_body(receive)
+        if read is None:
+            return await too_large(send)
+        body = with_every_field(read)
         headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
-        sent = False
-
-        async def replay() -> dict:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await app(dict(scope, headers=headers), replay, send)
+        await app(dict(scope, headers=headers), replay(body, receive), send)
 
     return wrapped
 
