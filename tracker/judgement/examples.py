@@ -76,8 +76,8 @@ def decision_weight(age_days: float) -> float:
     that HALF_LIFE_DAYS older. The weight was chosen on development streams cut from the shipped
     labelled file (benchmarks/bench_learning.py --develop; 2 against 1, 5 and 10), never on the
     independent file; the half-life was fixed a priori. The editors' own taste is heard through
-    the models of their decisions alone that the candidate and theme columns are shrunk towards
-    (fitting), so a decision need not outweigh several shipped examples for it to count."""
+    each column's correction fitted on their decisions alone (fitting), so a decision need not
+    outweigh several shipped examples for it to count."""
     return EDITOR_WEIGHT * 0.5 ** (max(age_days, 0.0) / HALF_LIFE_DAYS)
 
 

@@ -14,6 +14,8 @@ from typing import Callable
 
 import numpy as np
 from scipy import sparse
+from scipy.optimize import minimize
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
@@ -29,9 +31,11 @@ C = 4.0  # fixed a priori (tf-idf rows are unit length), not searched on any fol
 MIN_EXAMPLES = 3  # positives and negatives a column needs before the model takes it over
 INNER_FOLDS = 5
 # Accepted and rejected editors' decisions (positives and negatives of a theme) before a
-# candidate score (a theme column) of their own is blended in. Fixed a priori, not tuned on any
-# evaluation.
+# column is corrected on them alone. Fixed a priori, not tuned on any evaluation.
 MIN_DECIDED = 8
+# How strongly that correction is held to the pooled column (see _corrected_by_editors): chosen
+# on the development streams among 1, 4 and 16 (benchmarks/data/EVALUATIONS.md, evaluation 11).
+PRIOR_STRENGTH = 4.0
 # First-stage decisions (about -4..4) scaled to the size of the other features (0..1), so the
 # regularisation treats them alike.
 STACK_SCALE = 0.25
@@ -66,13 +70,13 @@ def fit_model(examples: list[Example], theme_set: ThemeSet, *, data_digest: str 
                               [np.zeros((len(rows), 0))]) * STACK_SCALE
     X2 = sparse.hstack([X[rows], sparse.csr_matrix(stacked)]).tocsr()
     known = [examples[i] for i in rows]
-    columns = [_towards_editors(X[rows], known, labels[slug], _fit_column(X2, labels[slug], w, _f1))
+    columns = [_corrected_by_editors(X2, known, labels[slug], _fit_column(X2, labels[slug], w, _f1))
                for slug in slugs]
     candidate_rows = [i for i, e in enumerate(examples) if e.candidate is not None]
     y = np.array([examples[i].candidate for i in candidate_rows], dtype=bool)
     candidate = _fit_column(X[candidate_rows], y, weight[candidate_rows], None) if _enough(y) else None
     if candidate is not None:
-        candidate = _towards_editors(X[candidate_rows], [examples[i] for i in candidate_rows], y, candidate)
+        candidate = _corrected_by_editors(X[candidate_rows], [examples[i] for i in candidate_rows], y, candidate)
     # In remit: it has a theme, or the editors want it. Known only where its themes are.
     in_remit = np.array([bool(examples[i].themes) or bool(examples[i].candidate) for i in rows])
     # Its threshold is 0.5 of a calibrated probability: wrongly gating a publication loses its
@@ -80,7 +84,7 @@ def fit_model(examples: list[Example], theme_set: ThemeSet, *, data_digest: str 
     # accuracy instead it sat at the in-remit share (0.7) and gated "Fostering allowances 2025".
     remit = _fit_column(X[rows], in_remit, w, None) if _enough(in_remit) else None
     if remit is not None:
-        remit = _towards_editors(X[rows], known, in_remit, remit)
+        remit = _corrected_by_editors(X[rows], known, in_remit, remit)
     model.remit_weights = (remit[0] if remit else np.zeros(X.shape[1])).astype(np.float32)
     # Without examples out of remit, everything is in it: p = sigmoid(20) >= 0.
     model.remit = np.array([remit[1], *remit[2], remit[3]] if remit else [20.0, 1.0, 0.0, 0.0], dtype=np.float32)
@@ -166,27 +170,45 @@ def _logistic(X: sparse.csr_matrix, y: np.ndarray, weight: np.ndarray) -> Logist
                               max_iter=5000).fit(X, y, sample_weight=weight)
 
 
-def _towards_editors(X: sparse.csr_matrix, examples: list[Example], y: np.ndarray, pooled: Column) -> Column:
-    """A column fitted on everything (``pooled``) shrunk towards one fitted on the editors'
-    decisions alone, by their share of the weight: ``lam = W_editors / (W_editors + W_shipped)``,
-    each side's calibrated log-odds mixed (a linear model still: one column, scored as fast), the
-    pooled column's threshold kept. Whether to list a publication, and which themes it has, is the
-    newsletter's own rule, which the shipped examples only approximate; pooled with ~900 of them,
-    the editors' decisions are one voice among many, so where this newsletter differs a few of
-    its decisions are heard at once. Fewer than MIN_DECIDED of each answer among the decisions
-    (too few to calibrate a model of them): unchanged. ``X``, ``examples`` and ``y`` are the rows
-    the pooled column was fitted on; a second-stage theme column's stacked first-stage weights
-    have no counterpart in the editors' model, which reads the text and rules alone."""
+def _corrected_by_editors(X: sparse.csr_matrix, examples: list[Example], y: np.ndarray,
+                          pooled: Column) -> Column:
+    """A column fitted on everything (``pooled``) corrected on the editors' decisions alone: the
+    pooled column's calibrated log-odds are a fixed offset and a correction ``d`` on the same
+    features is fitted to the decisions (weighted log-loss), its L2 penalty pulling it to zero,
+    that is the column to the pooled weights. Whether to list a publication, and which themes it
+    has, is the newsletter's own rule, which the shipped examples only approximate; pooled with
+    ~900 of them, the editors' decisions are one voice among many, so where this newsletter
+    differs the correction hears them. The penalty is PRIOR_STRENGTH times the pooled fit's own
+    (1 / 2C) times the shipped examples' weight per unit of the decisions': the prior counts as
+    much as the examples behind it. The result is one linear column (scored as fast), with the
+    pooled column's threshold. Fewer than MIN_DECIDED of each answer among the decisions:
+    unchanged. ``X``, ``examples`` and ``y`` are the rows the pooled column was fitted on."""
     editors = np.array([e.by_editor for e in examples], dtype=bool)
     if not _enough(y[editors], MIN_DECIDED):
         return pooled
     weight = np.array([e.weight for e in examples], dtype=np.float64)
-    lam = float(weight[editors].sum()) / float(weight.sum())
-    own, c2, (a2, b2), _ = _fit_column(X[editors], y[editors], weight[editors], None)
-    w2 = np.concatenate([own, np.zeros(len(pooled[0]) - len(own))])
+    strength = PRIOR_STRENGTH * float(weight[~editors].sum()) / float(weight[editors].sum()) / (2 * C)
     w1, c1, (a1, b1), threshold = pooled
-    return ((1 - lam) * a1 * w1 + lam * a2 * w2, (1 - lam) * (a1 * c1 + b1) + lam * (a2 * c2 + b2),
-            (1.0, 0.0), threshold)
+    offset = a1 * (X[editors] @ w1 + c1) + b1
+    d, d0 = _offset_logistic(X[editors], y[editors], weight[editors], offset, strength)
+    return a1 * w1 + d, a1 * c1 + b1 + d0, (1.0, 0.0), threshold
+
+
+def _offset_logistic(X: sparse.csr_matrix, y: np.ndarray, weight: np.ndarray, offset: np.ndarray,
+                     strength: float) -> tuple[np.ndarray, float]:
+    """Weights and an unpenalised intercept minimising the weighted log-loss of ``offset + X d +
+    d0`` plus ``strength * |d|^2`` (scikit-learn's logistic regression takes no offset)."""
+    target = y.astype(np.float64)
+
+    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+        d = params[:-1]
+        z = offset + X @ d + params[-1]
+        residual = weight * (expit(z) - target)
+        value = float(weight @ (np.logaddexp(0.0, z) - target * z)) + strength * float(d @ d)
+        return value, np.append(X.T @ residual + 2 * strength * d, residual.sum())
+
+    result = minimize(loss, np.zeros(X.shape[1] + 1), jac=True, method="L-BFGS-B")
+    return result.x[:-1], float(result.x[-1])
 
 
 def _rules_candidate_column(width: int, model: Model) -> Column:
