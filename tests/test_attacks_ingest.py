@@ -17,8 +17,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tracker.ingest.config import Config, Selectors, Settings, Source
-from tracker.ingest.fetch import fetch, make_client
-from tracker.ingest.guard import is_public_address
+from tracker.ingest.fetch import fetch, make_client, refuse_private
+from tracker.ingest.guard import RefusedAddress, is_public_address
 from tracker.ingest.poll import poll_sources
 
 SETTINGS = Settings(timeout=2.0, connect_timeout=2.0, contact="https://example.org/contact")
@@ -75,6 +75,30 @@ async def test_redirects_to_disguised_private_addresses_are_refused(feed_server,
     result = await get(feed_server.url("/start"), allow_private_redirects=False)
     assert result.error and result.error.endswith("refused") and "private address" in result.error
     assert len(feed_server.requests) == 1
+
+
+# httpx folds these Unicode full stops into "." before it connects: the check must read the
+# host as the connection will, or "127。0。0。1" passes as a name that is never resolved.
+UNICODE_DOTS = ["\u3002", "\uff0e", "\uff61"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("dot", UNICODE_DOTS)
+async def test_a_redirect_to_a_private_address_spelled_with_unicode_dots_is_refused(feed_server, dot):
+    feed_server.serve("/secret", b"internal")
+    target = f"http://127{dot}0{dot}0{dot}1:{feed_server.port}/secret"
+    start = raw_server(b"HTTP/1.1 302 Found\r\nLocation: " + target.encode()
+                       + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    result = await get(start, allow_private_redirects=False)
+    assert result.error == "redirected to a private address (127.0.0.1): refused"
+    assert result.body is None and feed_server.requests_to("/secret") == []
+
+
+@pytest.mark.parametrize("dot", UNICODE_DOTS)
+@pytest.mark.parametrize("host", ["127{dot}0{dot}0{dot}1", "10{dot}1{dot}2{dot}3", "localhost{dot}"])
+def test_a_link_to_a_private_address_spelled_with_unicode_dots_is_refused(host, dot):
+    with pytest.raises(RefusedAddress, match="links to a private address"):
+        refuse_private(f"http://{host.format(dot=dot)}/secret", "links to")
 
 
 @pytest.mark.asyncio

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
 
@@ -371,9 +371,12 @@ def _network_error(ex: httpx.HTTPError, url: str) -> str:
 
 
 def host_of(url: str) -> str:
+    """The host a connection to ``url`` goes to, read as httpx reads it: lower case, IDNA, and
+    Unicode full stops folded ("127。0。0。1" connects to 127.0.0.1, so it is checked as that);
+    empty for no address at all."""
     try:
-        return urlsplit(url).hostname or ""
-    except ValueError:  # "http://[bad": not an address at all
+        return httpx.URL(url).raw_host.decode("ascii").lower()
+    except (httpx.InvalidURL, UnicodeError, TypeError):
         return ""
 
 
