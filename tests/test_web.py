@@ -338,6 +338,19 @@ async def test_triage_pages_the_cards_and_goes_on_after_the_last(ds, editor, wor
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("query", [
+    "?days=%C2%B2", "?after=%C2%B2&rank=%C2%B2", "?after=5&rank=%C2%B2", "?days=%D9%A3&after=%D9%A3",
+    "?days=-1", "?after=x&rank=9999999999999999999999",
+])
+async def test_triage_reads_a_number_it_cannot_use_as_none_given(ds, editor, query):
+    # "²" and "٣" are digits to str.isdigit: int("²") raised, a 500.
+    response = await ds.client.get("/-/triage" + query, cookies=editor)
+    assert response.status_code == 200
+    default = (await ds.client.get("/-/triage", cookies=editor)).text
+    assert card_ids(response.text) and set(card_ids(response.text)) <= set(card_ids(default))
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize("method", ["get", "post"])
 @pytest.mark.parametrize("path", [
     "/-/triage", "/-/not-sure", "/-/searches", "/-/add", "/-/updates/1", "/-/publication/1",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from .sessions import COOKIE, read_session
-from .workspace import workspace
+from .workspace import digits, workspace
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
@@ -44,7 +44,7 @@ def guard_app(datasette: Datasette, app: ASGIApp) -> ASGIApp:
             return await app(scope, receive, send)
         headers = scope.get("headers") or []
         length = _header(headers, b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+        if length is not None and (not digits(length) or int(length) > MAX_BODY):
             return await too_large(send)
         if length is None and _header(headers, b"transfer-encoding") is not None:
             body = await read_body(receive)

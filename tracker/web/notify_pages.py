@@ -19,7 +19,7 @@ from sqlite_utils import Database
 from tracker import TrackerError
 from tracker.store.notify import FREQUENCIES, remove_search, save_search
 
-from .workspace import editors_only, is_editor, theme_labels, workspace, workspace_database
+from .workspace import digits, editors_only, is_editor, theme_labels, workspace, workspace_database
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
@@ -64,7 +64,7 @@ async def _write(request: Request, datasette: Datasette) -> Response:
     form = await request.post_vars()
     editor, now = request.actor["id"], datetime.now(timezone.utc)
     action = form.get("action")
-    search_id = int(form["id"]) if (form.get("id") or "").isdigit() else None
+    search_id = int(form["id"]) if digits(form.get("id")) else None
     if action == "remove" and search_id is not None:
         def write(conn: sqlite3.Connection) -> None:
             remove_search(Database(conn), editor, search_id, now)

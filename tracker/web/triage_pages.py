@@ -22,7 +22,7 @@ from tracker.text import is_http_url
 
 from .action_pages import forget_add_form, typed_add_form
 from .digest_pages import coming_issue
-from .workspace import editors_only, theme_labels, workspace_database
+from .workspace import digits, editors_only, theme_labels, workspace_database
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
@@ -99,12 +99,10 @@ async def triage(request: Request, datasette: Datasette) -> Response:
     the likely ones first, the unlikely tail folded; the upstream updates of stored
     publications; the latest decisions of the same days, each with Undo."""
     db = workspace_database(datasette)
-    days = request.args.get("days", "7")
-    days = days if days.isdigit() else "7"
-    after = request.args.get("after", "")
-    after = after if after.isdigit() else ""
-    rank_from = request.args.get("rank", "")
-    first_rank = int(rank_from) if rank_from.isdigit() and after else 1
+    days = digits(request.args.get("days")) or "7"
+    after = digits(request.args.get("after"))
+    rank_from = digits(request.args.get("rank"))
+    first_rank = int(rank_from) if rank_from and after else 1
     themes = await theme_labels(db)
     typed = typed_add_form(datasette, request)  # the add form's fields before a refusal
     today = datetime.now(LONDON).date()

@@ -90,6 +90,12 @@ def workspace_database(datasette: Datasette) -> Database:
     return datasette.get_database(configured(datasette).database)
 
 
+def digits(text: str | None) -> str:
+    """``text`` if it is a whole number written in ASCII digits, else "": "²" and "٣" are
+    digits to str.isdigit, but "²" is no number to int() and neither is one to SQLite."""
+    return text if text and text.isascii() and text.isdigit() else ""
+
+
 def is_editor(actor: dict | None) -> bool:
     return actor is not None and EDITOR_ROLE in (actor.get("roles") or [])
 
