@@ -223,6 +223,24 @@ def test_the_editors_own_taste_in_candidates_corrects_the_pooled_score(theme_set
     assert score(shipped + too_few) == score(shipped + [replace(e, by_editor=False) for e in too_few])
 
 
+def test_decisions_with_no_shipped_examples_to_hold_them_are_the_pooled_column_as_fitted(theme_set):
+    # With no shipped examples the correction had no prior: an unpenalised fit of separable
+    # decisions, its weights running off until the minimiser gave up.
+    from dataclasses import replace
+
+    from tracker.judgement.examples import Example
+    from tracker.judgement.fitting import MIN_DECIDED, fit_model
+
+    decided = [Example(f"Research with kinship carers, study {n}", "", "Kinship", None, True,
+                       decision_weight(0), by_editor=True) for n in range(MIN_DECIDED)]
+    decided += [Example(f"Press release about school meals, number {n}", "", "Council", None, False,
+                        decision_weight(0), by_editor=True) for n in range(MIN_DECIDED)]
+    as_decided = fit_model(decided, theme_set)
+    as_shipped = fit_model([replace(e, by_editor=False) for e in decided], theme_set)
+    assert abs(as_decided.weights - as_shipped.weights).max() < 1e-3
+    assert abs(as_decided.bias - as_shipped.bias).max() < 1e-3
+
+
 def test_a_theme_the_editors_tag_differently_moves_towards_their_own_model(theme_set):
     from dataclasses import replace
 

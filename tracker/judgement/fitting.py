@@ -8,6 +8,7 @@ never tunes anything on the fold it scores.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
 from typing import Callable
@@ -26,6 +27,8 @@ from .features import Features, features
 from .model import Model
 from .rules import Rules
 from .themes import ThemeSet
+
+log = logging.getLogger(__name__)
 
 C = 4.0  # fixed a priori (tf-idf rows are unit length), not searched on any fold
 MIN_EXAMPLES = 3  # positives and negatives a column needs before the model takes it over
@@ -187,17 +190,24 @@ def _corrected_by_editors(X: sparse.csr_matrix, examples: list[Example], y: np.n
     if not _enough(y[editors], MIN_DECIDED):
         return pooled
     weight = np.array([e.weight for e in examples], dtype=np.float64)
-    strength = PRIOR_STRENGTH * float(weight[~editors].sum()) / float(weight[editors].sum()) / (2 * C)
+    shipped = float(weight[~editors].sum())
+    if not shipped:
+        return pooled  # fitted on the decisions alone already: nothing to hold a correction to
+    strength = PRIOR_STRENGTH * shipped / float(weight[editors].sum()) / (2 * C)
     w1, c1, (a1, b1), threshold = pooled
     offset = a1 * (X[editors] @ w1 + c1) + b1
-    d, d0 = _offset_logistic(X[editors], y[editors], weight[editors], offset, strength)
+    corrected = _offset_logistic(X[editors], y[editors], weight[editors], offset, strength)
+    if corrected is None:
+        return pooled
+    d, d0 = corrected
     return a1 * w1 + d, a1 * c1 + b1 + d0, (1.0, 0.0), threshold
 
 
 def _offset_logistic(X: sparse.csr_matrix, y: np.ndarray, weight: np.ndarray, offset: np.ndarray,
-                     strength: float) -> tuple[np.ndarray, float]:
+                     strength: float) -> tuple[np.ndarray, float] | None:
     """Weights and an unpenalised intercept minimising the weighted log-loss of ``offset + X d +
-    d0`` plus ``strength * |d|^2`` (scikit-learn's logistic regression takes no offset)."""
+    d0`` plus ``strength * |d|^2`` (scikit-learn's logistic regression takes no offset); None
+    when the minimiser does not converge, so that no half-fitted column is stored."""
     target = y.astype(np.float64)
 
     def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
@@ -208,6 +218,9 @@ def _offset_logistic(X: sparse.csr_matrix, y: np.ndarray, weight: np.ndarray, of
         return value, np.append(X.T @ residual + 2 * strength * d, residual.sum())
 
     result = minimize(loss, np.zeros(X.shape[1] + 1), jac=True, method="L-BFGS-B")
+    if not result.success:
+        log.warning("the editors' correction did not converge (%s): the pooled column is kept", result.message)
+        return None
     return result.x[:-1], float(result.x[-1])
 
 
