@@ -499,6 +499,28 @@ def test_sources_written_in_one_transaction_are_each_all_or_nothing(db, make_sou
         1, 0, 1]
 
 
+def test_an_error_that_ends_the_whole_transaction_is_that_error_and_stores_no_source(db, make_source):
+    """SQLite answers a full disk or an I/O error by rolling the whole transaction back,
+    savepoints and all (as RAISE(ROLLBACK) does here): the error is that one (it was "no such
+    savepoint"), and no source of the batch is stored."""
+    sources = [make_source(id=f"source-{n}", publisher=f"Publisher {n}") for n in range(2)]
+    sync_sources(db, sources)
+    db.execute("""create trigger fail_all before insert on publications when new.title = 'Refused'
+                  begin select raise(rollback, 'database or disk is full'); end""")
+    record = FetchRecord(started=datetime(2025, 4, 10, 9, tzinfo=timezone.utc), duration_ms=5, status=200)
+
+    def entry(n, title):
+        url = f"https://example.org/{n}"
+        return [Entry(url=url, url_key=url_key(url), title=title, summary="", published="2025-04-03",
+                      date_source="feed")]
+
+    with pytest.raises(sqlite3.IntegrityError, match="database or disk is full"):
+        save_fetches(db, [(sources[0], record, entry(0, "First")), (sources[1], record, entry(1, "Refused"))])
+    assert not db.conn.in_transaction
+    assert db.execute("select count(*) from publications").fetchone()[0] == 0
+    assert db.execute("select count(*) from fetch_log").fetchone()[0] == 0
+
+
 def test_syncing_sources_keeps_their_fetch_state_until_their_url_changes(db, make_source):
     record = FetchRecord(started=datetime(2025, 4, 10, 9, tzinfo=timezone.utc), duration_ms=5, status=200,
                          etag='"v1"', last_modified="Mon, 07 Apr 2025 08:30:00 GMT",

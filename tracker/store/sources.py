@@ -99,6 +99,11 @@ def save_fetches(
             try:
                 outcomes.append(_save(db, source, record, entries))
             except Exception as ex:  # the others are stored whatever happened to this one
+                if not db.conn.in_transaction:
+                    # SQLite rolled the whole transaction back (a full disk, an I/O error): so
+                    # nothing of this batch is stored, and the error is this one, not the
+                    # savepoint's absence.
+                    raise
                 db.execute("rollback to source")
                 outcomes.append(ex)
             db.execute("release source")
