@@ -18,6 +18,7 @@ from tracker.store import (
     prune_fetch_log,
     save_fetch,
     sync_sources,
+    write_transaction,
 )
 from tracker.store.judgements import Score, save_scores
 from tracker.text import title_key
@@ -98,6 +99,21 @@ def test_a_database_migrated_in_the_old_order_opens_with_the_same_schema(tmp_pat
     # The old order's migrations, then every one registered since, with nothing left pending.
     assert set(OLD_ORDER) <= set(applied_now) and migrations.pending(db) == []
     assert schema(db) == schema(open_database(tmp_path / "fresh.db"))
+
+
+def test_a_transaction_whose_commit_fails_is_rolled_back_not_left_open(db):
+    # A deferred foreign key is checked at COMMIT: the failure must not leave the transaction
+    # open, or every later write on this connection would fail to BEGIN.
+    db.execute("pragma foreign_keys = on")
+    db.execute("create table parent (id integer primary key)")
+    db.execute("create table child (parent_id integer references parent(id) deferrable initially deferred)")
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        with write_transaction(db):
+            db.execute("insert into child values (99)")
+    assert not db.conn.in_transaction
+    with write_transaction(db):
+        db.execute("insert into parent values (1)")
+    assert db.execute("select count(*) from child").fetchone()[0] == 0
 
 
 def test_must_exist_says_how_to_create(tmp_path):

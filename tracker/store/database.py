@@ -83,10 +83,11 @@ def write_transaction(db: Database) -> Iterator[Database]:
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        # Inside: a COMMIT that fails leaves the transaction open, and every later BEGIN would.
+        db.execute("COMMIT")
     except BaseException:
         db.rollback()
         raise
-    db.execute("COMMIT")
 
 
 @contextlib.contextmanager
