@@ -64,6 +64,7 @@ def fit_model(examples: list[Example], theme_set: ThemeSet, *, data_digest: str 
     )
     X = _matrix(model, docs)
     weight = np.array([e.weight for e in examples], dtype=np.float64)
+    by_editor = np.array([e.by_editor for e in examples], dtype=bool)
     rows = [i for i, e in enumerate(examples) if e.themes is not None]
     labels = {slug: np.array([slug in (examples[i].themes or ()) for i in rows]) for slug in theme_set.slugs}
     slugs = [slug for slug in theme_set.slugs if _enough(labels[slug])]
@@ -72,14 +73,14 @@ def fit_model(examples: list[Example], theme_set: ThemeSet, *, data_digest: str 
     stacked = np.column_stack([_out_of_fold(X[rows], labels[slug], w) for slug in slugs] or
                               [np.zeros((len(rows), 0))]) * STACK_SCALE
     X2 = sparse.hstack([X[rows], sparse.csr_matrix(stacked)]).tocsr()
-    known = [examples[i] for i in rows]
-    columns = [_corrected_by_editors(X2, known, labels[slug], _fit_column(X2, labels[slug], w, _f1))
+    columns = [_corrected_by_editors(X2, labels[slug], w, by_editor[rows], _fit_column(X2, labels[slug], w, _f1))
                for slug in slugs]
     candidate_rows = [i for i, e in enumerate(examples) if e.candidate is not None]
     y = np.array([examples[i].candidate for i in candidate_rows], dtype=bool)
     candidate = _fit_column(X[candidate_rows], y, weight[candidate_rows], None) if _enough(y) else None
     if candidate is not None:
-        candidate = _corrected_by_editors(X[candidate_rows], [examples[i] for i in candidate_rows], y, candidate)
+        candidate = _corrected_by_editors(X[candidate_rows], y, weight[candidate_rows], by_editor[candidate_rows],
+                                          candidate)
     # In remit: it has a theme, or the editors want it. Known only where its themes are.
     in_remit = np.array([bool(examples[i].themes) or bool(examples[i].candidate) for i in rows])
     # Its threshold is 0.5 of a calibrated probability: wrongly gating a publication loses its
@@ -87,7 +88,7 @@ def fit_model(examples: list[Example], theme_set: ThemeSet, *, data_digest: str 
     # accuracy instead it sat at the in-remit share (0.7) and gated "Fostering allowances 2025".
     remit = _fit_column(X[rows], in_remit, w, None) if _enough(in_remit) else None
     if remit is not None:
-        remit = _corrected_by_editors(X[rows], known, in_remit, remit)
+        remit = _corrected_by_editors(X[rows], in_remit, w, by_editor[rows], remit)
     model.remit_weights = (remit[0] if remit else np.zeros(X.shape[1])).astype(np.float32)
     # Without examples out of remit, everything is in it: p = sigmoid(20) >= 0.
     model.remit = np.array([remit[1], *remit[2], remit[3]] if remit else [20.0, 1.0, 0.0, 0.0], dtype=np.float32)
@@ -173,7 +174,7 @@ def _logistic(X: sparse.csr_matrix, y: np.ndarray, weight: np.ndarray) -> Logist
                               max_iter=5000).fit(X, y, sample_weight=weight)
 
 
-def _corrected_by_editors(X: sparse.csr_matrix, examples: list[Example], y: np.ndarray,
+def _corrected_by_editors(X: sparse.csr_matrix, y: np.ndarray, weight: np.ndarray, editors: np.ndarray,
                           pooled: Column) -> Column:
     """A column fitted on everything (``pooled``) corrected on the editors' decisions alone: the
     pooled column's calibrated log-odds are a fixed offset and a correction ``d`` on the same
@@ -185,11 +186,10 @@ def _corrected_by_editors(X: sparse.csr_matrix, examples: list[Example], y: np.n
     (1 / 2C) times the shipped examples' weight per unit of the decisions': the prior counts as
     much as the examples behind it. The result is one linear column (scored as fast), with the
     pooled column's threshold. Fewer than MIN_DECIDED of each answer among the decisions:
-    unchanged. ``X``, ``examples`` and ``y`` are the rows the pooled column was fitted on."""
-    editors = np.array([e.by_editor for e in examples], dtype=bool)
+    unchanged. ``X``, ``y`` and ``weight`` are the rows the pooled column was fitted on,
+    ``editors`` which of them are the editors' decisions."""
     if not _enough(y[editors], MIN_DECIDED):
         return pooled
-    weight = np.array([e.weight for e in examples], dtype=np.float64)
     shipped = float(weight[~editors].sum())
     if not shipped:
         return pooled  # fitted on the decisions alone already: nothing to hold a correction to
