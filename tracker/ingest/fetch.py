@@ -205,11 +205,7 @@ def _read_headers(result: FetchResult, response: httpx.Response, etag: str | Non
 def is_private_host(url: str) -> bool:
     """Whether a URL names a loopback or private address literally (or localhost): a source
     configured there is the operator's choice, so its redirects may stay there too."""
-    host = host_of(url).lower()
-    if is_local_name(host):
-        return True
-    address = literal_address(host)
-    return address is not None and not is_public_address(address)
+    return _private_address_named(url) is not None
 
 
 def refuse_private(url: str, how: str) -> None:
@@ -218,13 +214,20 @@ def refuse_private(url: str, how: str) -> None:
     "links to"). The connection lets those through as a configured source's own choice; any
     other name it resolves once and checks itself (guard.PinnedBackend), so it is not resolved
     here too."""
+    shown = _private_address_named(url)
+    if shown is not None:
+        raise RefusedAddress(f"{how} a private address ({shown}): refused", private=True)
+
+
+def _private_address_named(url: str) -> str | None:
+    """The private address (or local name) ``url`` names literally, as an error shows it."""
     host = host_of(url)
     if is_local_name(host):
-        raise RefusedAddress(f"{how} a private address ({host.rstrip('.')}): refused", private=True)
+        return host.rstrip(".")
     address = literal_address(host)
-    if address is not None and not is_public_address(address):
-        shown = getattr(address, "ipv4_mapped", None) or address
-        raise RefusedAddress(f"{how} a private address ({shown}): refused", private=True)
+    if address is None or is_public_address(address):
+        return None
+    return str(getattr(address, "ipv4_mapped", None) or address)
 
 
 async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:

@@ -33,10 +33,10 @@ from tracker.store import (
     postpone,
     prune_fetch_log,
     save_fetch,
+    save_fetches,
     source_states,
     sync_sources,
 )
-from tracker.store.sources import save_fetches
 
 from .config import Config, Settings, Source
 from .fetch import FetchResult, HostLimiter, fetch, host_of, is_private_host, make_client
@@ -374,7 +374,6 @@ class _Pass:
             skipped=len(skipped), status=result.status, error=error, duration_ms=result.duration_ms,
         )
         return outcome, stored.new_ids
-
 
 
 def _parse_and_normalise(source: Source, result: FetchResult, today: date) -> tuple[list[Entry], list[str]]:

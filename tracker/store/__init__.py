@@ -38,7 +38,7 @@ from .edits import (
 )
 from .publications import PastEntry, StoreResult, announcement_changes, store_past_entries
 from .schema import LINE_LIMITS, MIGRATION_SET, STATUSES, migrations
-from .sources import FetchRecord, postpone, prune_fetch_log, save_fetch, source_states, sync_sources
+from .sources import FetchRecord, postpone, prune_fetch_log, save_fetch, save_fetches, source_states, sync_sources
 
 __all__ = [
     "LINE_LIMITS", "MANUAL_SOURCE", "Added", "EditRefused", "IssueNotSent", "IssueSent", "reopen_issue",
@@ -46,6 +46,6 @@ __all__ = [
     "add_manual", "edit_line", "ignore_update", "list_issues", "list_update", "sent_weeks", "set_status",
     "MIGRATION_SET", "STATUSES", "Document", "FetchRecord", "NotATrackerDatabase", "PastEntry",
     "PollRunning", "StoreResult", "announcement_changes", "migrations", "open_database",
-    "poll_lock", "prune_fetch_log", "replace_digest", "save_documents", "save_fetch",
+    "poll_lock", "prune_fetch_log", "replace_digest", "save_documents", "save_fetch", "save_fetches",
     "source_states", "store_past_entries", "sync_sources", "write_transaction", "postpone",
 ]
