@@ -28,12 +28,9 @@ VERB_BY_DISPLAY_TYPE = {"open consultation": "launched", "closed consultation": 
 
 def suggest_verb(title: str, document_type: str | None = None, url: str | None = None) -> str:
     """The newsletter's verb for a publication when the editor has set none."""
-    by_type = VERB_BY_DISPLAY_TYPE.get((document_type or "").strip().lower())
-    if by_type:
-        return by_type
-    for verb, cue in VERB_CUES:
-        if cue.search(title or ""):
-            return verb
+    found = _read(title, document_type, VERB_BY_DISPLAY_TYPE, VERB_CUES)
+    if found:
+        return found
     if re.search(r"youtube\.com/|youtu\.be/|vimeo\.com/", url or ""):
         return "released"
     return DEFAULT_VERB
@@ -72,10 +69,13 @@ KIND_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
 def kind_of(title: str, document_type: str | None = None) -> str:
     """The --by-type section for a publication: from its GOV.UK display type where known,
     else from cues in its title; "Other" when neither says."""
-    by_type = KIND_BY_DISPLAY_TYPE.get((document_type or "").strip().lower())
+    return _read(title, document_type, KIND_BY_DISPLAY_TYPE, KIND_CUES) or "Other"
+
+
+def _read(title: str, document_type: str | None, by_display_type: dict[str, str],
+          cues: tuple[tuple[str, re.Pattern[str]], ...]) -> str | None:
+    """What the GOV.UK display type says, else the first cue the title matches, else None."""
+    by_type = by_display_type.get((document_type or "").strip().lower())
     if by_type:
         return by_type
-    for kind, cue in KIND_CUES:
-        if cue.search(title or ""):
-            return kind
-    return "Other"
+    return next((answer for answer, cue in cues if cue.search(title or "")), None)
