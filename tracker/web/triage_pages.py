@@ -142,8 +142,9 @@ WINDOW = """status = 'new'
   and first_seen >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-' || :days || ' days')"""
 # The candidates query's ranking (metadata.yml), as one descending key so that a page can go on
 # after a card: the score (none last), the themes matched, the date, the id.
-RANK_KEY = """coalesce(candidate_score, -1), json_array_length(themes),
-  coalesce(published, substr(first_seen, 1, 10)), id"""
+RANK_TERMS = ("coalesce(candidate_score, -1)", "json_array_length(themes)",
+              "coalesce(published, substr(first_seen, 1, 10))", "id")
+RANK_KEY = ", ".join(RANK_TERMS)
 # A page and one more (to know whether there is a next page), read from the window of the
 # (status, first_seen) index; the key of ?after= is that card's key as it is now.
 CANDIDATES_SQL = f"""
@@ -151,8 +152,7 @@ select {CARD_COLUMNS}
 from publications
 where {WINDOW}
   and (:after = '' or ({RANK_KEY}) < (select {RANK_KEY} from publications where id = :after))
-order by coalesce(candidate_score, -1) desc, json_array_length(themes) desc,
-  coalesce(published, substr(first_seen, 1, 10)) desc, id desc
+order by {", ".join(f"{term} desc" for term in RANK_TERMS)}
 limit :page
 """
 COUNT_SQL = f"select count(*) from publications where {WINDOW}"
