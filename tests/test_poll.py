@@ -1,5 +1,7 @@
 """One polling pass end to end: the real feed server, the real pipeline, a real SQLite file."""
 
+import asyncio
+import contextlib
 import re
 import signal
 import sqlite3
@@ -17,7 +19,7 @@ from tracker.cli import cli
 from tracker.entries import Entry
 from tracker.ingest.config import load_config
 from tracker.ingest.normalise import url_key
-from tracker.ingest.poll import ClassifyQueue, poll_sources
+from tracker.ingest.poll import ClassifyQueue, Writer, poll_sources
 from tracker.store import FetchRecord, sync_sources
 from tracker.store.sources import save_fetches
 
@@ -541,3 +543,34 @@ def test_syncing_sources_keeps_their_fetch_state_until_their_url_changes(db, mak
     assert row("other") == (*kept, "https://example.org/feed", "DfE")
     sync_sources(db, [other])
     assert row("first")[4] == 0 and row("other")[4] == 1
+
+
+def test_a_writer_that_stops_unexpectedly_leaves_no_source_waiting(db, db_path, make_source):
+    """Handing new publications to a classifier whose queue is gone raises on the writer's
+    thread after each batch is stored: every later source is told at once (stored by a writer
+    started again, or given that error) instead of waiting for the pass's time limit, as each
+    did before."""
+    sources = [make_source(id=f"source-{n}", publisher=f"Publisher {n}") for n in range(3)]
+    sync_sources(db, sources)
+    classifying = ClassifyQueue(db_path)
+    classifying.thread.shutdown()
+    writer = Writer(db, classifying)
+    record = FetchRecord(started=datetime(2025, 4, 10, 9, tzinfo=timezone.utc), duration_ms=5, status=200)
+
+    def entry(n):
+        url = f"https://example.org/{n}"
+        return [Entry(url=url, url_key=url_key(url), title=f"Title {n}", summary="", published="2025-04-03",
+                      date_source="feed")]
+
+    async def store_each():
+        stored = []
+        for n, source in enumerate(sources):
+            with contextlib.suppress(RuntimeError):
+                stored += (await asyncio.wait_for(writer.store(source, record, entry(n)), timeout=10)).new_ids
+        return stored
+
+    try:
+        stored = asyncio.run(store_each())
+    finally:
+        writer.thread.shutdown()
+    assert stored and stored == [row[0] for row in db.execute("select id from publications order by id")]

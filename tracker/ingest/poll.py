@@ -7,6 +7,7 @@ written all or nothing (a savepoint of its own), so a failing or killed source n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import random
@@ -188,6 +189,20 @@ class Writer:
         return await stored
 
     def _write_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            self._write_batches(loop)
+        except Exception as ex:
+            # Unforeseen (the classifier's queue shut down, say): the sources still waiting are
+            # told, and the next one to arrive starts a writer again, instead of every one of
+            # them waiting for the pass's time limit.
+            with self._lock:
+                stranded, self._waiting, self._writing = self._waiting, [], False
+            log.error("the writer stopped", exc_info=True)
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+                for *_, stored in stranded:
+                    loop.call_soon_threadsafe(_settle, stored, ex)
+
+    def _write_batches(self, loop: asyncio.AbstractEventLoop) -> None:
         while True:
             with self._lock:
                 # A source cancelled while it waited (the pass's time limit, Ctrl-C) is not written.
