@@ -2,7 +2,8 @@
 shipped model never saw (benchmarks/data/independent.jsonl, sorted by date).
 
     .venv/bin/python benchmarks/bench_learning.py [--steps 0,40,80,160,320] [--stream FILE]
-    .venv/bin/python benchmarks/bench_learning.py --develop 0,1,2,3,4
+    .venv/bin/python benchmarks/bench_learning.py --develop 0,1,2,3,4 [--shifted]
+    .venv/bin/python benchmarks/bench_learning.py --halves 0,1,2
 
 For each step N the first N publications of the stream are the editors' decisions (accepted or
 rejected, with their themes). The stream's publications span 2007-2025, but editors decide at
@@ -17,7 +18,10 @@ The independent file chooses nothing: a setting (the decisions' weight, say) is 
 development streams (``--develop SEEDS``: records of the shipped labelled file in a fixed random
 order replayed the same way over a model of the file's other records; see ``development_split``),
 and each finished design is replayed on the independent file once, logged in
-benchmarks/data/EVALUATIONS.md.
+benchmarks/data/EVALUATIONS.md. ``--shifted`` cuts development streams that differ from their
+shipped examples as a new newsletter's would: decisions on publishers the shipped examples never
+show (``shifted_split``). ``--halves`` is the protocol issue 12 measured with: the file in a
+random order, the first N of one half decided, the other half scored.
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ STREAM = ROOT / "benchmarks" / "data" / "independent.jsonl"
 STEPS = (0, 40, 80, 160, 320)
 PACE = 20  # decisions a week: `tracker serve`'s default retrain_after, one retraining a week
 DEVELOPMENT_SIZE = 364  # as many as the independent file holds
+# A shifted stream holds whole publishers, each with at most this many records (the big
+# government publishers stay in the shipped examples), until it holds SHIFTED_SIZE records.
+SHIFTED_PUBLISHER_MOST = 60
+SHIFTED_SIZE = 300
 
 
 def replay(stream_path: Path, steps: tuple[int, ...], pace: float | None = PACE) -> list[dict]:
@@ -56,6 +64,47 @@ def development_split(seed: int, size: int = DEVELOPMENT_SIZE) -> tuple[list[dic
     records = read_labelled(LABELLED_FILE)
     random.Random(seed).shuffle(records)
     return records[:size], records[size:]
+
+
+def shifted_split(seed: int) -> tuple[list[dict], list[dict]]:
+    """A development stream whose publishers the shipped examples never show: whole publishers
+    of the shipped labelled file (each with at most SHIFTED_PUBLISHER_MOST records), taken in a
+    fixed random order (``seed``) until the stream holds SHIFTED_SIZE, in a random order; the
+    rest of the file is the shipped examples. Like the independent file (other publishers, other
+    years) its vocabulary and base rates differ from the shipped examples', so unlike
+    ``development_split`` it shows how fast the decisions teach what the shipped examples lack."""
+    import random
+    from collections import Counter
+
+    from tracker.judgement.examples import LABELLED_FILE, read_labelled
+
+    records = read_labelled(LABELLED_FILE)
+    sizes = Counter(r["publisher"] for r in records)
+    publishers = sorted(p for p, n in sizes.items() if n <= SHIFTED_PUBLISHER_MOST)
+    random.Random(seed).shuffle(publishers)
+    chosen: set[str] = set()
+    for publisher in publishers:
+        if sum(sizes[p] for p in chosen) >= SHIFTED_SIZE:
+            break
+        chosen.add(publisher)
+    stream = [r for r in records if r["publisher"] in chosen]
+    random.Random(seed).shuffle(stream)
+    return stream, [r for r in records if r["publisher"] not in chosen]
+
+
+def halves(stream_path: Path, seed: int, steps: tuple[int, ...], pace: float = PACE) -> list[dict]:
+    """Issue 12's protocol: the file in a random order (``seed``), the first N of its first half
+    replayed as decisions, its second half scored, for each N of ``steps`` the half holds."""
+    import random
+
+    from tracker.judgement.examples import LABELLED_FILE, read_labelled
+
+    records = read_labelled(stream_path)
+    random.Random(seed).shuffle(records)
+    half = len(records) // 2
+    shipped = read_labelled(LABELLED_FILE)
+    return [replay_records(records[:n] + records[half:], shipped, (n,), pace)[0]
+            for n in steps if n <= half]
 
 
 def replay_records(records: list[dict], shipped_records: list[dict], steps: tuple[int, ...],
@@ -115,19 +164,27 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def develop(seeds: list[int], steps: tuple[int, ...], pace: float) -> int:
+def develop(seeds: list[int], steps: tuple[int, ...], pace: float, shifted: bool = False) -> int:
+    split, kind = ((shifted_split, "publishers the shipped examples lack") if shifted else
+                   (development_split, f"{DEVELOPMENT_SIZE} shipped examples in a random order"))
     curves = []
     for seed in seeds:
-        print(f"Development stream {seed}: {DEVELOPMENT_SIZE} shipped examples in a random order as "
-              f"the editors' decisions ({pace:g} a week), the rest as the shipped file\n")
-        curves.append(replay_records(*development_split(seed), steps, pace))
+        print(f"Development stream {seed}: {kind} as the editors' decisions ({pace:g} a week), "
+              f"the rest as the shipped file\n")
+        curves.append(replay_records(*split(seed), steps, pace))
         print(table(curves[-1]) + "\n")
     print("Mean change over the streams, theme macro-F1 / candidate ROC-AUC:")
+    print(mean_change(curves))
+    return 0
+
+
+def mean_change(curves: list[list[dict]]) -> str:
+    lines = []
     for rows in zip(*curves, strict=True):
         f1 = sum(r["learned_f1"] - r["shipped_f1"] for r in rows) / len(rows)
         auc = sum(r["learned_auc"] - r["shipped_auc"] for r in rows) / len(rows)
-        print(f"  after {rows[0]['decisions']}: {f1:+.3f} / {auc:+.3f}")
-    return 0
+        lines.append(f"  after {rows[0]['decisions']}: {f1:+.3f} / {auc:+.3f}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,10 +199,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--develop", metavar="SEEDS",
                         help="replay development streams cut from the shipped labelled file instead "
                              "(comma-separated seeds), with the mean change over them")
+    parser.add_argument("--shifted", action="store_true",
+                        help="with --develop: streams of publishers the shipped examples lack")
+    parser.add_argument("--halves", metavar="SEEDS",
+                        help="random halves of --stream (comma-separated seeds): decisions from one, "
+                             "the other scored")
     args = parser.parse_args(argv)
     steps = (0, 40) if args.quick else tuple(int(s) for s in args.steps.split(","))
     if args.develop:
-        return develop([int(seed) for seed in args.develop.split(",")], steps, args.pace)
+        return develop([int(seed) for seed in args.develop.split(",")], steps, args.pace, args.shifted)
+    if args.halves:
+        curves = []
+        for seed in (int(seed) for seed in args.halves.split(",")):
+            print(f"{args.stream.name} in random order {seed}: decisions from its first half, "
+                  f"its second half scored\n")
+            curves.append(halves(args.stream, seed, steps, args.pace))
+            print(table(curves[-1]) + "\n")
+        print("Mean change over the halves, theme macro-F1 / candidate ROC-AUC:")
+        print(mean_change(curves))
+        return 0
     dated = "by publication date" if args.by_date else f"{args.pace:g} decisions a week"
     print(f"Replay of {args.stream.name}, sorted by date: the first N are the editors' decisions "
           f"({dated}), the rest are scored\n")

@@ -3,6 +3,7 @@ recent ones more than old ones; `tracker classify --db` scores with the database
 `tracker serve` retrains in the background after every N decisions; the remit gate."""
 
 import json
+from collections import Counter
 
 import pytest
 from click.testing import CliRunner
@@ -165,6 +166,41 @@ def test_a_development_stream_is_a_fixed_part_of_the_shipped_file_and_the_rest_i
     assert sorted(map(json.dumps, stream + shipped)) == sorted(map(json.dumps, whole))
     assert development_split(0) == (stream, shipped)  # the same stream every run
     assert development_split(1)[0] != stream
+
+
+def test_a_shifted_development_stream_holds_whole_publishers_the_shipped_examples_lack(repo_root):
+    import sys
+
+    from tracker.judgement.examples import LABELLED_FILE, read_labelled
+
+    sys.path.insert(0, str(repo_root / "benchmarks"))
+    from bench_learning import SHIFTED_PUBLISHER_MOST, SHIFTED_SIZE, shifted_split
+
+    stream, shipped = shifted_split(0)
+    assert len(stream) >= SHIFTED_SIZE
+    assert not {r["publisher"] for r in stream} & {r["publisher"] for r in shipped}
+    assert max(Counter(r["publisher"] for r in stream).values()) <= SHIFTED_PUBLISHER_MOST
+    whole = read_labelled(LABELLED_FILE)
+    assert sorted(map(json.dumps, stream + shipped)) == sorted(map(json.dumps, whole))
+    assert shifted_split(0) == (stream, shipped) and shifted_split(1)[0] != stream
+
+
+@pytest.mark.slow  # fits models
+def test_random_halves_decide_from_one_half_and_score_the_other(tmp_path, repo_root):
+    import sys
+
+    sys.path.insert(0, str(repo_root / "benchmarks"))
+    from bench_learning import halves
+
+    records = [{"title": f"Section 251 outturn return {2000 + n}", "summary": "", "publisher": "DfE",
+                "date": f"{2000 + n}-06-01", "themes": ["finance"], "candidate": True} for n in range(10)]
+    records += [{"title": f"Court hearing list {2000 + n}", "summary": "", "publisher": "HMCTS",
+                 "date": f"{2000 + n}-06-02", "themes": [], "candidate": False} for n in range(10)]
+    stream = tmp_path / "stream.jsonl"
+    stream.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    rows = halves(stream, 0, (0, 10, 11))  # 11 is more than the half holds: no row
+    assert [(r["decisions"], r["following"]) for r in rows] == [(0, 10), (10, 10)]
+    assert rows[0]["learned_f1"] == rows[0]["shipped_f1"]
 
 
 @pytest.mark.slow  # fits a model on the shipped examples
