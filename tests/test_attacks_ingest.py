@@ -18,7 +18,7 @@ import pytest
 
 from tracker.ingest.config import Config, Selectors, Settings, Source
 from tracker.ingest.fetch import fetch, make_client, refuse_private
-from tracker.ingest.guard import RefusedAddress, is_public_address
+from tracker.ingest.guard import ALLOW_PRIVATE, RefusedAddress, is_public_address
 from tracker.ingest.poll import poll_sources
 
 SETTINGS = Settings(timeout=2.0, connect_timeout=2.0, contact="https://example.org/contact")
@@ -405,3 +405,19 @@ def test_well_formed_xml_nested_100000_deep_is_read_quickly(db, db_path, feed_se
     summary = run_poll(db, db_path, feed_server, [("s", "feed", "/feed")])
     assert time.monotonic() - started < 5 and summary.outcomes[0].error is None
     assert titles(db) == ["T"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", ["127.0.0.1", "127\u30020\u30020\u30021", "localhost", "[::ffff:127.0.0.1]"])
+async def test_the_client_itself_refuses_a_private_address_no_caller_allowed(feed_server, host):
+    """The check is also where the connection is made: a request sent past fetch's own checks
+    (any code that uses the client directly) goes to a private address only when the request
+    says the caller chose it."""
+    feed_server.serve("/secret", b"internal")
+    url = f"http://{host}:{feed_server.port}/secret"
+    async with make_client(SETTINGS) as client:
+        with pytest.raises(RefusedAddress, match=r"a private address \((127\.0\.0\.1|localhost)\): refused"):
+            await client.get(url)
+        assert feed_server.requests_to("/secret") == []
+        if "[" not in host:  # the feed server listens on IPv4 only
+            assert (await client.get(url, extensions={ALLOW_PRIVATE: True})).content == b"internal"

@@ -28,14 +28,7 @@ from tracker.dates import utc_time_words
 from tracker.text import is_http_url
 
 from .config import Settings
-from .guard import (
-    PinnedTransport,
-    RefusedAddress,
-    Resolver,
-    is_local_name,
-    is_public_address,
-    literal_address,
-)
+from .guard import ALLOW_PRIVATE, PinnedTransport, RefusedAddress, Resolver, private_address_named
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +144,12 @@ async def _fetch(client: httpx.AsyncClient, result: FetchResult, state: dict, et
     if not is_http_url(result.url):
         raise FetchError(f"not a web address: {result.url[:80]}")
     visited, permanent = {result.url}, True
-    for _ in range(MAX_REDIRECTS + 1):
-        response = await client.send(client.build_request("GET", result.url, headers=headers),
+    for hop in range(MAX_REDIRECTS + 1):
+        # The URL asked for is the caller's choice (a source configured on the local network);
+        # where it redirects, only if allowed: the transport holds both to that.
+        allowed = allow_private or hop == 0
+        response = await client.send(client.build_request("GET", result.url, headers=headers,
+                                                          extensions={ALLOW_PRIVATE: allowed}),
                                      stream=True)
         try:
             result.status = response.status_code
@@ -220,14 +217,7 @@ def refuse_private(url: str, how: str) -> None:
 
 
 def _private_address_named(url: str) -> str | None:
-    """The private address (or local name) ``url`` names literally, as an error shows it."""
-    host = host_of(url)
-    if is_local_name(host):
-        return host.rstrip(".")
-    address = literal_address(host)
-    if address is None or is_public_address(address):
-        return None
-    return str(getattr(address, "ipv4_mapped", None) or address)
+    return private_address_named(host_of(url))
 
 
 async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:

@@ -64,6 +64,17 @@ def is_local_name(host: str) -> bool:
     return host == "localhost" or host.endswith(".localhost")
 
 
+def private_address_named(host: str) -> str | None:
+    """The private address (or local name) ``host`` literally is, as an error shows it; None
+    for a public address or a name (which PinnedBackend resolves and checks)."""
+    if is_local_name(host):
+        return host.rstrip(".")
+    address = literal_address(host)
+    if address is None or is_public_address(address):
+        return None
+    return str(getattr(address, "ipv4_mapped", None) or address)
+
+
 async def resolve_public(host: str, port: int, resolver: Resolver | None = None) -> list[str]:
     """The addresses ``host`` resolves to, all of them public; raises RefusedAddress otherwise."""
     resolve = resolver or _system_resolver
@@ -88,7 +99,7 @@ async def _system_resolver(host: str, port: int) -> list[tuple[Any, ...]]:
 class PinnedBackend(httpcore.AsyncNetworkBackend):
     """Connects to a name only through addresses checked by resolve_public, resolved once per
     connection, so no later DNS answer can move it. Literal addresses and localhost are the
-    caller's choice (a configured local source) and are checked before a request is sent."""
+    caller's choice (a configured local source), which PinnedTransport holds it to."""
 
     def __init__(self, resolver: Resolver | None = None):
         self._inner = httpcore.AnyIOBackend()
@@ -116,8 +127,16 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+# The request extension by which a caller lets one request go to a private address literally
+# named (the URL of a source the operator configured there, or a redirect such a source may
+# follow). Without it the transport refuses: a request that skipped the caller's own check is
+# still stopped where the connection is made, with the host read as httpx connects to it.
+ALLOW_PRIVATE = "tracker_allow_private"
+
+
 class PinnedTransport(httpx.AsyncBaseTransport):
-    """httpx's transport with its connections on a PinnedBackend, pooled per origin.
+    """httpx's transport with its connections on a PinnedBackend, pooled per origin; a private
+    address literally named only with ALLOW_PRIVATE.
 
     httpcore's pool checks every connection it holds each time a request comes or goes (a
     system call or two each): one pool for a pass over dozens of hosts made that quadratic,
@@ -134,6 +153,10 @@ class PinnedTransport(httpx.AsyncBaseTransport):
         self._origins: dict[tuple[str, str, int | None], _PinnedPool] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not request.extensions.get(ALLOW_PRIVATE):
+            named = private_address_named(request.url.raw_host.decode("ascii").lower())
+            if named is not None:
+                raise RefusedAddress(f"a private address ({named}): refused", private=True)
         origin = (request.url.scheme, request.url.host, request.url.port)
         if origin not in self._origins:
             for idle in self._take_idle():
