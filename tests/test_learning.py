@@ -131,6 +131,18 @@ def test_the_retrainer_stops_with_the_server(db_path, db):
     assert not retrainer.is_alive()
 
 
+def two_kinds_stream(tmp_path, each: int):
+    """A dated stream of ``each`` finance candidates (DfE's section 251 returns) and ``each``
+    out-of-remit non-candidates (court hearing lists), as JSON lines."""
+    records = [{"title": f"Section 251 outturn return {2000 + n}", "summary": "", "publisher": "DfE",
+                "date": f"{2000 + n}-06-01", "themes": ["finance"], "candidate": True} for n in range(each)]
+    records += [{"title": f"Court hearing list {2000 + n}", "summary": "", "publisher": "HMCTS",
+                 "date": f"{2000 + n}-06-02", "themes": [], "candidate": False} for n in range(each)]
+    stream = tmp_path / "stream.jsonl"
+    stream.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    return stream
+
+
 @pytest.mark.slow  # fits models
 def test_the_learning_benchmark_replays_decisions_and_scores_what_follows(tmp_path, repo_root):
     import sys
@@ -138,13 +150,7 @@ def test_the_learning_benchmark_replays_decisions_and_scores_what_follows(tmp_pa
     sys.path.insert(0, str(repo_root / "benchmarks"))
     from bench_learning import replay, table
 
-    records = [{"title": f"Section 251 outturn return {2000 + n}", "summary": "", "publisher": "DfE",
-                "date": f"{2000 + n}-06-01", "themes": ["finance"], "candidate": True} for n in range(8)]
-    records += [{"title": f"Court hearing list {2000 + n}", "summary": "", "publisher": "HMCTS",
-                 "date": f"{2000 + n}-06-02", "themes": [], "candidate": False} for n in range(8)]
-    stream = tmp_path / "stream.jsonl"
-    stream.write_text("\n".join(json.dumps(r) for r in records) + "\n")
-    rows = replay(stream, (0, 8))
+    rows = replay(two_kinds_stream(tmp_path, 8), (0, 8))
     assert [(r["decisions"], r["following"]) for r in rows] == [(0, 16), (8, 8)]
     assert rows[0]["learned_f1"] == rows[0]["shipped_f1"]
     # 4 of each kind decided: the learned model knows section 251 returns are finance candidates
@@ -192,13 +198,7 @@ def test_random_halves_decide_from_one_half_and_score_the_other(tmp_path, repo_r
     sys.path.insert(0, str(repo_root / "benchmarks"))
     from bench_learning import halves
 
-    records = [{"title": f"Section 251 outturn return {2000 + n}", "summary": "", "publisher": "DfE",
-                "date": f"{2000 + n}-06-01", "themes": ["finance"], "candidate": True} for n in range(10)]
-    records += [{"title": f"Court hearing list {2000 + n}", "summary": "", "publisher": "HMCTS",
-                 "date": f"{2000 + n}-06-02", "themes": [], "candidate": False} for n in range(10)]
-    stream = tmp_path / "stream.jsonl"
-    stream.write_text("\n".join(json.dumps(r) for r in records) + "\n")
-    rows = halves(stream, 0, (0, 10, 11))  # 11 is more than the half holds: no row
+    rows = halves(two_kinds_stream(tmp_path, 10), 0, (0, 10, 11))  # 11 is more than the half holds: no row
     assert [(r["decisions"], r["following"]) for r in rows] == [(0, 10), (10, 10)]
     assert rows[0]["learned_f1"] == rows[0]["shipped_f1"]
 
