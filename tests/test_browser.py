@@ -340,3 +340,32 @@ def test_publications_and_saved_searches_read_at_1280_px(browser, workspace, edi
     page.screenshot(path=str(ARTEFACTS / "searches-1280.png"))
     overlap = theme["y"] < publisher["y"] + publisher["height"] and publisher["y"] < theme["y"] + theme["height"]
     assert not (overlap and theme["x"] + theme["width"] > publisher["x"]), (theme, publisher)
+
+
+def test_not_sure_decides_in_place(browser, workspace_db, serve_process, editor_password, tmp_path, monkeypatch):
+    """The not-sure view's cards carry Accept and Reject (its cards once hid them: no status on
+    the card) and decide in place, with the page's script, as triage's do."""
+    from tracker.judgement.classify import classify_publications
+    from tracker.store import open_database
+
+    monkeypatch.setenv("TRACKER_CACHE", str(tmp_path / "model-cache"))
+    db = open_database(workspace_db)
+    classify_publications(db)  # every unreviewed row gets the boundary it sits nearest
+    db.close()
+    _, url = serve_process("--db", str(workspace_db), "--no-poll")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, url, editor_password)
+    page.goto(f"{url}-/not-sure")
+    card = page.locator("li.card").first
+    pid = card.get_attribute("data-id")
+    card.get_by_role("button", name="Accept").click()
+    card.locator(".decision", has_text="Accepted").wait_for()
+    page.locator("#triage-status", has_text="Accepted").wait_for()
+    page.screenshot(path=str(ARTEFACTS / "not-sure-decided.png"))
+    assert page.url == f"{url}-/not-sure"
+    assert Database(workspace_db).execute("select status from publications where id = ?",
+                                          [pid]).fetchone()[0] == "accepted"
+    assert errors == []
+

@@ -12,6 +12,7 @@ from tracker.judgement.classify import classify_publications
 from tracker.judgement.scorecard import scorecard
 from tracker.store import open_database, replace_digest
 from tracker.store.judgements import save_model
+from tracker.web.judgement_pages import nearness
 from tracker.web.serve import make_datasette
 
 
@@ -39,6 +40,15 @@ async def test_not_sure_lists_the_nearest_to_a_boundary_first(ds, workspace_db, 
     listed = sorted(margins, key=lambda title: page.text.index(title.replace("'", "&#39;")))
     assert [margins[t] for t in listed] == sorted(margins.values())
     assert "Not sure whether" in page.text and 'action="/newsroom/set_status"' in page.text
+    # Each card decides in place, as triage's do: its status shows its Accept and Reject.
+    assert page.text.count('class="card candidate"') == len(margins) == page.text.count('data-status="new"')
+    assert "triage.js" in page.text and 'id="triage-status"' in page.text
+
+
+def test_nearness_tells_a_thousandth_from_the_line():
+    assert nearness(0.001) == "within 0.001 of the line"  # two decimals said "within 0.00"
+    assert nearness(0.25) == "within 0.250 of the line"
+    assert nearness(0.0002) == "on the line"
 
 
 @pytest.mark.asyncio

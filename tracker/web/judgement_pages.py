@@ -19,6 +19,7 @@ from tracker.dates import LONDON
 from tracker.judgement.scorecard import TOPS, scorecard
 from tracker.store.judgements import decisions_since, model_history, newest_model_time
 
+from .digest_pages import coming_issue
 from .triage_pages import _card, why_in_words
 from .workspace import editors_only, ensure_table_visible, theme_labels, workspace_database
 
@@ -48,10 +49,13 @@ async def not_sure(request: Request, datasette: Datasette) -> Response:
     cards = []
     for row in (await db.execute(NOT_SURE_SQL, {"limit": NOT_SURE})).rows:
         card = _card(row, themes, today)
-        card["unsure_about"] = boundary_in_words(row["boundary"], themes)
+        card["unsure_about"] = f"{boundary_in_words(row['boundary'], themes)} ({nearness(row['margin'])})"
         cards.append(card)
     html = await datasette.render_template(
-        "tracker_not_sure.html", {"database": db.name, "themes": themes, "cards": cards}, request=request)
+        "tracker_not_sure.html",
+        {"database": db.name, "themes": themes, "cards": cards,
+         "issue": (await coming_issue(datasette)).isoformat()},
+        request=request)
     return Response.html(html)
 
 
@@ -62,6 +66,14 @@ def boundary_in_words(boundary: str | None, themes: dict[str, str]) -> str:
     if boundary == "remit":
         return "whether it is within the networks' remit at all"
     return f"whether it is about {themes.get(boundary or '', boundary)}"
+
+
+def nearness(margin: float) -> str:
+    """How near the line a score sits, to the three decimals an editor can tell apart (two
+    said "within 0.00" of a score a thousandth from it)."""
+    if margin < 0.0005:
+        return "on the line"
+    return f"within {margin:.3f} of the line"
 
 
 async def model_page(request: Request, datasette: Datasette) -> Response:
