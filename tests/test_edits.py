@@ -82,6 +82,18 @@ async def test_edit_line_changes_the_line_and_is_audited(ds, editor, workspace_d
 
 
 @pytest.mark.asyncio
+async def test_a_saved_line_titles_its_card_after_a_reload(ds, editor, workspace_db):
+    # triage.js puts the saved title on the card at once; the page served next must agree.
+    pid = kinship(workspace_db)["id"]
+    await edit(ds, editor, id=str(pid), title="Kinship care: the statutory guidance")
+    for path in ("/-/triage", f"/-/publication/{pid}"):
+        page = (await ds.client.get(path, cookies=editor)).text
+        card = page[page.index(f'id="card-{pid}"'):]
+        heading = card[card.index("<h2>"):card.index("</h2>")]
+        assert "Kinship care: the statutory guidance" in heading and KINSHIP not in heading
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize("data, message", [
     ({"title": "   "}, "The title cannot be blank"),
     ({"title": "\n\t "}, "The title cannot be blank"),
