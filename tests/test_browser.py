@@ -369,3 +369,30 @@ def test_not_sure_decides_in_place(browser, workspace_db, serve_process, editor_
                                           [pid]).fetchone()[0] == "accepted"
     assert errors == []
 
+
+def test_pages_fit_a_phone(browser, workspace_db, serve_process, editor_password):
+    """At 390 px nothing makes the page scroll sideways (the dashboard's charts, the model's
+    scorecard and the publications' column notes did), and a card's line fields are wide enough
+    to read what they hold (Datasette's form styles left them a few letters wide)."""
+    from datetime import date
+
+    from tracker.store import open_database, replace_digest
+
+    db = open_database(workspace_db)
+    replace_digest(db, date.today(), 12, {"text": ""}, {})  # an issue on the model's scorecard
+    db.close()
+    _, url = serve_process("--db", str(workspace_db), "--no-poll")
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    log_in(page, url, editor_password)
+    for path in ("-/dashboard", "-/model", "-/triage", "-/digest", "newsroom/publications"):
+        page.goto(f"{url}{path}")
+        page.screenshot(path=str(ARTEFACTS / f"phone-{path.replace('/', '-')}.png"), full_page=True)
+        scroll, width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert scroll <= width, (path, scroll, width)
+    page.goto(f"{url}-/triage")
+    card = page.locator(".candidate").first
+    card.locator("details.edit-line summary").click()
+    for name in ("published", "publisher", "verb", "title"):
+        assert card.locator(f"form.line [name={name}]").bounding_box()["width"] >= 120, name
+    context.close()

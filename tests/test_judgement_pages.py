@@ -14,6 +14,7 @@ from tracker.store import open_database, replace_digest
 from tracker.store.judgements import save_model
 from tracker.web.judgement_pages import nearness
 from tracker.web.serve import make_datasette
+from tracker.web.wording import day_words
 
 
 @pytest.fixture(autouse=True)
@@ -103,7 +104,8 @@ async def test_the_model_page_shows_the_version_its_figures_and_the_scorecard(ds
     assert page.status_code == 200
     assert "db-20261130T100000-abcdef12" in page.text and "in the background" in page.text
     assert "0.812" in page.text and "0.946" in page.text and "42 of them the editors" in page.text
-    assert "Weekly scorecard" in page.text and date.today().isoformat() in page.text
+    # The issue in the newsletter's words, as every page says a date.
+    assert "Weekly scorecard" in page.text and f'<td class="issue">{day_words(date.today())}' in page.text
     dashboard = (await ds.client.get("/-/dashboard")).text
     assert "Scoring with model" in dashboard and "db-20261130T100000-abcdef12" in dashboard
     assert "macro-F1 0.812" in dashboard and 'href="/-/model"' in dashboard
