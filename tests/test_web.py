@@ -867,6 +867,20 @@ async def test_tables_show_the_url_compact_and_the_title_as_the_link(ds, editor)
 
 
 @pytest.mark.asyncio
+async def test_tables_show_themes_as_a_list_not_json(ds, editor, workspace_db):
+    pid = publication(workspace_db, KINSHIP)["id"]
+    Database(workspace_db).execute("update publications set themes = ? where id = ?",
+                                   ['["kinship", "workforce"]', pid]).connection.commit()
+    for path in (f"/{DB}/publications", f"/{DB}/publications/{pid}", f"/{DB}/recently_accepted"):
+        page = (await ds.client.get(path, cookies=editor)).text
+        assert "[&#34;" not in page and "[&quot;" not in page, path
+    row_page = (await ds.client.get(f"/{DB}/publications/{pid}")).text
+    assert '<td class="col-themes type-str">kinship, workforce</td>' in row_page
+    exported = (await ds.client.get(f"/{DB}/publications/{pid}.json?_shape=array")).json()
+    assert exported[0]["themes"] == '["kinship", "workforce"]'  # the data itself is the array
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize("path", ["/", f"/{DB}/publications", "/-/triage", "/-/digest", "/-/login"])
 async def test_pages_declare_their_language(ds, editor, path):
     page = await ds.client.get(path, cookies=editor)

@@ -1,7 +1,8 @@
 """How Datasette's publications table and the canned queries' results read at 1280 px: the title
 links to the publication, the URL shows compact (its host and the end of its path, the whole
 address in the tooltip), so the title is what the eye meets first; long summaries and the
-classifier's why are clipped to three lines, whole in their tooltip. http(s) links only: never javascript:.
+classifier's why are clipped to three lines, whole in their tooltip; the themes read as a list of
+slugs, not as the JSON they are stored in. http(s) links only: never javascript:.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
 
+from tracker.judgement.themes import theme_list
 from tracker.text import is_http_url
 
 TAIL = 24  # a path this short is shown whole
@@ -32,6 +34,8 @@ def table_cell(row: sqlite3.Row, value: Any, column: str, table: str | None) -> 
                       f'rel="noopener noreferrer">{escape(compact_url(value))}</a>')
     if column == "url_key" and len(value) > KEY_TAIL:  # the URL folded for matching: rarely read
         return Markup(f'<span class="compact-url" title="{escape(value)}">…{escape(value[-KEY_TAIL:])}</span>')
+    if column == "themes" and (slugs := theme_list(value)):  # CSV and JSON keep the array
+        return Markup(escape(", ".join(slugs)))
     if column in CLIPPED and len(value) > CLIP_AT:  # three lines; the whole text in the tooltip
         return Markup(f'<div class="clip" title="{escape(value)}">{escape(value)}</div>')
     return None
