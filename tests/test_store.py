@@ -445,3 +445,20 @@ def test_a_new_upstream_timestamp_is_news_not_an_audited_change(db, moj):
     save_fetch(db, moj, ok(), [entry(updated="2025-04-03T09:30:00Z")])
     save_fetch(db, moj, ok(NOW + timedelta(days=1)), [entry(updated="2025-04-09T09:30:00Z")])
     assert [kind for kind, _, _ in updates(db)] == ["updated"] and poll_audit(db) == []
+
+
+def test_themes_a_script_sets_in_sql_are_the_editors_and_scoring_keeps_them(db, add_publication):
+    """A script deciding for the editors sets status and themes in SQL: the themes count as the
+    editors' (tracker train learns them) and the next scoring leaves them; the classifier's own
+    changes of themes stay the classifier's."""
+    from tracker.judgement.examples import examples_from_db
+
+    decided, scored = add_publication(status="new"), add_publication("Kinship care statistics", status="new")
+    save_scores(db, [Score(pid, ["finance"], 0.3, "m1", {"model": "m1"}) for pid in (decided, scored)])
+    db.execute("update publications set status = 'accepted', themes = ?, reviewed_at = ? where id = ?",
+               ['["family_justice"]', "2025-04-10T09:00:00Z", decided])
+    save_scores(db, [Score(pid, ["kinship"], 0.9, "m2", {"model": "m2"}) for pid in (decided, scored)])
+    rows = {row["id"]: row for row in db["publications"].rows}
+    assert (json.loads(rows[decided]["themes"]), rows[decided]["themes_by_editor"]) == (["family_justice"], 1)
+    assert (json.loads(rows[scored]["themes"]), rows[scored]["themes_by_editor"]) == (["kinship"], 0)
+    assert [(e.themes, e.candidate) for e in examples_from_db(db)] == [(("family_justice",), True)]

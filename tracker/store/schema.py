@@ -383,3 +383,20 @@ def m013_fts_on_text_changes(db: Database) -> None:
         end"""
     )
     skip_empty_themes_on_insert(db)
+
+
+@migrations()
+def m014_themes_set_by_scripts(db: Database) -> None:
+    # Themes written without a score are the editors': a script deciding for them in SQL (as
+    # it may set status, CONTRACT) that sets themes too is learnt from by `tracker train`, and
+    # the next scoring never overwrites them. A scorer writes themes with their score and
+    # their explanation (why), which change whenever they do; an editor's action in the
+    # workspace marks its themes itself.
+    db.execute(
+        """create trigger if not exists publications_themes_by_script after update of themes on publications
+        when new.themes_by_editor = 0 and new.themes is not old.themes and new.why is old.why
+          and new.candidate_score is old.candidate_score
+        begin
+          update publications set themes_by_editor = 1 where id = new.id;
+        end"""
+    )
