@@ -1,7 +1,11 @@
 """`tracker poll` as users and cron meet it: exit status, one-line errors, the summary."""
 
+import os
 import re
+import signal
 import sqlite3
+import subprocess
+import time
 
 import pytest
 import yaml
@@ -96,11 +100,11 @@ def test_a_database_in_a_folder_that_cannot_be_created(tmp_path, sources, run_tr
         pytest.param(["--db", "/"], "Invalid value for '--db'", id="db-is-a-directory"),
     ],
 )
-def test_bad_options_exit_2_and_end_with_one_line(args, message, run_tracker):
-    """Click's usage errors: the usage hint, then the one-line reason last."""
+def test_bad_options_exit_2_with_one_line(args, message, run_tracker):
+    """Click's usage errors: the reason alone, without Click's usage and hint before it."""
     result = run_tracker("poll", *args)
     assert result.returncode == 2
-    assert result.stderr.splitlines()[-1].startswith("Error: ") and message in result.stderr
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1 and message in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -124,3 +128,44 @@ def test_log_level_from_the_option_or_the_environment(tmp_path, sources, run_tra
     assert re.search(r"(?m) DEBUG tracker\.ingest\.poll: become: fetched, 5 new in \d+ ms$", debug.stderr)
     # the summary is the same whatever is logged
     assert "5 new publications, 1 source failed" in told.stdout and "5 new publications" in debug.stdout
+
+
+def test_ctrl_c_during_a_poll_is_one_line_and_keeps_what_was_stored(tmp_path, feed_server, samples_dir,
+                                                                    tracker_exe):
+    """SIGINT to the process group, as a terminal sends it, while one source hangs and another
+    has been stored: exit status 130 (128 + SIGINT), one line, the database whole and unlocked."""
+    feed_server.serve("/become", (samples_dir / "become/feed.rss").read_bytes())
+    feed_server.fault("/slow", "hang")
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(yaml.safe_dump({"sources": [
+        {"id": "become", "publisher": "Become", "type": "feed", "url": feed_server.url("/become")},
+        {"id": "slow", "publisher": "FRG", "type": "feed", "url": feed_server.url("/slow")},
+    ]}))
+    db = tmp_path / "tracker.db"
+    poll = subprocess.Popen([tracker_exe, "poll", "--sources", sources, "--db", db], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not (feed_server.requests_to("/slow") and db.exists() and stored(db) == 5):
+        assert time.monotonic() < deadline and poll.poll() is None, poll.communicate()
+        time.sleep(0.05)
+    os.killpg(poll.pid, signal.SIGINT)
+    stdout, stderr = poll.communicate(timeout=60)
+    assert poll.returncode == 130, stderr
+    assert stderr == "Error: interrupted (Ctrl-C)\n" and stdout == ""
+    assert sqlite3.connect(db).execute("pragma integrity_check").fetchone() == ("ok",)
+    assert stored(db) == 5
+    feed_server.serve("/slow", b"nothing here", status=503)
+    again = subprocess.run([tracker_exe, "poll", "--sources", sources, "--db", db], capture_output=True,
+                           text=True, timeout=60)
+    assert again.returncode == 0 and "2 sources polled" in again.stdout, again.stderr
+
+
+def stored(db) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("select count(*) from publications").fetchone()[0]
+    except sqlite3.OperationalError:  # not yet created
+        return 0
+    finally:
+        conn.close()
+

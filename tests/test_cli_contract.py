@@ -59,6 +59,25 @@ def test_a_sane_week_still_gives_its_list(tracker_db, week):
     assert code == 0, stderr
 
 
+# --- Click's own errors, under every command ----------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ("poll", "--frequency", "daily"), ("poll", "--db", "/"), ("notify", "--sources"), ("classify", "--db"),
+    ("train", "extra"), ("serve", "--port", "http"), ("demo", "--port", "x"), ("evaluate",),
+    ("editor", "add"), ("editor", "rename", "alice"), ("sources", "list"), ("sources", "check", "--nope"),
+    ("nosuch",), ("--log-level", "loud", "poll"), ("digest", "--week", "x"), ("add",),
+])
+def test_a_bad_option_argument_or_command_is_one_line_and_exit_2(args):
+    code, stdout, stderr = run(*args)
+    assert_one_line(code, stderr)
+    assert stdout == ""
+
+
+def test_a_group_run_bare_still_prints_its_help():
+    code, _, stderr = run("editor")
+    assert code == 2 and "Usage: cli editor" in stderr and "remove" in stderr
+
+
 # --- damaged, missing and unwritable databases ----------------------------------------------
 
 def damaged(path, kind):

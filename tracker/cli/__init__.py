@@ -13,6 +13,7 @@ import click
 from tracker import __version__
 
 from .editors import editor
+from .errors import OneLineErrors
 from .ingest import poll, sources
 from .judgement import classify, evaluate, train
 from .ops import backup, demo, serve
@@ -21,7 +22,7 @@ from .publish import add, coverage, digest, import_newsletter, notify
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tracker")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="warning",
               show_default=True, envvar="TRACKER_LOG_LEVEL",

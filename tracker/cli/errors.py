@@ -5,7 +5,8 @@ from __future__ import annotations
 import errno
 import functools
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import IO, Any, ParamSpec, TypeVar
 
 import click
@@ -29,6 +30,43 @@ class UsageError(click.ClickException):
 
     def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"Error: {self.format_message()}", err=True)
+
+
+class Interrupted(UsageError):
+    """Ctrl-C: the shell's status for a process ended by SIGINT (128 + 2), so that cron and
+    scripts can tell it from a failure."""
+
+    exit_code = 130
+
+
+class OneLineErrors(click.Group):
+    """The command group under which Click's own errors are reported as every user error is
+    (CONTRACT), one line on stderr: a bad option, argument or command of any command, where
+    Click prints the usage and a hint first, and Ctrl-C, where it prints a blank line and
+    "Aborted!" with exit status 1."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        with _in_one_line():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # Every subcommand and subgroup parses its arguments and runs inside this.
+        with _in_one_line():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _in_one_line() -> Iterator[None]:
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError:
+        raise  # a group run bare prints its help: that is not an error to shorten
+    except click.UsageError as ex:
+        # Without a context Click prints the reason alone.
+        raise click.UsageError(ex.format_message()) from None
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted (Ctrl-C)") from None
 
 
 def user_errors(fn: Callable[P, R]) -> Callable[P, R]:

@@ -7,7 +7,7 @@ import sys
 import click
 
 from .errors import user_errors
-from .params import OneLineErrors, db_option, sources_option
+from .params import db_option, sources_option
 
 
 @click.command()
@@ -55,7 +55,7 @@ def sources() -> None:
     """The sources in sources.yaml: check them against the live sites."""
 
 
-@sources.command(name="check", cls=OneLineErrors)
+@sources.command(name="check")
 @sources_option
 @click.option("--source", "source_ids", multiple=True, metavar="ID", help="Check only this source (repeatable)")
 @click.option("--json", "as_json", is_flag=True, help="JSON: one object per source, with any proposal")

@@ -7,7 +7,7 @@ import sys
 import click
 
 from .errors import user_errors
-from .params import OneLineErrors, db_option, file_option, sources_option
+from .params import db_option, file_option, sources_option
 
 
 def _base_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -93,7 +93,7 @@ def demo(db_path: str, port: int, no_serve: bool, sample_port: int) -> None:
     serve_workspace(db_path, port=port, ready=_say_serving)
 
 
-@click.command(cls=OneLineErrors)
+@click.command()
 @click.argument("dest", type=click.Path())
 @db_option
 @user_errors

@@ -49,14 +49,3 @@ class IsoDate(click.ParamType):
                       param, ctx)
         return day
 
-
-class OneLineErrors(click.Command):
-    """A command whose bad or missing options are reported as every user error is (CONTRACT):
-    one line on stderr, exit status 2."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as ex:
-            # Without a context Click prints the reason alone, not the usage and a hint first.
-            raise click.UsageError(ex.format_message()) from None

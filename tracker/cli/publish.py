@@ -11,13 +11,13 @@ import click
 from tracker import TrackerError
 
 from .errors import user_errors
-from .params import DEFAULT_SOURCES, IsoDate, OneLineErrors, db_option, sources_option
+from .params import DEFAULT_SOURCES, IsoDate, db_option, sources_option
 
 if TYPE_CHECKING:
     from tracker.publish.digest import Format
 
 
-@click.command(cls=OneLineErrors)
+@click.command()
 @click.option("--week", type=IsoDate(), metavar="YYYY-MM-DD",
               help="Issue date the list is for  [default: the coming issue day]")
 # The digest's DEFAULT_WEEKS and FORMATS, written out: the library loads only when the command runs.
@@ -64,7 +64,7 @@ def digest(week: date | None, weeks: int, candidates: int, db_path: str, fmt: Fo
     click.echo(digest_report(db_path, request, settings), nl=False)
 
 
-@click.command(cls=OneLineErrors)
+@click.command()
 @click.argument("url")
 @click.option("--title", default="", help="The title  [default: read from the page]")
 @click.option("--publisher", default="", help="As the newsletter writes it, e.g. DfE  [default: from the page]")
@@ -97,7 +97,7 @@ def add(url: str, title: str, publisher: str, published: date | None, verb: str,
         click.echo(f"Already stored as publication {added.id}: {added.title} (nothing changed)")
 
 
-@click.command(name="import-newsletter", cls=OneLineErrors)
+@click.command(name="import-newsletter")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--date", "issue_date", required=True, type=IsoDate(), metavar="YYYY-MM-DD",
               help="The issue's date")
@@ -130,7 +130,7 @@ def import_newsletter(file: str, issue_date: date, db_path: str) -> None:
         click.echo(f"  skipped: {skipped.line} ({skipped.reason})")
 
 
-@click.command(cls=OneLineErrors)
+@click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--date", "issue_date", required=True, type=IsoDate(), metavar="YYYY-MM-DD",
               help="The issue's date (entries' years are read from it)")
