@@ -144,6 +144,15 @@ def test_a_missing_database_is_one_line_and_exit_2(tmp_path, command):
     assert_one_line(code, stderr)
 
 
+@pytest.mark.parametrize("command", ["add", "remove"])
+def test_editor_accounts_are_only_for_a_tracker_database(tmp_path, command):
+    """A mistyped --db: no accounts file, nor its lock, is left beside another file or none."""
+    for path in (damaged(tmp_path / "notes.db", "a text file"), tmp_path / "missing.db"):
+        code, _, stderr = run("editor", command, "alice", "--db", path, input="a long password\n")
+        assert_one_line(code, stderr, str(path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]
+
+
 def test_editor_remove_of_nobody_is_one_line_and_exit_2(tracker_db):
     code, _, stderr = run("editor", "remove", "nobody", "--db", tracker_db)
     assert_one_line(code, stderr, "no editor named 'nobody'")

@@ -30,6 +30,7 @@ def editor_add(name: str, db_path: str) -> None:
     """
     from tracker.web.editors import editor_add as add
 
+    _refuse_another_file(db_path)
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
@@ -51,5 +52,14 @@ def editor_remove(name: str, db_path: str) -> None:
     """
     from tracker.web.editors import editor_remove as remove
 
+    _refuse_another_file(db_path)
     remove(db_path, name)
     click.echo(f"Removed editor {name} from {db_path}; their sessions have ended")
+
+
+def _refuse_another_file(db_path: str) -> None:
+    """An account is for a tracker database (CONTRACT: another file is an error, exit 2): a
+    mistyped --db is refused before an accounts file or its lock is written beside it."""
+    from tracker.store import open_database
+
+    open_database(db_path, must_exist=True).close()
