@@ -9,6 +9,9 @@ import time
 
 import pytest
 import yaml
+from click.testing import CliRunner
+
+from tracker.cli import cli
 
 
 @pytest.fixture
@@ -169,3 +172,8 @@ def stored(db) -> int:
     finally:
         conn.close()
 
+
+def test_a_check_of_one_source_says_source(sources):
+    one = CliRunner().invoke(cli, ["sources", "check", "--sources", str(sources), "--source", "become"])
+    assert one.exit_code == 0, one.output
+    assert "\n1 source checked: 1 work, 0 do not.\n" in one.output

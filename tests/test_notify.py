@@ -181,6 +181,7 @@ def test_a_source_failing_three_polls_alerts_once_and_its_recovery_once(tmp_path
     run("poll")
     output = run("notify")
     assert "due: Source dfe has recovered" in output
+    assert output.endswith("\n1 new message due, 1 delivery sent, 0 failed\n")
     assert hooks.titles("Source") == [failing["title"], "Source dfe has recovered"]
     run("poll")
     run("notify")

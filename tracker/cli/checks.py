@@ -11,6 +11,8 @@ import click
 
 from tracker.ingest.check import SourceCheck
 
+from .plural import counted
+
 
 def render_checks(checks: list[SourceCheck], as_json: bool, today: date) -> None:
     if as_json:
@@ -29,7 +31,7 @@ def render_checks(checks: list[SourceCheck], as_json: bool, today: date) -> None
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     console.print(table, markup=False)
     failing = sum(not check.works for check in checks)
-    click.echo(f"{len(checks)} sources checked: {len(checks) - failing} work, {failing} do not.")
+    click.echo(f"{counted(len(checks), 'source')} checked: {len(checks) - failing} work, {failing} do not.")
     proposals = [check for check in checks if check.proposal is not None]
     if proposals:
         click.echo("\nProposed replacements for sources.yaml (found and read just now):\n")

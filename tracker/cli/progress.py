@@ -8,6 +8,8 @@ import click
 
 from tracker.ingest.poll import PollSummary, ProgressCallback, SourceOutcome
 
+from .plural import counted
+
 if TYPE_CHECKING:
     from rich.progress import Progress
 
@@ -53,11 +55,11 @@ def render_summary(summary: PollSummary, every_source: bool = False) -> None:
     ]) if told else []
     quiet = len(summary.outcomes) - len(told)
     if quiet:
-        lines.append(f"{_count(quiet, 'source')} unchanged")
+        lines.append(f"{counted(quiet, 'source')} unchanged")
     lines.append(
-        f"{_count(len(summary.outcomes), 'source')} polled in {summary.seconds:.1f}s: "
-        f"{_count(len(summary.new_ids), 'new publication')}, "
-        f"{_count(len(summary.failed), 'source')} failed"
+        f"{counted(len(summary.outcomes), 'source')} polled in {summary.seconds:.1f}s: "
+        f"{counted(len(summary.new_ids), 'new publication')}, "
+        f"{counted(len(summary.failed), 'source')} failed"
     )
     click.echo("\n".join(lines))
     if summary.classify_error:
@@ -80,10 +82,6 @@ def _result(outcome: SourceOutcome) -> str:
     if outcome.error:
         return outcome.error
     if outcome.skipped:
-        entries = "entry" if outcome.skipped == 1 else "entries"
-        return f"{outcome.outcome}, {outcome.skipped} {entries} skipped"
+        return f"{outcome.outcome}, {counted(outcome.skipped, 'entry', 'entries')} skipped"
     return outcome.outcome
 
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"

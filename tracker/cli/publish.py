@@ -12,6 +12,7 @@ from tracker import TrackerError
 
 from .errors import user_errors
 from .params import DEFAULT_SOURCES, IsoDate, db_option, sources_option
+from .plural import counted
 
 if TYPE_CHECKING:
     from tracker.publish.digest import Format
@@ -122,9 +123,8 @@ def import_newsletter(file: str, issue_date: date, db_path: str) -> None:
     issue = read_newsletter(file, issue_date)
     result = store_issue(open_database(db_path), issue)
     day = result.issue
-    entries = "entry" if len(result.imported) == 1 else "entries"
     click.echo(f"{file} (issue of {long_date(day)}): imported "
-               f"{len(result.imported)} {entries}, {result.already} already imported, "
+               f"{counted(len(result.imported), 'entry', 'entries')}, {result.already} already imported, "
                f"skipped {len(result.skipped)}")
     for skipped in result.skipped:
         click.echo(f"  skipped: {skipped.line} ({skipped.reason})")
@@ -191,7 +191,7 @@ def notify(sources_path: str, db_path: str) -> None:
     result = notify_editors(open_database(db_path, must_exist=True), settings)
     for subject in result.queued:
         click.echo(f"due: {subject}")
-    click.echo(f"{len(result.queued)} new messages due, {result.sent} deliveries sent, "
-               f"{len(result.failed)} failed")
+    click.echo(f"{counted(len(result.queued), 'new message')} due, "
+               f"{counted(result.sent, 'delivery', 'deliveries')} sent, {len(result.failed)} failed")
     for failure in result.failed:
         click.echo(f"not delivered: {failure}", err=True)
