@@ -141,6 +141,14 @@ async def test_wrong_credentials_are_refused(ds, editor_password, username, pass
 
 
 @pytest.mark.asyncio
+async def test_a_refused_login_keeps_the_name_typed(ds):
+    response, _ = await login(ds, "wrong password", 'alice"><script>x</script>')
+    assert response.status_code == 401
+    assert 'value="alice&#34;&gt;&lt;script&gt;x&lt;/script&gt;">' in response.text  # escaped, kept
+    assert 'autocomplete="current-password" required autofocus>' in response.text  # on to the password
+
+
+@pytest.mark.asyncio
 async def test_login_never_redirects_off_site(ds, editor_password):
     form = await ds.client.get("/-/login")
     token = form.cookies["ds_csrftoken"]

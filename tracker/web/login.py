@@ -36,6 +36,7 @@ async def login(request: Request, datasette: Datasette) -> Response:
     """GET: the form (with Datasette's CSRF token); POST: check the editors file, set ds_actor."""
     next_path = _safe_next(request.args.get("next"))
     error = None
+    username = ""
     status, headers = 200, {}
     if request.method == "POST":
         form = await request.post_vars()
@@ -73,7 +74,8 @@ async def login(request: Request, datasette: Datasette) -> Response:
             status = 401
     html = await datasette.render_template(
         "tracker_login.html",
-        {"error": error, "next": next_path or "", "username": ""},
+        # A refused login keeps the name typed: the editor retypes only the password.
+        {"error": error, "next": next_path or "", "username": username[:40]},
         request=request,
     )
     return Response.html(html, status=status, headers=headers)
