@@ -396,3 +396,16 @@ def test_pages_fit_a_phone(browser, workspace_db, serve_process, editor_password
     for name in ("published", "publisher", "verb", "title"):
         assert card.locator(f"form.line [name={name}]").bounding_box()["width"] >= 120, name
     context.close()
+
+
+def test_keyboard_focus_is_plain_to_see(browser, workspace, editor_password):
+    """The keyboard's place shows as a thick ring (the browser's own thin dark line was lost on
+    the green Accept button)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    log_in(page, workspace, editor_password)
+    page.locator(".candidate").first.get_by_role("button", name="Reject").focus()
+    page.keyboard.press("Shift+Tab")  # from the keyboard: the ring :focus-visible draws
+    ring = page.evaluate("""() => { const e = document.activeElement, s = getComputedStyle(e);
+        return [e.textContent.trim(), s.outlineStyle, parseFloat(s.outlineWidth)]; }""")
+    page.screenshot(path=str(ARTEFACTS / "focus-accept.png"))
+    assert ring == ["Accept", "solid", 3], ring
