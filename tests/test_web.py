@@ -383,6 +383,9 @@ async def test_dashboard_draws_themes_per_week_and_accepted_per_publisher(ds, ed
     assert "<svg" in page and "Kinship" in page
     assert "DfE: 1</title>" in page
     assert f"/{DB}/by_theme?theme=fostering" in page
+    # The weeks as the newsletter says a date ("30 Nov"), not the ISO date's tail ("11-30").
+    weeks = re.findall(r'<text class="axis"[^>]*>([^<]*)</text>', page)
+    assert len(weeks) == 12 and all(re.fullmatch(r"\d{1,2} [A-Z][a-z]{2}", week) for week in weeks), weeks
 
 
 @pytest.mark.asyncio
