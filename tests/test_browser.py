@@ -395,6 +395,10 @@ def test_pages_fit_a_phone(browser, workspace_db, serve_process, editor_password
     card.locator("details.edit-line summary").click()
     for name in ("published", "publisher", "verb", "title"):
         assert card.locator(f"form.line [name={name}]").bounding_box()["width"] >= 120, name
+    page.locator("details.add-url > summary").click()  # the URL's field was 500 px wide
+    scroll, width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert scroll <= width, ("add a publication", scroll, width)
+    assert page.locator("details.add-url [name=publisher]").bounding_box()["width"] >= 150
     context.close()
 
 
