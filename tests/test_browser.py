@@ -413,3 +413,12 @@ def test_keyboard_focus_is_plain_to_see(browser, workspace, editor_password):
         return [e.textContent.trim(), s.outlineStyle, parseFloat(s.outlineWidth)]; }""")
     page.screenshot(path=str(ARTEFACTS / "focus-accept.png"))
     assert ring == ["Accept", "solid", 3], ring
+
+
+def test_the_login_fields_line_up(browser, workspace):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{workspace}-/login")
+    name, password = (page.locator(field).bounding_box() for field in ("#username", "#password"))
+    assert name["width"] == password["width"] and name["x"] == password["x"], (name, password)
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.locator("#username").bounding_box()["width"] <= 390 - 32
