@@ -282,6 +282,19 @@ async def test_other_canned_queries(ds):
 
 
 @pytest.mark.asyncio
+async def test_tables_say_stamps_in_london_time(ds, editor, workspace_db):
+    Database(workspace_db).execute("update sources set last_success = '2026-07-01T08:05:09Z'").connection.commit()
+    for path in (f"/{DB}/source_health", f"/{DB}/sources"):
+        page = (await ds.client.get(path, cookies=editor)).text
+        # British Summer Time: an hour on from UTC; the stored stamp in the tooltip
+        assert ('<time datetime="2026-07-01T08:05:09Z" title="2026-07-01T08:05:09Z">1 July 2026 at 09:05</time>'
+                in page), path
+        assert not re.search(r">\d{4}-\d{2}-\d{2}T[\d:]+Z<", page), path
+    health = await query_rows(ds, "source_health")
+    assert health[1]["last_success"] == "2026-07-01T08:05:09Z"  # the data keeps the stamp
+
+
+@pytest.mark.asyncio
 async def test_atom_feed_with_nothing_accepted_is_not_a_500(ds):
     response = await ds.client.get(f"/{DB}/accepted_atom.atom")
     assert response.status_code == 200
