@@ -177,3 +177,20 @@ def test_a_check_of_one_source_says_source(sources):
     one = CliRunner().invoke(cli, ["sources", "check", "--sources", str(sources), "--source", "become"])
     assert one.exit_code == 0, one.output
     assert "\n1 source checked: 1 work, 0 do not.\n" in one.output
+
+
+def test_sources_left_behind_a_failing_host_are_not_counted_as_polled(tmp_path, feed_server):
+    """Two at a time on one host, which is skipped for the rest of the pass after 3 failures:
+    of six failing sources, the last two are not polled, and the total says so."""
+    feed_server.serve("/down", b"nothing here", status=503)
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(yaml.safe_dump({"sources": [
+        {"id": f"s{n}", "publisher": "FRG", "type": "feed", "url": feed_server.url(f"/down?{n}")} for n in range(6)
+    ]}))
+    result = CliRunner().invoke(cli, ["poll", "--sources", str(sources), "--db", str(tmp_path / "t.db")])
+    assert result.exit_code == 0, result.output
+    results = [row[4] for row in summary_rows(result.output)[1:]]
+    assert results.count("the server answered 503 Service Unavailable") == 4
+    assert results.count("not polled: 127.0.0.1 failed 3 times in this pass") == 2
+    assert re.search(r"\n4 sources polled in [\d.]+s: 0 new publications, 4 sources failed; 2 not polled\n$",
+                     result.output), result.output

@@ -56,10 +56,12 @@ def render_summary(summary: PollSummary, every_source: bool = False) -> None:
     quiet = len(summary.outcomes) - len(told)
     if quiet:
         lines.append(f"{counted(quiet, 'source')} unchanged")
+    # Deferred (a failing host, a rate limit, the pass's time limit): not counted as polled.
+    deferred = sum(o.outcome == "deferred" for o in summary.outcomes)
     lines.append(
-        f"{counted(len(summary.outcomes), 'source')} polled in {summary.seconds:.1f}s: "
+        f"{counted(len(summary.outcomes) - deferred, 'source')} polled in {summary.seconds:.1f}s: "
         f"{counted(len(summary.new_ids), 'new publication')}, "
-        f"{counted(len(summary.failed), 'source')} failed"
+        f"{counted(len(summary.failed), 'source')} failed" + (f"; {deferred} not polled" if deferred else "")
     )
     click.echo("\n".join(lines))
     if summary.classify_error:
