@@ -56,12 +56,17 @@ class OneLineErrors(click.Group):
             return super().invoke(ctx)
 
 
+# A group run bare prints its help: Click 8.2 on raises this usage error to do it, which is not
+# one to shorten; 8.1 (pyproject allows it) prints the help and exits, and has no such class.
+BARE_GROUP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 @contextmanager
 def _in_one_line() -> Iterator[None]:
     try:
         yield
-    except click.exceptions.NoArgsIsHelpError:
-        raise  # a group run bare prints its help: that is not an error to shorten
+    except BARE_GROUP:
+        raise
     except click.UsageError as ex:
         # Without a context Click prints the reason alone.
         raise click.UsageError(ex.format_message()) from None
