@@ -376,16 +376,18 @@ def test_pages_fit_a_phone(browser, workspace_db, serve_process, editor_password
     to read what they hold (Datasette's form styles left them a few letters wide)."""
     from datetime import date
 
-    from tracker.store import open_database, replace_digest
+    from tracker.publish.digest import mark_sent
+    from tracker.store import open_database
 
     db = open_database(workspace_db)
-    replace_digest(db, date.today(), 12, {"text": ""}, {})  # an issue on the model's scorecard
+    db.execute("update publications set status = 'accepted' where title = ?", [KINSHIP])
+    mark_sent(db, date.today(), "alice")  # an issue on the model's scorecard and on coverage
     db.close()
     _, url = serve_process("--db", str(workspace_db), "--no-poll")
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
     log_in(page, url, editor_password)
-    for path in ("-/dashboard", "-/model", "-/triage", "-/digest", "newsroom/publications"):
+    for path in ("-/dashboard", "-/model", "-/coverage", "-/triage", "-/digest", "newsroom/publications"):
         page.goto(f"{url}{path}")
         page.screenshot(path=str(ARTEFACTS / f"phone-{path.replace('/', '-')}.png"), full_page=True)
         scroll, width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")

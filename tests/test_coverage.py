@@ -141,7 +141,7 @@ async def test_workspace_shows_coverage_per_imported_issue(workspace_db):
     ds = make_datasette(workspace_db, secret="test-secret")
     page = await ds.client.get("/-/coverage")
     assert page.status_code == 200
-    row = page.text.split(f"<td>{today.isoformat()}</td>", 1)[1].split("</tr>", 1)[0]
+    row = page.text.split(f"<td>{today.day} {today:%B} {today.year}</td>", 1)[1].split("</tr>", 1)[0]
     # Found: Ofsted's report (by ofsted-news, seen today); polled: Ofsted only; missed: Pause.
     assert "<td>2</td>" in row and "1 (50%)" in row and "0 days" in row and "Pause (1)" in row
 
