@@ -424,3 +424,13 @@ def test_the_login_fields_line_up(browser, workspace):
     assert name["width"] == password["width"] and name["x"] == password["x"], (name, password)
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.locator("#username").bounding_box()["width"] <= 390 - 32
+
+
+def test_the_first_answer_moves_no_card(browser, workspace, editor_password):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    log_in(page, workspace, editor_password)
+    first = page.locator(".candidate").first
+    before = first.bounding_box()["y"]
+    first.get_by_role("button", name="Accept").click()
+    page.locator("#triage-status", has_text="Accepted").wait_for()
+    assert first.bounding_box()["y"] == before  # was a line lower, and every card after it
