@@ -21,7 +21,8 @@ and each finished design is replayed on the independent file once, logged in
 benchmarks/data/EVALUATIONS.md. ``--shifted`` cuts development streams that differ from their
 shipped examples as a new newsletter's would: decisions on publishers the shipped examples never
 show (``shifted_split``). ``--halves`` is the protocol issue 12 measured with: the file in a
-random order, the first N of one half decided, the other half scored.
+random order, the first N of one half decided, the other half scored; with ``--through-db``
+the decisions are made in a database and learnt by `tracker train`, as the product does.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tracker.judgement.examples import Example
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAM = ROOT / "benchmarks" / "data" / "independent.jsonl"
@@ -107,6 +112,54 @@ def halves(stream_path: Path, seed: int, steps: tuple[int, ...], pace: float = P
             for n in steps if n <= half]
 
 
+def halves_through_db(stream_path: Path, seed: int, decisions: int) -> dict:
+    """Issue 12's protocol as the product runs it: ``decisions`` publications of the first random
+    half (``seed``) stored in a new database and scored as a poll stores them, decided by a
+    script in SQL (status and the labelled themes, as editors putting each card right), then
+    `tracker train` (the library's ``train``); the second half scored by that database's model
+    and by the shipped one."""
+    import json
+    import random
+    import tempfile
+
+    from tracker.judgement.classify import classify_publications
+    from tracker.judgement.examples import examples_from_records, read_labelled
+    from tracker.judgement.metrics import score
+    from tracker.judgement.provenance import classifier_for
+    from tracker.judgement.themes import load_theme_set
+    from tracker.judgement.training import train
+    from tracker.store import open_database
+
+    records = read_labelled(stream_path)
+    random.Random(seed).shuffle(records)
+    half = len(records) // 2
+    decided, following = records[:decisions], examples_from_records(records[half:])
+    slugs = load_theme_set().slugs
+    with tempfile.TemporaryDirectory() as directory:
+        db = open_database(Path(directory) / "tracker.db")
+        ids = [db["publications"].insert({
+            "url": f"https://example.org/{n}", "url_key": f"example.org/{n}", "title": r["title"],
+            "summary": r.get("summary") or "", "publisher": r.get("publisher") or "",
+            "published": r.get("date"), "first_seen": "2026-01-05T09:00:00Z"}).last_pk
+            for n, r in enumerate(decided)]
+        classify_publications(db, ids)
+        for publication_id, r in zip(ids, decided, strict=True):
+            db.execute("update publications set status = ?, themes = ?, reviewed_at = ? where id = ?",
+                       ["accepted" if r["candidate"] else "rejected", json.dumps(r["themes"]),
+                        "2026-03-02T09:00:00Z", publication_id])
+        db.conn.commit()
+        started = time.perf_counter()
+        train(db)
+        seconds = time.perf_counter() - started
+        items = [e.as_item() for e in following]
+        before = score(following, classifier_for(None).predict_many(items), slugs)
+        after = score(following, classifier_for(db).predict_many(items), slugs)
+        db.close()
+    return {"decisions": decisions, "following": len(following), "from": "-",
+            "shipped_f1": before.macro_f1, "learned_f1": after.macro_f1,
+            "shipped_auc": before.roc_auc, "learned_auc": after.roc_auc, "fit_seconds": seconds}
+
+
 def replay_records(records: list[dict], shipped_records: list[dict], steps: tuple[int, ...],
                    pace: float | None = PACE) -> list[dict]:
     """The learning curve of ``records`` replayed in their order as decisions over a model of
@@ -128,14 +181,18 @@ def replay_records(records: list[dict], shipped_records: list[dict], steps: tupl
     shipped = [e for e in examples_from_records(shipped_records) if title_key(e.title) not in held]
     shipped_classifier = Classifier(theme_set, fit_model(shipped, theme_set))
     rows = []
+    # The themes each decision's card showed: the model of the step before it.
+    shown: list[tuple[str, ...]] = []
+    learned = shipped_classifier
     for n in steps:
         following = stream[n:]
         if not following:
             continue
+        shown += [tuple(p.themes) for p in learned.predict_many([e.as_item() for e in stream[len(shown):n]])]
         newest = dates[n - 1] if n else None
-        decisions = [Example(e.title, e.summary, e.publisher, e.themes, e.candidate,
+        decisions = [Example(e.title, e.summary, e.publisher, themes_heard(e, card), e.candidate,
                              decision_weight((newest - d).days if newest else 0), by_editor=True)
-                     for e, d in zip(stream[:n], dates[:n], strict=True)]
+                     for e, d, card in zip(stream[:n], dates[:n], shown, strict=True)]
         started = time.perf_counter()
         learned = Classifier(theme_set, fit_model(shipped + decisions, theme_set)) if n else shipped_classifier
         seconds = time.perf_counter() - started
@@ -146,6 +203,15 @@ def replay_records(records: list[dict], shipped_records: list[dict], steps: tupl
                      "shipped_f1": before.macro_f1, "learned_f1": after.macro_f1,
                      "shipped_auc": before.roc_auc, "learned_auc": after.roc_auc, "fit_seconds": seconds})
     return rows
+
+
+def themes_heard(decision: Example, card: tuple[str, ...]) -> tuple[str, ...] | None:
+    """What `tracker train` learns of a decision's themes (examples_from_db), the editor having
+    put right the themes its card showed: an accepted publication's themes, and a rejected
+    one's only where the card was wrong (an editor's change marks them)."""
+    if decision.themes is None or decision.candidate or set(decision.themes) != set(card):
+        return decision.themes
+    return None
 
 
 def table(rows: list[dict]) -> str:
@@ -201,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
                              "(comma-separated seeds), with the mean change over them")
     parser.add_argument("--shifted", action="store_true",
                         help="with --develop: streams of publishers the shipped examples lack")
+    parser.add_argument("--through-db", action="store_true",
+                        help="with --halves: decide in a database by SQL and run tracker train, "
+                             "as the product learns (the largest of --steps decisions)")
     parser.add_argument("--halves", metavar="SEEDS",
                         help="random halves of --stream (comma-separated seeds): decisions from one, "
                              "the other scored")
@@ -213,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         for seed in (int(seed) for seed in args.halves.split(",")):
             print(f"{args.stream.name} in random order {seed}: decisions from its first half, "
                   f"its second half scored\n")
-            curves.append(halves(args.stream, seed, steps, args.pace))
+            curves.append([halves_through_db(args.stream, seed, max(steps))] if args.through_db
+                          else halves(args.stream, seed, steps, args.pace))
             print(table(curves[-1]) + "\n")
         print("Mean change over the halves, theme macro-F1 / candidate ROC-AUC:")
         print(mean_change(curves))

@@ -56,6 +56,17 @@ def test_decisions_are_weighted_by_age_relative_to_the_newest(db, add_publicatio
     assert decisions_since(db, "2026-01-01T00:00:00Z") == 1
 
 
+def test_an_accepted_publication_s_themes_are_labels_a_rejection_s_only_once_changed(db, add_publication):
+    """Read only where an editor changed them, the themes would be a sample of the classifier's
+    mistakes; on an accepted line the editor let them stand. A rejection says nothing of them."""
+    for title, status, themes in (("Kinship care strategy", "accepted", ["kinship"]),
+                                  ("Adoption league tables", "rejected", ["adoption"]),
+                                  ("Not yet reviewed", "new", ["send"])):
+        add_publication(title, status=status, themes=themes, reviewed_at="2026-06-01T09:00:00Z")
+    assert {e.title: (e.themes, e.candidate) for e in examples_from_db(db)} == {
+        "Kinship care strategy": (("kinship",), True), "Adoption league tables": (None, False)}
+
+
 def test_classify_with_db_scores_with_that_database_s_newest_model(db, db_path, add_publication, theme_set):
     from tracker.judgement.examples import examples_from_records
     from tracker.judgement.fitting import fit_model
