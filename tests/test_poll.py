@@ -574,3 +574,32 @@ def test_a_writer_that_stops_unexpectedly_leaves_no_source_waiting(db, db_path, 
     finally:
         writer.thread.shutdown()
     assert stored and stored == [row[0] for row in db.execute("select id from publications order by id")]
+
+
+def test_a_pass_classifies_what_a_stopped_pass_left_unscored(db, db_path, sources_file, feed_server, feeds_dir):
+    """A pass stopped (SIGINT, SIGTERM) before its classifier's batch leaves new publications
+    stored without themes or score; they are not new to the next pass, which classifies them
+    all the same, unless first seen too long ago or announced by a source never scored."""
+    feed_server.serve("/atom.xml", (feeds_dir / "find-case-law.atom").read_bytes(),
+                      headers={"Content-Type": "application/atom+xml"})
+    config = yaml.safe_load(sources_file.read_text())
+    config["sources"].append({"id": "case-law", "publisher": "the Family Court", "type": "caselaw",
+                              "url": feed_server.url("/atom.xml")})
+    sources_file.write_text(yaml.safe_dump(config))
+    poll(db, db_path, sources_file)
+    # As a stopped pass leaves them: stored, never scored.
+    db.execute("update publications set themes = '[]', candidate_score = null, model_version = null,"
+               " why = null where source_id in ('become', 'lga-news')")
+    old = db.execute("select min(id) from publications where source_id = 'lga-news'").fetchone()[0]
+    db.execute("update publications set first_seen = '2020-01-01T00:00:00Z' where id = ?", [old])
+    db.conn.commit()
+
+    summary = poll(db, db_path, sources_file)
+    assert summary.new_ids == [] and summary.classify_error is None
+    unscored = db.execute_returning_dicts(
+        "select id, source_id from publications where candidate_score is null or model_version is null")
+    assert {r["source_id"] for r in unscored} == {"case-law", "lga-news"}
+    assert [r["id"] for r in unscored if r["source_id"] == "lga-news"] == [old]
+    rescored = db.execute_returning_dicts(
+        "select themes, why from publications where source_id = 'become'")
+    assert len(rescored) == 5 and all(r["why"] for r in rescored)

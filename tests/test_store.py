@@ -20,7 +20,7 @@ from tracker.store import (
     sync_sources,
     write_transaction,
 )
-from tracker.store.judgements import Score, save_scores
+from tracker.store.judgements import Score, save_scores, unscored_since
 from tracker.text import title_key
 
 NOW = datetime(2025, 4, 10, 9, 0, tzinfo=timezone.utc)
@@ -462,3 +462,24 @@ def test_themes_a_script_sets_in_sql_are_the_editors_and_scoring_keeps_them(db, 
     assert (json.loads(rows[decided]["themes"]), rows[decided]["themes_by_editor"]) == (["family_justice"], 1)
     assert (json.loads(rows[scored]["themes"]), rows[scored]["themes_by_editor"]) == (["kinship"], 0)
     assert [(e.themes, e.candidate) for e in examples_from_db(db)] == [(("family_justice",), True)]
+
+
+def test_unscored_since_reads_the_recent_unscored_rows_through_the_status_first_seen_index(db):
+    rows = [("a", "new", "2025-04-09T08:00:00Z", None, "dfe"), ("b", "new", "2025-04-09T08:00:00Z", 0.4, "dfe"),
+            ("c", "new", "2025-02-01T08:00:00Z", None, "dfe"), ("d", "accepted", "2025-04-09T08:00:00Z", None, "dfe"),
+            ("e", "new", "2025-04-09T08:00:00Z", None, "case-law"), ("f", "new", "2025-04-10T09:00:00Z", None, "dfe")]
+    for name, status, first_seen, score, source_id in rows:
+        db["publications"].insert({"url": f"https://example.org/{name}", "url_key": name, "title": name,
+                                   "status": status, "first_seen": first_seen, "candidate_score": score,
+                                   "source_id": source_id})
+    statements = []
+    db.conn.set_trace_callback(statements.append)
+    try:
+        found = unscored_since(db, NOW - timedelta(days=30), unscored_sources=["case-law"])
+    finally:
+        db.conn.set_trace_callback(None)
+    assert sorted(db["publications"].get(i)["url_key"] for i in found) == ["a", "f"]
+    # Only the window's unreviewed rows are visited, not every unreviewed one ("status=?" alone).
+    plan = [row[3] for row in db.execute("explain query plan " + statements[-1])]
+    assert any("idx_publications_status_first_seen (status=? AND first_seen>?)" in step for step in plan), plan
+    assert not any(step.startswith("SCAN publications") for step in plan), plan

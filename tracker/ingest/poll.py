@@ -38,6 +38,7 @@ from tracker.store import (
     source_states,
     sync_sources,
 )
+from tracker.store.judgements import unscored_since
 
 from .config import Config, Settings, Source
 from .fetch import FetchResult, HostLimiter, fetch, host_of, is_private_host, make_client
@@ -51,6 +52,8 @@ T = TypeVar("T")
 MAX_BACKOFF = timedelta(hours=24)
 MAX_DOUBLINGS = 16
 JITTER = 0.1
+# How far back a pass looks for publications that a stopped pass stored but never classified.
+UNSCORED_CATCH_UP = timedelta(days=30)
 
 
 @dataclass
@@ -107,8 +110,11 @@ def poll_sources(
         now = clock()
         if due_only:
             sources = [s for s in sources if _is_due(states[s.id], now)]
+        # They are not new to this pass, which would otherwise never classify them.
+        unscored = unscored_since(db, now - UNSCORED_CATCH_UP,
+                                  unscored_sources=[s.id for s in config.sources if not s.classified])
         summary = asyncio.run(_run_pass(db, db_path, config.settings, sources, states, client, clock,
-                                        on_progress or _no_progress))
+                                        on_progress or _no_progress, unscored))
         prune_fetch_log(db, config.settings.fetch_log_days, now=now)
     summary.seconds = time.perf_counter() - started
     log.info("%d sources polled in %.1fs: %d new publications, %d failed", len(summary.outcomes),
@@ -127,7 +133,7 @@ class ClassifyQueue:
     that classifying overlaps storing and fetching; batches of BATCH keep the classifier's array
     products efficient. The classifier is imported only when something is new, so an idle poll
     never loads it. Publications are stored whatever happens here; a failure is reported, and
-    `tracker train` scores every unreviewed publication again."""
+    the next pass (or `tracker train`) scores what was left unscored."""
 
     BATCH = 200
 
@@ -238,10 +244,11 @@ def _is_due(state: dict, now: datetime) -> bool:
 
 async def _run_pass(db: Database, db_path: str | Path, settings: Settings, sources: list[Source],
                     states: dict, client: httpx.AsyncClient | None, clock: Callable[[], datetime],
-                    on_progress: ProgressCallback) -> PollSummary:
+                    on_progress: ProgressCallback, unscored: list[int]) -> PollSummary:
     summary = PollSummary()
     own_client = client is None
     classifying = ClassifyQueue(db_path)
+    classifying.add(unscored)
     this_pass = _Pass(
         db, settings, client or make_client(settings), clock,
         limiter=HostLimiter(settings.per_host, settings.concurrency),

@@ -4,9 +4,12 @@ classifier last gave them, and the models `tracker train` fits."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Iterable, NamedTuple
 
 from sqlite_utils import Database
+
+from tracker.dates import utc_iso
 
 from .database import write_transaction
 
@@ -34,6 +37,17 @@ def save_scores(db: Database, scores: Iterable[Score]) -> None:
                where id = ?""",
             rows,
         )
+
+
+def unscored_since(db: Database, since: datetime, *, unscored_sources: Iterable[str] = ()) -> list[int]:
+    """Publications still 'new' first seen since ``since`` that have no score: stored by a poll
+    stopped before it classified them. Read through the (status, first_seen) index, so the
+    rows older than ``since`` are never visited. A publication of ``unscored_sources`` (the
+    first to announce it) is never scored and not returned."""
+    return [row[0] for row in db.execute(
+        "select id from publications where status = 'new' and first_seen >= ?"
+        " and candidate_score is null and source_id not in (select value from json_each(?))",
+        [utc_iso(since), json.dumps(list(unscored_sources))])]
 
 
 def save_model(db: Database, version: str, model: bytes, *, trained_at: str, examples: int,
