@@ -89,9 +89,31 @@ def test_cli_backup_into_a_folder(db_path, tmp_path, writer):
     assert publications == fetches * BATCH
 
 
+@pytest.mark.parametrize("name", ["backups/", "var/backups/tracker/"])
+def test_cli_backup_into_a_folder_named_with_a_trailing_slash_creates_it(db_path, tmp_path, name):
+    # The README's own example, "tracker backup /var/backups/tracker/", on a machine without it.
+    open_database(db_path).close()
+    result = CliRunner().invoke(cli, ["backup", f"{tmp_path}/{name}", "--db", str(db_path)])
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / name
+    assert folder.is_dir()
+    (copy,) = folder.iterdir()
+    assert copy.name.startswith("tracker-") and copy.suffix == ".db" and f"to {copy}" in result.output
+    assert counts(copy) == (0, 0)
+
+
+def test_backup_into_a_folder_named_where_a_file_is_refuses(db_path, tmp_path):
+    open_database(db_path).close()
+    (tmp_path / "backups").write_text("not a folder")
+    result = CliRunner().invoke(cli, ["backup", f"{tmp_path}/backups/", "--db", str(db_path)])
+    assert result.exit_code == 2 and "cannot create the folder" in result.output, result.output
+    assert (tmp_path / "backups").read_text() == "not a folder"
+
+
 @pytest.mark.parametrize("case, message", [
     ("missing database", "no database at"),
     ("not ours", "not a tracker database"),
+    ("not ours, into a new folder", "not a tracker database"),
     ("destination exists", "already exists"),
     ("no such folder", "no folder"),
 ])
@@ -107,6 +129,11 @@ def test_refusals_are_one_line_exit_2_and_write_nothing(tmp_path, db_path, case,
             conn.execute("create table customers (id integer primary key)")
     elif case == "destination exists":
         dest.write_text("an earlier backup")
+    elif case == "not ours, into a new folder":
+        source = tmp_path / "other.db"
+        with sqlite3.connect(source) as conn:
+            conn.execute("create table customers (id integer primary key)")
+        dest = f"{tmp_path}/backups/"
     else:
         dest = tmp_path / "nowhere" / "copy.db"
     before = sorted(p.name for p in tmp_path.iterdir())

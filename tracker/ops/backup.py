@@ -32,21 +32,29 @@ class BackupResult:
 
 
 def backup_database(db_path: str | Path, dest: str | Path) -> BackupResult:
-    """Copy ``db_path`` to ``dest`` (a new file, or a folder to put a time-stamped file in).
+    """Copy ``db_path`` to ``dest`` (a new file, or a folder to put a time-stamped file in; a
+    name ending with a separator is a folder, created with its parents when missing).
 
     The copy is written under a temporary name and renamed when complete and checked, so a
     backup killed half way never leaves a file that looks like a good backup.
     """
     started = time.perf_counter()
+    # Read from the name as given: Path() drops the trailing separator of "/var/backups/tracker/".
+    into_folder = str(dest).endswith(tuple(sep for sep in (os.sep, os.altsep) if sep))
     db_path, dest = Path(db_path), Path(dest)
-    if dest.is_dir():
+    if into_folder or dest.is_dir():
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         dest = dest / f"{db_path.stem}-{stamp}.db"
     if dest.exists():
         raise BackupError(f"{dest} already exists: choose a new name or a folder")
-    if not dest.parent.is_dir():
+    if not into_folder and not dest.parent.is_dir():
         raise BackupError(f"no folder {dest.parent} to write the backup in")
     source = open_database(db_path, must_exist=True)  # refuses files that are not ours
+    try:  # only once the source is known good, so a refusal creates nothing
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as ex:
+        source.close()
+        raise BackupError(f"cannot create the folder {dest.parent} ({ex.strerror or ex})") from None
     partial = dest.with_name(dest.name + ".partial")
     partial.unlink(missing_ok=True)
     try:
