@@ -11,6 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from test_cli_contract import read_only_folder  # noqa: F401 (a fixture)
 from tracker.cli import cli
 
 
@@ -85,6 +86,17 @@ def test_a_database_that_is_not_the_trackers_is_refused(tmp_path, sources, make_
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ")
     assert message in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("name", ["tracker.db", "new.db"])
+def test_a_database_that_cannot_be_opened_or_written_is_not_called_someone_elses(
+        read_only_folder, sources, run_tracker, name):  # noqa: F811 (the fixture imported above)
+    # Every command on a read-only folder said "ro/tracker.db is not a tracker database
+    # (unable to open database file)", sending its owner to check the wrong thing.
+    result = run_tracker("poll", "--sources", sources, "--db", read_only_folder / name, cwd="/")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"Error: cannot open or write {read_only_folder / name} (")
+    assert "writable?" in result.stderr and "not a tracker database" not in result.stderr
 
 
 def test_a_database_in_a_folder_that_cannot_be_created(tmp_path, sources, run_tracker):

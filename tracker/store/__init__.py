@@ -13,7 +13,7 @@ lock), ``publications``, ``sources``, ``digests``; each stage above the store ma
 its own writes. Everything a caller needs is importable from ``tracker.store``.
 """
 
-from .database import NotATrackerDatabase, PollRunning, open_database, poll_lock, write_transaction
+from .database import DatabaseUnavailable, NotATrackerDatabase, PollRunning, open_database, poll_lock, write_transaction
 from .digests import (
     Document,
     IssueNotSent,
@@ -44,7 +44,7 @@ __all__ = [
     "LINE_LIMITS", "MANUAL_SOURCE", "Added", "EditRefused", "IssueNotSent", "IssueSent", "reopen_issue",
     "LineEdit", "ManualPublication",
     "add_manual", "edit_line", "ignore_update", "list_issues", "list_update", "sent_weeks", "set_status",
-    "MIGRATION_SET", "STATUSES", "Document", "FetchRecord", "NotATrackerDatabase", "PastEntry",
+    "MIGRATION_SET", "STATUSES", "DatabaseUnavailable", "Document", "FetchRecord", "NotATrackerDatabase", "PastEntry",
     "PollRunning", "StoreResult", "announcement_changes", "migrations", "open_database",
     "poll_lock", "prune_fetch_log", "replace_digest", "save_documents", "save_fetch", "save_fetches",
     "source_states", "store_past_entries", "sync_sources", "write_transaction", "postpone",

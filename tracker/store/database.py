@@ -26,6 +26,10 @@ class NotATrackerDatabase(TrackerError):
     pass
 
 
+class DatabaseUnavailable(TrackerError):
+    """A tracker database, or where one should be, that SQLite cannot open or write."""
+
+
 class PollRunning(TrackerError):
     pass
 
@@ -57,8 +61,19 @@ def open_database(path: str | Path, *, must_exist: bool = False) -> Database:
             db.execute("PRAGMA foreign_keys=ON")
         migrations.apply(db)
     except sqlite3.DatabaseError as ex:
-        raise NotATrackerDatabase(f"{path} is not a tracker database ({ex})") from None
+        raise _refusal(path, ex) from None
     return db
+
+
+def _refusal(path: Path, ex: sqlite3.DatabaseError) -> TrackerError:
+    """Why the file cannot be used, in words that send its owner to the right place: a read-only
+    folder or file system is not a file that "is not a tracker database"."""
+    code = ex.sqlite_errorcode & 0xFF  # the primary code: SQLITE_IOERR_WRITE is SQLITE_IOERR
+    if code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_IOERR):
+        return DatabaseUnavailable(f"cannot open or write {path} ({ex}): are the file and its folder writable?")
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL):
+        return DatabaseUnavailable(f"cannot open or write {path} ({ex})")
+    return NotATrackerDatabase(f"{path} is not a tracker database ({ex})")
 
 
 def _check_is_tracker_database(db: Database, path: Path) -> None:
