@@ -159,3 +159,40 @@ def test_a_sent_issue_is_measured_from_its_frozen_list(db, add_publication):
     assert [(e.item.publisher, e.source_id, e.lead_days) for e in coverage.entries] == [
         ("MoJ", "moj-statistics", 11), ("Kinship", "manual", 10)]
     assert coverage.found == 1 and coverage.manual == {"Kinship": 1}
+
+
+def test_every_line_of_a_sent_issue_is_read_back_whatever_its_verb(db, add_publication):
+    """An editor set one line's verb to "publishes" (any verb phrase is allowed): the sent issue
+    had 7 lines and coverage counted 6. Each line tracker wrote must read back: the verbs
+    editors typed (an edit since replaced too: the sent text keeps it) and the ones tracker
+    suggests ("updated", "launched")."""
+    from tracker.publish.coverage import past_issues
+    from tracker.publish.digest import mark_sent
+    from tracker.store import LineEdit, ManualPublication, add_manual, edit_line
+
+    titles = [f"Kinship care report part {n}" for n in range(1, 5)]
+    ids = [add_publication(title, publisher="Kinship", source_id="kinship-news",
+                           first_seen=f"2025-04-0{n}T09:00:00Z") for n, title in enumerate(titles, 1)]
+    add_publication("Consultation on fostering allowances", publisher="DfE", source_id="dfe",
+                    first_seen="2025-04-09T09:00:00Z")
+    add_publication("Updated guidance on adoption support", publisher="DfE", source_id="dfe",
+                    first_seen="2025-04-10T09:00:00Z")
+    add_manual(db, ManualPublication(url="https://example.org/pause", url_key="example.org/pause",
+                                     title="Pause practice handbook", publisher="Pause",
+                                     published=date(2025, 4, 11), verb="has shared"),
+               "alice", accept=True)
+    edit_line(db, ids[0], "alice", LineEdit(verb="publishes"))
+    edit_line(db, ids[1], "alice", LineEdit(verb="unveils"))
+    edit_line(db, ids[1], "alice", LineEdit(verb="released"))
+    mark_sent(db, ISSUE, "alice")
+    edit_line(db, ids[0], "alice", LineEdit(verb="released"))  # after sending: the text keeps "publishes"
+
+    sent = db.execute("select text from digests").fetchone()[0]
+    for verb in ("Kinship publishes", "DfE launched", "DfE updated", "Pause has shared"):
+        assert verb in sent, sent
+    [(issue_date, items)] = past_issues(db).items()
+    assert issue_date == ISSUE and len(items) == 7
+    by_title = {item.title: (item.publisher, item.verb) for item in items}
+    assert by_title[titles[0]] == ("Kinship", "publishes") and by_title[titles[1]] == ("Kinship", "released")
+    assert by_title["Pause practice handbook"] == ("Pause", "has shared")
+    assert by_title["Updated guidance on adoption support"] == ("DfE", "updated")

@@ -21,9 +21,18 @@ from sqlite_utils import Database
 
 from tracker.dates import london_date
 from tracker.ingest.normalise import url_key
+from tracker.store import line_verbs
 from tracker.text import title_key
 
-from .newsletter import NewsletterError, NewsletterItem, canonical_publisher, parse_newsletter, publisher_entries
+from .kinds import DEFAULT_VERB, VERB_BY_DISPLAY_TYPE, VERB_CUES
+from .newsletter import (
+    VERBS,
+    NewsletterError,
+    NewsletterItem,
+    canonical_publisher,
+    parse_newsletter,
+    publisher_entries,
+)
 
 MANUAL = "manual"
 NEWSLETTER_URLS = "urn:tracker:newsletter:%"
@@ -195,9 +204,13 @@ def past_issues(db: Database) -> dict[date, list[NewsletterItem]]:
     """Each issue the database knows, newest first: the sent digests (their text parsed as an
     issue), and the issues imported with import-newsletter (their stored entries)."""
     issues: dict[date, list[NewsletterItem]] = {}
+    # Every verb tracker may have written a line with, so that each line it sent reads back:
+    # the ones it suggests and the ones its editors typed ("publishes"), besides the newsletter's.
+    verbs = {*VERBS, DEFAULT_VERB, *(verb for verb, _ in VERB_CUES), *VERB_BY_DISPLAY_TYPE.values(),
+             *line_verbs(db)}
     for week, text in db.execute("select week, text from digests where sent_at is not null").fetchall():
         try:
-            issues[date.fromisoformat(week)] = parse_newsletter(text or "", date.fromisoformat(week))
+            issues[date.fromisoformat(week)] = parse_newsletter(text or "", date.fromisoformat(week), verbs)
         except NewsletterError:  # a sent digest with no list: nothing to measure
             continue
     rows = db.execute(

@@ -19,6 +19,7 @@ written.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -53,7 +54,6 @@ ENTRY = re.compile(
 )
 # "...(Admin).On 24 May ...": a new entry starting straight after a sentence ends.
 GLUED = re.compile(rf"(?<=[.)!?’”\"'])\s*(?={_START})")
-VERB = re.compile(rf"\b({'|'.join(VERBS)})\b")
 HEADING = re.compile(r"^\s*tools\s*(?:&|and)\s*templates\s*$", re.I)
 SECTION_END = re.compile(r"^\s*contact details\s*$", re.I)
 
@@ -94,18 +94,21 @@ class ImportResult:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def parse_newsletter(text: str, issue_date: date) -> list[NewsletterItem]:
-    """Every entry of the issue's Tools & Templates list, in the issue's order."""
-    return parse_section(text, issue_date)[0]
+def parse_newsletter(text: str, issue_date: date, verbs: Iterable[str] = VERBS) -> list[NewsletterItem]:
+    """Every entry of the issue's Tools & Templates list, in the issue's order; ``verbs``: the
+    words that may end an entry's publisher (an issue tracker wrote uses its editors' too)."""
+    return parse_section(text, issue_date, verbs)[0]
 
 
-def parse_section(text: str, issue_date: date) -> tuple[list[NewsletterItem], list[Skipped]]:
+def parse_section(text: str, issue_date: date,
+                  verbs: Iterable[str] = VERBS) -> tuple[list[NewsletterItem], list[Skipped]]:
     """The entries, and the lines of the section that are not entries (with the reason)."""
     items: list[NewsletterItem] = []
     skipped: list[Skipped] = []
+    verb_pattern = _verb_pattern(frozenset(verbs))
     for line in _logical_lines(_section(text)):
         for piece in GLUED.split(line):
-            parsed = _parse_entry(piece.strip(), issue_date)
+            parsed = _parse_entry(piece.strip(), issue_date, verb_pattern)
             if isinstance(parsed, NewsletterItem):
                 items.append(parsed)
             else:
@@ -151,11 +154,19 @@ def _logical_lines(lines: list[str]) -> list[str]:
     return logical
 
 
-def _parse_entry(line: str, issue_date: date) -> NewsletterItem | Skipped:
+@lru_cache(maxsize=16)
+def _verb_pattern(verbs: frozenset[str]) -> re.Pattern[str]:
+    """Any of ``verbs`` as whole words, the longest first where two start alike: "published
+    online" is read whole, not as "published" before a title that starts "online"."""
+    phrases = sorted({_squash(verb) for verb in verbs} - {""}, key=len, reverse=True)
+    return re.compile(rf"(?<!\w)({'|'.join(map(re.escape, phrases))})(?!\w)")
+
+
+def _parse_entry(line: str, issue_date: date, verb_pattern: re.Pattern[str]) -> NewsletterItem | Skipped:
     match = ENTRY.fullmatch(_squash(line))
     if not match:
         return Skipped(_squash(line), "not an entry: no date ('On 7 April', 'In August') at the start")
-    verb = VERB.search(match["rest"])
+    verb = verb_pattern.search(match["rest"])
     if not verb:
         return Skipped(_squash(line), f"no verb ({', '.join(VERBS)}) after the publisher")
     publisher = match["rest"][: verb.start()].strip(" ,")

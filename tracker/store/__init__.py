@@ -33,6 +33,7 @@ from .edits import (
     add_manual,
     edit_line,
     ignore_update,
+    line_verbs,
     list_update,
     set_status,
 )
@@ -43,7 +44,7 @@ from .sources import FetchRecord, postpone, prune_fetch_log, save_fetch, save_fe
 __all__ = [
     "LINE_LIMITS", "MANUAL_SOURCE", "Added", "EditRefused", "IssueNotSent", "IssueSent", "reopen_issue",
     "LineEdit", "ManualPublication",
-    "add_manual", "edit_line", "ignore_update", "list_issues", "list_update", "sent_weeks", "set_status",
+    "add_manual", "edit_line", "ignore_update", "line_verbs", "list_issues", "list_update", "sent_weeks", "set_status",
     "MIGRATION_SET", "STATUSES", "DatabaseUnavailable", "Document", "FetchRecord", "NotATrackerDatabase", "PastEntry",
     "PollRunning", "StoreResult", "announcement_changes", "migrations", "open_database",
     "poll_lock", "prune_fetch_log", "replace_digest", "save_documents", "save_fetch", "save_fetches",

@@ -133,6 +133,16 @@ def add_manual(db: Database, publication: ManualPublication, editor: str, *, acc
     return Added(new_id, True, publication.title)
 
 
+def line_verbs(db: Database) -> set[str]:
+    """Every verb editors have given a newsletter line, when editing it (the audit log keeps
+    those edited again since, which a sent issue may still print) or adding a publication."""
+    rows = db.execute(
+        """select json_extract(new_value, '$.verb') from audit_log where action = 'edit_line'
+           union select verb from publications where source_id = ? and verb is not null""",
+        [MANUAL_SOURCE])
+    return {verb for (verb,) in rows if verb}
+
+
 def list_update(db: Database, update_id: int, editor: str, now: datetime | None = None) -> int:
     """List an upstream update in the newsletter: "On 12 May DfE updated Keeping children safe
     in education". Accepts the publication (so it is in this week's list), sets its line's verb
