@@ -132,6 +132,15 @@ async def test_a_facet_value_links_to_the_theme_filter_and_back(ds):
 
 
 @pytest.mark.asyncio
+async def test_a_theme_is_shown_by_its_label_and_filtered_by_its_slug(ds):
+    results = (await page(ds))["facet_results"]["themes"]["results"]
+    labels = {r["value"]: r["label"] for r in results}
+    assert labels["send"] == "SEND" and labels["kinship"] == "Kinship care"
+    html = (await ds.client.get(f"/{DB}/publications")).text
+    assert ">Kinship care</a>" in html and "_theme=kinship" in html
+
+
+@pytest.mark.asyncio
 async def test_several_themes_must_all_match(ds):
     both = await page(ds, "&_theme=send&_theme=inspection")
     assert [r["title"] for r in both["rows"]] == ["Annual report on SEND inspections"]

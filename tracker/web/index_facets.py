@@ -65,15 +65,19 @@ order by count desc, value limit {limit}
 
 @dataclass(frozen=True)
 class ArrayIndex:
-    """A table with a row for each value of each row's JSON array, and the filter for one value."""
+    """A table with a row for each value of each row's JSON array, the filter for one value,
+    and the query giving each value the words shown for it (value, label), if any."""
     table: str
     row_id: str
     value: str
     filter: str
+    labels: str | None = None
 
 
-# (table, column): the index that counts that column's values.
-ARRAY_INDEXES = {(PUBLICATIONS, THEMES): ArrayIndex("publication_themes", "publication_id", "theme", THEME)}
+# (table, column): the index that counts that column's values. Themes show their labels
+# ("Children in care"), as the rest of the workspace does, not their slugs.
+ARRAY_INDEXES = {(PUBLICATIONS, THEMES): ArrayIndex("publication_themes", "publication_id", "theme", THEME,
+                                                    "select slug, label from themes where label is not null")}
 
 
 def is_whole_table(sql: str, table: str) -> bool:
@@ -104,9 +108,10 @@ class IndexedColumnFacet(Facet):
             index = ARRAY_INDEXES.get((self.table, column))
             key = index.filter if index else column
             selected = {value for name, value in pairs if name == key}
+            labels = dict((await self.ds.execute(self.database, index.labels)).rows) if index and index.labels else {}
             results.append(facet_result(
                 self, column, "array" if index else "column", rows[:size], key, selected,
-                hideable=columns[column] != "metadata", truncated=len(rows) > size))
+                hideable=columns[column] != "metadata", truncated=len(rows) > size, labels=labels))
         return results, []
 
     def _whole_table_counts(self, column: str, limit: int) -> str:
@@ -146,17 +151,18 @@ class IndexedColumnFacet(Facet):
                                      custom_time_limit=self.ds.setting("facet_time_limit_ms"))
 
 
-def facet_result(facet: Facet, name: str, type_: str, rows: Iterable, key: str,
-                 selected: set[str], *, hideable: bool, truncated: bool) -> dict[str, Any]:
+def facet_result(facet: Facet, name: str, type_: str, rows: Iterable, key: str, selected: set[str], *,
+                 hideable: bool, truncated: bool, labels: dict | None = None) -> dict[str, Any]:
     """One facet as Datasette's templates and JSON show it: each value a link that adds
-    ``key=value`` to the page's query string, or takes it away when it is selected."""
+    ``key=value`` to the page's query string, or takes it away when it is selected, shown by
+    its label in ``labels`` (else itself)."""
     values = []
     for row in rows:
         value = row["value"]
         chosen = str(value) in selected
         toggle = (path_with_removed_args(facet.request, {key: str(value)}) if chosen
                   else path_with_added_args(facet.request, {key: value}))
-        values.append({"value": value, "label": value, "count": row["count"],
+        values.append({"value": value, "label": (labels or {}).get(value, value), "count": row["count"],
                        "toggle_url": facet.ds.absolute_url(facet.request, facet.ds.urls.path(toggle)),
                        "selected": chosen})
     return {"name": name, "type": type_, "hideable": hideable, "results": values,
