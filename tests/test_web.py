@@ -891,6 +891,22 @@ async def test_tables_show_the_url_compact_and_the_title_as_the_link(ds, editor)
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("path", [f"/{DB}/publications", f"/{DB}/publications/1", f"/{DB}/candidates", "/-/triage"])
+async def test_every_page_leads_to_the_workspace_s_pages(ds, editor, path):
+    """Datasette's own pages (a table, a row, a query) carry the workspace's links after their
+    crumbs, as the workspace's pages do: triage and not sure for editors only."""
+    html = (await ds.client.get(path, cookies=editor)).text
+    crumbs = html[html.index('<p class="crumbs">'):]
+    crumbs = crumbs[:crumbs.index("</p>")]
+    assert f'<a href="/{DB}">{DB}</a>' in crumbs
+    for page in ("dashboard", "model", "digest", "coverage", "triage", "not-sure"):
+        assert f'href="/-/{page}"' in crumbs, page
+    if path != "/-/triage":
+        anonymous = (await ds.client.get(path)).text
+        assert 'href="/-/dashboard"' in anonymous and 'href="/-/triage"' not in anonymous
+
+
+@pytest.mark.asyncio
 async def test_tables_show_themes_as_a_list_not_json(ds, editor, workspace_db):
     pid = publication(workspace_db, KINSHIP)["id"]
     Database(workspace_db).execute("update publications set themes = ? where id = ?",
