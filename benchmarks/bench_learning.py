@@ -140,7 +140,7 @@ def halves_through_db(stream_path: Path, seed: int, decisions: int) -> dict:
         ids = [db["publications"].insert({
             "url": f"https://example.org/{n}", "url_key": f"example.org/{n}", "title": r["title"],
             "summary": r.get("summary") or "", "publisher": r.get("publisher") or "",
-            "published": r.get("date"), "first_seen": "2026-01-05T09:00:00Z"}).last_pk
+            "published": r.get("date"), "first_seen": "2026-01-05T09:00:00Z", "source_id": "replay"}).last_pk
             for n, r in enumerate(decided)]
         classify_publications(db, ids)
         for publication_id, r in zip(ids, decided, strict=True):

@@ -58,13 +58,18 @@ def test_decisions_are_weighted_by_age_relative_to_the_newest(db, add_publicatio
 
 def test_an_accepted_publication_s_themes_are_labels_a_rejection_s_only_once_changed(db, add_publication):
     """Read only where an editor changed them, the themes would be a sample of the classifier's
-    mistakes; on an accepted line the editor let them stand. A rejection says nothing of them."""
-    for title, status, themes in (("Kinship care strategy", "accepted", ["kinship"]),
-                                  ("Adoption league tables", "rejected", ["adoption"]),
-                                  ("Not yet reviewed", "new", ["send"])):
-        add_publication(title, status=status, themes=themes, reviewed_at="2026-06-01T09:00:00Z")
+    mistakes; on an accepted line a source found, the editor let them stand. A rejection says
+    nothing of them, nor does a publication added, or imported from a past issue, already
+    accepted: its themes are the classifier's, never shown to an editor."""
+    for title, status, themes, source in (("Kinship care strategy", "accepted", ["kinship"], "dfe-activity"),
+                                          ("Adoption league tables", "rejected", ["adoption"], "dfe-activity"),
+                                          ("Not yet reviewed", "new", ["send"], "dfe-activity"),
+                                          ("A report an editor added", "accepted", ["finance"], "manual"),
+                                          ("A line of a past issue", "accepted", ["education"], None)):
+        add_publication(title, status=status, themes=themes, reviewed_at="2026-06-01T09:00:00Z", source_id=source)
     assert {e.title: (e.themes, e.candidate) for e in examples_from_db(db)} == {
-        "Kinship care strategy": (("kinship",), True), "Adoption league tables": (None, False)}
+        "Kinship care strategy": (("kinship",), True), "Adoption league tables": (None, False),
+        "A report an editor added": (None, True), "A line of a past issue": (None, True)}
 
 
 def test_classify_with_db_scores_with_that_database_s_newest_model(db, db_path, add_publication, theme_set):
