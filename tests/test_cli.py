@@ -206,3 +206,32 @@ def test_sources_left_behind_a_failing_host_are_not_counted_as_polled(tmp_path, 
     assert results.count("not polled: 127.0.0.1 failed 3 times in this pass") == 2
     assert re.search(r"\n4 sources polled in [\d.]+s: 0 new publications, 4 sources failed; 2 not polled\n$",
                      result.output), result.output
+
+
+def test_ctrl_c_at_the_password_prompt_is_one_line_and_creates_no_editor(tmp_path, tracker_exe):
+    """At a terminal `editor add` prompts for the password; Ctrl-C there is Click's Abort, which
+    printed "Aborted!" with exit status 1."""
+    import pty
+
+    from tracker.store import open_database
+
+    db = tmp_path / "tracker.db"
+    open_database(db).close()
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: tracker on the terminal's end
+        os.execv(tracker_exe, [tracker_exe, "editor", "add", "alice", "--db", str(db)])
+    said = b""
+    deadline = time.monotonic() + 30
+    while b"Password:" not in said:
+        assert time.monotonic() < deadline, said
+        said += os.read(terminal, 1024)
+    os.write(terminal, b"\x03")
+    try:
+        while chunk := os.read(terminal, 1024):
+            said += chunk
+    except OSError:  # the child has gone: the terminal is closed
+        pass
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 130, said
+    assert said.decode().splitlines()[-1] == "Error: interrupted at the prompt (Ctrl-C or Ctrl-D)"
+    assert not (tmp_path / "tracker.db.editors.json").exists()

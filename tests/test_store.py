@@ -483,3 +483,14 @@ def test_unscored_since_reads_the_recent_unscored_rows_through_the_status_first_
     plan = [row[3] for row in db.execute("explain query plan " + statements[-1])]
     assert any("idx_publications_status_first_seen (status=? AND first_seen>?)" in step for step in plan), plan
     assert not any(step.startswith("SCAN publications") for step in plan), plan
+
+
+def test_a_database_error_python_raises_itself_is_still_reported_in_words():
+    """Errors sqlite3 raises without SQLite's code (a ProgrammingError) have no sqlite_errorcode:
+    reading it raised AttributeError, which hid the error itself."""
+    from pathlib import Path
+
+    from tracker.store.database import _refusal
+
+    refusal = _refusal(Path("x.db"), sqlite3.ProgrammingError("Cannot operate on a closed database."))
+    assert "x.db" in str(refusal) and "closed database" in str(refusal)

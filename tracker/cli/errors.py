@@ -72,6 +72,9 @@ def _in_one_line() -> Iterator[None]:
         raise click.UsageError(ex.format_message()) from None
     except KeyboardInterrupt:
         raise Interrupted("interrupted (Ctrl-C)") from None
+    except click.Abort:
+        # What Click's prompts raise for Ctrl-C or Ctrl-D (end of input) at the prompt.
+        raise Interrupted("interrupted at the prompt (Ctrl-C or Ctrl-D)") from None
 
 
 def user_errors(fn: Callable[P, R]) -> Callable[P, R]:

@@ -68,7 +68,8 @@ def open_database(path: str | Path, *, must_exist: bool = False) -> Database:
 def _refusal(path: Path, ex: sqlite3.DatabaseError) -> TrackerError:
     """Why the file cannot be used, in words that send its owner to the right place: a read-only
     folder or file system is not a file that "is not a tracker database"."""
-    code = ex.sqlite_errorcode & 0xFF  # the primary code: SQLITE_IOERR_WRITE is SQLITE_IOERR
+    # The primary code (SQLITE_IOERR_WRITE is SQLITE_IOERR); errors Python raises itself carry none.
+    code = getattr(ex, "sqlite_errorcode", 0) & 0xFF
     if code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_IOERR):
         return DatabaseUnavailable(f"cannot open or write {path} ({ex}): are the file and its folder writable?")
     if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL):
