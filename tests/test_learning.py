@@ -56,20 +56,37 @@ def test_decisions_are_weighted_by_age_relative_to_the_newest(db, add_publicatio
     assert decisions_since(db, "2026-01-01T00:00:00Z") == 1
 
 
-def test_an_accepted_publication_s_themes_are_labels_a_rejection_s_only_once_changed(db, add_publication):
+def test_an_accepted_card_s_themes_are_labels_a_rejection_s_only_once_changed(db, add_publication):
     """Read only where an editor changed them, the themes would be a sample of the classifier's
-    mistakes; on an accepted line a source found, the editor let them stand. A rejection says
-    nothing of them, nor does a publication added, or imported from a past issue, already
-    accepted: its themes are the classifier's, never shown to an editor."""
-    for title, status, themes, source in (("Kinship care strategy", "accepted", ["kinship"], "dfe-activity"),
-                                          ("Adoption league tables", "rejected", ["adoption"], "dfe-activity"),
-                                          ("Not yet reviewed", "new", ["send"], "dfe-activity"),
-                                          ("A report an editor added", "accepted", ["finance"], "manual"),
-                                          ("A line of a past issue", "accepted", ["education"], None)):
-        add_publication(title, status=status, themes=themes, reviewed_at="2026-06-01T09:00:00Z", source_id=source)
+    mistakes; accepting a scored card lets its themes stand on a line of the newsletter, so they
+    are the editors' (and no later scoring rewrites them). A rejection says nothing of them, nor
+    does a publication accepted before it was scored (its card showed none) or a past issue's
+    line imported already accepted: its themes are the classifier's guess."""
+    from tracker.store.judgements import Score, save_scores
+
+    def scored(title, themes, **row):
+        publication = add_publication(title, status=row.pop("status", "new"), **row)
+        save_scores(db, [Score(publication, themes, 0.8, "m1", {"model": "m1"})])
+        return publication
+
+    def decide(publication, status):  # as the workspace's set_status and a script in SQL do
+        db.execute("update publications set status = ?, reviewed_at = '2026-06-01T09:00:00Z' where id = ?",
+                   [status, publication])
+
+    decide(scored("Kinship care strategy", ["kinship"]), "accepted")
+    decide(scored("Adoption league tables", ["adoption"]), "rejected")
+    scored("Not yet reviewed", ["send"])
+    scored("A line of a past issue", ["education"], status="accepted", reviewed_at="2026-06-01T09:00:00Z")
+    early = add_publication("Accepted before its scoring", status="new")
+    decide(early, "accepted")
+    save_scores(db, [Score(early, ["finance"], 0.7, "m1", {"model": "m1"})])
     assert {e.title: (e.themes, e.candidate) for e in examples_from_db(db)} == {
         "Kinship care strategy": (("kinship",), True), "Adoption league tables": (None, False),
-        "A report an editor added": (None, True), "A line of a past issue": (None, True)}
+        "A line of a past issue": (None, True), "Accepted before its scoring": (None, True)}
+    # An accepted card's themes stay as the editor accepted them whatever scores it later.
+    kinship = db.execute("select id from publications where title = 'Kinship care strategy'").fetchone()[0]
+    save_scores(db, [Score(kinship, ["finance"], 0.2, "m2", {"model": "m2"})])
+    assert db.execute("select themes from publications where id = ?", [kinship]).fetchone()[0] == '["kinship"]'
 
 
 def test_classify_with_db_scores_with_that_database_s_newest_model(db, db_path, add_publication, theme_set):

@@ -82,29 +82,24 @@ def decision_weight(age_days: float) -> float:
 
 
 def examples_from_db(db: Database) -> list[Example]:
-    """The editors' decisions: accepted/rejected gives the candidate label. Themes count as
-    labels on an accepted publication a source found (the editor let its card's themes stand,
-    or changed them, on a line going into the newsletter) and wherever an editor has set them
-    (themes_by_editor, or an add/remove in the audit log). A rejection untouched says nothing of
-    its themes, nor does a publication added or imported from a past issue already accepted:
-    its themes are the classifier's, which no editor was shown. Read only where changed, the
-    themes were a sample of the classifier's mistakes alone, and learning from 160 decisions
-    fell to nothing (benchmarks/data/EVALUATIONS.md, evaluation 13).
+    """The editors' decisions: accepted/rejected gives the candidate label; themes count as
+    labels once they are the editors' (themes_by_editor: set by an editor's add or remove, by a
+    script's SQL, or accepted as the card showed them, see migrations m014 and m015; or an
+    add/remove in the audit log). A rejection untouched says nothing of its themes. Read only
+    where changed, the themes were a sample of the classifier's mistakes alone, and learning
+    from 160 decisions fell to nothing (benchmarks/data/EVALUATIONS.md, evaluation 13).
     Each is weighted by ``decision_weight`` of its age relative to the newest decision (so a
     database nobody touches does not decay), reviewed_at, else first_seen, dating it."""
-    from tracker.store import MANUAL_SOURCE
-
     rows = db.execute_returning_dicts(
         """select title, summary, publisher, status, themes,
              coalesce(reviewed_at, first_seen) as decided,
-             (status = 'accepted' and source_id is not null and source_id != ?) or themes_by_editor or exists (
+             themes_by_editor or exists (
                select 1 from audit_log a where a.publication_id = p.id
                and a.action in ('add_theme', 'remove_theme')) as themes_reviewed
            from publications p
            where status in ('accepted', 'rejected') or themes_by_editor = 1
               or id in (select publication_id from audit_log
-                        where action in ('add_theme', 'remove_theme'))""",
-        [MANUAL_SOURCE],
+                        where action in ('add_theme', 'remove_theme'))"""
     )
     moments = [_moment(row["decided"]) for row in rows]
     newest = max((m for m in moments if m is not None), default=None)

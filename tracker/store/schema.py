@@ -400,3 +400,21 @@ def m014_themes_set_by_scripts(db: Database) -> None:
           update publications set themes_by_editor = 1 where id = new.id;
         end"""
     )
+
+
+@migrations()
+def m015_accepted_themes(db: Database) -> None:
+    # Accepting a publication whose card showed the classifier's themes lets them stand on a line
+    # of the newsletter: from then on they are the editors' (tracker train learns them, and no
+    # later scoring rewrites them). One accepted before it was scored (a poll's scoring still to
+    # come, `tracker add --accept`) showed none, and a past issue's imported lines are inserted
+    # accepted: their themes stay the classifier's. Rows accepted before this migration are left
+    # as they were.
+    db.execute(
+        """create trigger if not exists publications_accepted_themes after update of status on publications
+        when new.status = 'accepted' and old.status is not 'accepted' and new.themes_by_editor = 0
+          and old.model_version is not null
+        begin
+          update publications set themes_by_editor = 1 where id = new.id;
+        end"""
+    )
