@@ -421,3 +421,15 @@ async def test_the_client_itself_refuses_a_private_address_no_caller_allowed(fee
         assert feed_server.requests_to("/secret") == []
         if "[" not in host:  # the feed server listens on IPv4 only
             assert (await client.get(url, extensions={ALLOW_PRIVATE: True})).content == b"internal"
+
+
+@pytest.mark.asyncio
+async def test_a_url_a_publisher_names_goes_to_a_private_address_only_when_allowed(feed_server):
+    """`tracker sources check` tries the feeds a publisher's page advertises: one advertised on
+    127.0.0.1 by a public source's page was fetched (and proposed), because every first request
+    counted as the caller's own choice."""
+    feed_server.serve("/admin/feed", b"<rss/>")
+    result = await get(feed_server.url("/admin/feed"), allow_private_url=False, allow_private_redirects=False)
+    assert result.refused and result.error == "a private address (127.0.0.1): refused"
+    assert feed_server.requests_to("/admin/feed") == []
+    assert (await get(feed_server.url("/admin/feed"))).body == b"<rss/>"  # a configured local source

@@ -133,9 +133,12 @@ def _as(source: Source, kind: str) -> Source:
 
 async def _fetch(client: httpx.AsyncClient, settings: Settings, limiter: HostLimiter,
                  source: Source, url: str) -> FetchResult:
+    # A URL a publisher's page names (a feed it advertises, a sitemap's child) goes to a private
+    # address only for a source configured on one, as its redirects do.
+    private = is_private_host(source.url)
     async with limiter.slot(url):
-        return await fetch(client, url, max_bytes=settings.max_bytes,
-                           allow_private_redirects=is_private_host(source.url))
+        return await fetch(client, url, max_bytes=settings.max_bytes, allow_private_url=private,
+                           allow_private_redirects=private)
 
 
 async def _try(client: httpx.AsyncClient, settings: Settings, limiter: HostLimiter, source: Source,

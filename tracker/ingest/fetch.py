@@ -103,8 +103,12 @@ class HostLimiter:
 
 async def fetch(client: httpx.AsyncClient, url: str, *, etag: str | None = None,
                 last_modified: str | None = None, max_bytes: int,
-                allow_private_redirects: bool = True, timeout: float | None = None) -> FetchResult:
-    """GET ``url`` within ``timeout`` seconds in all (default: the client's read timeout)."""
+                allow_private_redirects: bool = True, allow_private_url: bool = True,
+                timeout: float | None = None) -> FetchResult:
+    """GET ``url`` within ``timeout`` seconds in all (default: the client's read timeout).
+    ``allow_private_url``: whether ``url`` itself may name a private address (a source configured
+    there is the operator's choice; a URL a publisher's page names is not);
+    ``allow_private_redirects``: whether its redirects may lead to one."""
     deadline = timeout or client.timeout.read or 30.0
     started = time.perf_counter()
     result = FetchResult(url=url)
@@ -112,7 +116,7 @@ async def fetch(client: httpx.AsyncClient, url: str, *, etag: str | None = None,
     try:
         async with asyncio.timeout(deadline):
             await _fetch(client, result, state, etag, last_modified, max_bytes,
-                         allow_private_redirects)
+                         allow_private_url, allow_private_redirects)
     except (TimeoutError, httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout):
         # httpx's own read timeout equals the deadline: whichever fires first, the same words.
         waited = _seconds(deadline)
@@ -135,7 +139,7 @@ async def fetch(client: httpx.AsyncClient, url: str, *, etag: str | None = None,
 
 
 async def _fetch(client: httpx.AsyncClient, result: FetchResult, state: dict, etag: str | None,
-                 last_modified: str | None, max_bytes: int, allow_private: bool) -> None:
+                 last_modified: str | None, max_bytes: int, private_url: bool, allow_private: bool) -> None:
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -145,9 +149,8 @@ async def _fetch(client: httpx.AsyncClient, result: FetchResult, state: dict, et
         raise FetchError(f"not a web address: {result.url[:80]}")
     visited, permanent = {result.url}, True
     for hop in range(MAX_REDIRECTS + 1):
-        # The URL asked for is the caller's choice (a source configured on the local network);
-        # where it redirects, only if allowed: the transport holds both to that.
-        allowed = allow_private or hop == 0
+        # The transport holds every request to what the caller allowed.
+        allowed = private_url if hop == 0 else allow_private
         response = await client.send(client.build_request("GET", result.url, headers=headers,
                                                           extensions={ALLOW_PRIVATE: allowed}),
                                      stream=True)
