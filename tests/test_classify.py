@@ -537,3 +537,27 @@ def test_a_stored_model_it_cannot_read_falls_back_to_the_shipped_one(db, add_pub
     publication = add_publication("Kinship care strategy", status="new")
     assert classify_publications(db) == 1
     assert row(db, publication)["model_version"].startswith("shipped-")
+
+
+def test_re_scoring_everything_unreviewed_never_scores_a_judgment(db, make_source):
+    """`tracker train` and the background retrainer re-score every unreviewed publication; the
+    Open Justice Licence leaves out automated classification of judgments, which a caselaw
+    source stores unscored. Re-scoring scored them (and a sources.yaml that stops polling
+    case law still leaves its judgments unscored)."""
+    feed = make_source(id="kinship-news", publisher="Kinship")
+    case_law = make_source(id="case-law", publisher="the Family Court", type="caselaw",
+                           url="https://caselaw.nationalarchives.gov.uk/atom.xml")
+    sync_sources(db, [feed, case_law])
+    record = FetchRecord(started=datetime(2025, 3, 28, tzinfo=timezone.utc), duration_ms=5, status=200)
+    ids = {}
+    for source, title in ((feed, "Kinship care strategy"), (case_law, "Re A (A Child) (Kinship Care)")):
+        url = f"https://example.org/{source.id}"
+        entry = Entry(url=url, url_key=url_key(url), title=title, summary="", published="2025-03-27",
+                      date_source="feed")
+        ids[source.id] = save_fetch(db, source, record, [entry]).new_ids[0]
+    assert classify_publications(db) == 1
+    assert row(db, ids["kinship-news"])["candidate_score"] is not None
+    assert row(db, ids["case-law"])["candidate_score"] is None
+    sync_sources(db, [feed])  # no longer configured: still a judgment
+    classify_publications(db)
+    assert row(db, ids["case-law"])["candidate_score"] is None

@@ -44,12 +44,14 @@ def classify_publications(db: Database, ids: Iterable[int] | None = None, *,
 
 
 def _rows_to_score(db: Database, ids: Iterable[int] | None) -> Iterator[list[dict]]:
-    """The rows to score, CHUNK at a time. Without ids, every row still 'new', read in id order
-    after the last chunk's (scoring never changes a status, so none is skipped or read twice)."""
+    """The rows to score, CHUNK at a time. Without ids, every row still 'new' but those of a
+    source never scored (judgments: see migration m016), read in id order after the last
+    chunk's (scoring never changes a status, so none is skipped or read twice)."""
     if ids is None:
         after = 0
         while rows := db.execute_returning_dicts(
             f"select {COLUMNS} from publications where status = 'new' and id > ?"
+            " and coalesce(source_id, '') not in (select id from sources where scored = 0)"
             f" order by id limit {CHUNK}", [after]
         ):
             yield rows

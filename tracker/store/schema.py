@@ -418,3 +418,13 @@ def m015_accepted_themes(db: Database) -> None:
           update publications set themes_by_editor = 1 where id = new.id;
         end"""
     )
+
+
+@migrations()
+def m016_sources_scored(db: Database) -> None:
+    # Whether a source's publications may be scored: judgments may only be stored (the Open
+    # Justice Licence leaves out their automated classification), and `tracker train`, which
+    # re-scores every unreviewed publication, reads this. sync_sources keeps it from sources.yaml.
+    if "scored" not in db.table("sources").columns_dict:
+        db.table("sources").add_column("scored", int, not_null_default=1)
+    db.execute("update sources set scored = 0 where type = 'caselaw'")

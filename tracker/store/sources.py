@@ -32,6 +32,8 @@ class ConfiguredSource(Announcer, Protocol):
     def confidence(self) -> str | None: ...
     @property
     def interval(self) -> int | None: ...
+    @property
+    def classified(self) -> bool: ...
 
 
 def sync_sources(db: Database, sources: Iterable[ConfiguredSource]) -> None:
@@ -43,16 +45,17 @@ def sync_sources(db: Database, sources: Iterable[ConfiguredSource]) -> None:
         # table's schema every time, took a tenth of a second for 200). In an upsert's SET, every
         # "sources." value is the row's before the update.
         db.conn.executemany(
-            """insert into sources (id, publisher, type, url, confidence, interval, configured)
-               values (?, ?, ?, ?, ?, ?, 1)
+            """insert into sources (id, publisher, type, url, confidence, interval, scored, configured)
+               values (?, ?, ?, ?, ?, ?, ?, 1)
                on conflict (id) do update set
                  publisher = excluded.publisher, type = excluded.type, url = excluded.url,
-                 confidence = excluded.confidence, interval = excluded.interval, configured = 1,
+                 confidence = excluded.confidence, interval = excluded.interval,
+                 scored = excluded.scored, configured = 1,
                  fetch_url = iif(sources.url is excluded.url, sources.fetch_url, null),
                  etag = iif(sources.url is excluded.url, sources.etag, null),
                  last_modified = iif(sources.url is excluded.url, sources.last_modified, null)""",
             [(source.id, source.publisher, source.type, source.request_url, source.confidence,
-              source.interval) for source in sources],
+              source.interval, int(source.classified)) for source in sources],
         )
 
 
