@@ -468,6 +468,8 @@ def test_unscored_since_reads_the_recent_unscored_rows_through_the_status_first_
     rows = [("a", "new", "2025-04-09T08:00:00Z", None, "dfe"), ("b", "new", "2025-04-09T08:00:00Z", 0.4, "dfe"),
             ("c", "new", "2025-02-01T08:00:00Z", None, "dfe"), ("d", "accepted", "2025-04-09T08:00:00Z", None, "dfe"),
             ("e", "new", "2025-04-09T08:00:00Z", None, "case-law"), ("f", "new", "2025-04-10T09:00:00Z", None, "dfe")]
+    db["sources"].insert({"id": "case-law", "publisher": "the Family Court", "type": "caselaw",
+                          "url": "https://caselaw.example/atom.xml", "scored": 0})
     for name, status, first_seen, score, source_id in rows:
         db["publications"].insert({"url": f"https://example.org/{name}", "url_key": name, "title": name,
                                    "status": status, "first_seen": first_seen, "candidate_score": score,
@@ -475,7 +477,7 @@ def test_unscored_since_reads_the_recent_unscored_rows_through_the_status_first_
     statements = []
     db.conn.set_trace_callback(statements.append)
     try:
-        found = unscored_since(db, NOW - timedelta(days=30), unscored_sources=["case-law"])
+        found = unscored_since(db, NOW - timedelta(days=30))
     finally:
         db.conn.set_trace_callback(None)
     assert sorted(db["publications"].get(i)["url_key"] for i in found) == ["a", "f"]

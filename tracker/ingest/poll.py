@@ -111,8 +111,7 @@ def poll_sources(
         if due_only:
             sources = [s for s in sources if _is_due(states[s.id], now)]
         # They are not new to this pass, which would otherwise never classify them.
-        unscored = unscored_since(db, now - UNSCORED_CATCH_UP,
-                                  unscored_sources=[s.id for s in config.sources if not s.classified])
+        unscored = unscored_since(db, now - UNSCORED_CATCH_UP)
         summary = asyncio.run(_run_pass(db, db_path, config.settings, sources, states, client, clock,
                                         on_progress or _no_progress, unscored))
         prune_fetch_log(db, config.settings.fetch_log_days, now=now)

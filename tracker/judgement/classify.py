@@ -9,7 +9,7 @@ from typing import Iterable, Iterator
 
 from sqlite_utils import Database
 
-from tracker.store.judgements import Score, save_scores
+from tracker.store.judgements import MAY_BE_SCORED, Score, save_scores
 
 from .model import Classifier
 from .provenance import classifier_for
@@ -50,8 +50,7 @@ def _rows_to_score(db: Database, ids: Iterable[int] | None) -> Iterator[list[dic
     if ids is None:
         after = 0
         while rows := db.execute_returning_dicts(
-            f"select {COLUMNS} from publications where status = 'new' and id > ?"
-            " and coalesce(source_id, '') not in (select id from sources where scored = 0)"
+            f"select {COLUMNS} from publications where status = 'new' and id > ? and {MAY_BE_SCORED}"
             f" order by id limit {CHUNK}", [after]
         ):
             yield rows

@@ -39,15 +39,18 @@ def save_scores(db: Database, scores: Iterable[Score]) -> None:
         )
 
 
-def unscored_since(db: Database, since: datetime, *, unscored_sources: Iterable[str] = ()) -> list[int]:
-    """Publications still 'new' first seen since ``since`` that have no score: stored by a poll
-    stopped before it classified them. Read through the (status, first_seen) index, so the
-    rows older than ``since`` are never visited. A publication of ``unscored_sources`` (the
-    first to announce it) is never scored and not returned."""
+# A publication that may be scored: not one of a source never scored (judgments, whose
+# automated classification the Open Justice Licence leaves out; sources.scored, migration m016).
+MAY_BE_SCORED = "coalesce(source_id, '') not in (select id from sources where scored = 0)"
+
+
+def unscored_since(db: Database, since: datetime) -> list[int]:
+    """Publications still 'new' first seen since ``since`` that have no score and may have one:
+    stored by a poll stopped before it classified them. Read through the (status, first_seen)
+    index, so the rows older than ``since`` are never visited."""
     return [row[0] for row in db.execute(
-        "select id from publications where status = 'new' and first_seen >= ?"
-        " and candidate_score is null and source_id not in (select value from json_each(?))",
-        [utc_iso(since), json.dumps(list(unscored_sources))])]
+        f"select id from publications where status = 'new' and first_seen >= ?"
+        f" and candidate_score is null and {MAY_BE_SCORED}", [utc_iso(since)])]
 
 
 def save_model(db: Database, version: str, model: bytes, *, trained_at: str, examples: int,
