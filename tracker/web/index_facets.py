@@ -20,8 +20,9 @@ linking to the filter that selects it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from datasette.database import QueryInterrupted
 from datasette.facets import Facet
@@ -30,6 +31,10 @@ from datasette.utils import escape_sqlite, path_with_added_args, path_with_remov
 from .themes_facet import COLUMN as THEMES
 from .themes_facet import FILTER as THEME
 from .themes_facet import TABLE as PUBLICATIONS
+from .workspace import theme_labels
+
+if TYPE_CHECKING:
+    from datasette.database import Database
 
 # The most common value (guessed from 64 rows spread over the rowids) is counted by
 # subtraction from the table's count, which SQLite reads from the b-tree's pages without a
@@ -66,18 +71,18 @@ order by count desc, value limit {limit}
 @dataclass(frozen=True)
 class ArrayIndex:
     """A table with a row for each value of each row's JSON array, the filter for one value,
-    and the query giving each value the words shown for it (value, label), if any."""
+    and what reads each value's words to show, if any."""
     table: str
     row_id: str
     value: str
     filter: str
-    labels: str | None = None
+    labels: Callable[[Database], Awaitable[dict[str, str]]] | None = None
 
 
 # (table, column): the index that counts that column's values. Themes show their labels
 # ("Children in care"), as the rest of the workspace does, not their slugs.
 ARRAY_INDEXES = {(PUBLICATIONS, THEMES): ArrayIndex("publication_themes", "publication_id", "theme", THEME,
-                                                    "select slug, label from themes where label is not null")}
+                                                    theme_labels)}
 
 
 def is_whole_table(sql: str, table: str) -> bool:
@@ -108,7 +113,7 @@ class IndexedColumnFacet(Facet):
             index = ARRAY_INDEXES.get((self.table, column))
             key = index.filter if index else column
             selected = {value for name, value in pairs if name == key}
-            labels = dict((await self.ds.execute(self.database, index.labels)).rows) if index and index.labels else {}
+            labels = await index.labels(self.ds.get_database(self.database)) if index and index.labels else {}
             results.append(facet_result(
                 self, column, "array" if index else "column", rows[:size], key, selected,
                 hideable=columns[column] != "metadata", truncated=len(rows) > size, labels=labels))
