@@ -97,19 +97,26 @@ def shifted_split(seed: int) -> tuple[list[dict], list[dict]]:
     return stream, [r for r in records if r["publisher"] not in chosen]
 
 
-def halves(stream_path: Path, seed: int, steps: tuple[int, ...], pace: float = PACE) -> list[dict]:
-    """Issue 12's protocol: the file in a random order (``seed``), the first N of its first half
-    replayed as decisions, its second half scored, for each N of ``steps`` the half holds."""
+def random_halves(stream_path: Path, seed: int) -> tuple[list[dict], list[dict]]:
+    """The file's records in a fixed random order (``seed``), cut in two: decided, then scored."""
     import random
 
-    from tracker.judgement.examples import LABELLED_FILE, read_labelled
+    from tracker.judgement.examples import read_labelled
 
     records = read_labelled(stream_path)
     random.Random(seed).shuffle(records)
     half = len(records) // 2
+    return records[:half], records[half:]
+
+
+def halves(stream_path: Path, seed: int, steps: tuple[int, ...], pace: float = PACE) -> list[dict]:
+    """Issue 12's protocol: the file in a random order (``seed``), the first N of its first half
+    replayed as decisions, its second half scored, for each N of ``steps`` the half holds."""
+    from tracker.judgement.examples import LABELLED_FILE, read_labelled
+
+    first, second = random_halves(stream_path, seed)
     shipped = read_labelled(LABELLED_FILE)
-    return [replay_records(records[:n] + records[half:], shipped, (n,), pace)[0]
-            for n in steps if n <= half]
+    return [replay_records(first[:n] + second, shipped, (n,), pace)[0] for n in steps if n <= len(first)]
 
 
 def halves_through_db(stream_path: Path, seed: int, decisions: int) -> dict:
@@ -119,21 +126,18 @@ def halves_through_db(stream_path: Path, seed: int, decisions: int) -> dict:
     `tracker train` (the library's ``train``); the second half scored by that database's model
     and by the shipped one."""
     import json
-    import random
     import tempfile
 
     from tracker.judgement.classify import classify_publications
-    from tracker.judgement.examples import examples_from_records, read_labelled
+    from tracker.judgement.examples import examples_from_records
     from tracker.judgement.metrics import score
     from tracker.judgement.provenance import classifier_for
     from tracker.judgement.themes import load_theme_set
     from tracker.judgement.training import train
     from tracker.store import open_database
 
-    records = read_labelled(stream_path)
-    random.Random(seed).shuffle(records)
-    half = len(records) // 2
-    decided, following = records[:decisions], examples_from_records(records[half:])
+    first, second = random_halves(stream_path, seed)
+    decided, following = first[:decisions], examples_from_records(second)
     slugs = load_theme_set().slugs
     with tempfile.TemporaryDirectory() as directory:
         db = open_database(Path(directory) / "tracker.db")
