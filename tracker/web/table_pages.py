@@ -43,7 +43,7 @@ def table_cell(row: sqlite3.Row, value: Any, column: str, table: str | None) -> 
                       f'rel="noopener noreferrer">{escape(compact_url(value))}</a>')
     if column == "url_key" and len(value) > KEY_TAIL:  # the URL folded for matching: rarely read
         return Markup(f'<span class="compact-url" title="{escape(value)}">…{escape(value[-KEY_TAIL:])}</span>')
-    if column == "themes" and (slugs := theme_list(value)):  # CSV and JSON keep the array
+    if column == "themes" and ((slugs := theme_list(value)) or value.strip() == "[]"):  # CSV, JSON: the array
         return Markup(escape(", ".join(slugs)))
     if column in CLIPPED and len(value) > CLIP_AT:  # three lines; the whole text in the tooltip
         return Markup(f'<div class="clip" title="{escape(value)}">{escape(value)}</div>')
