@@ -920,7 +920,7 @@ async def test_tables_show_themes_as_a_list_not_json(ds, editor, workspace_db):
     assert exported[0]["themes"] == '["kinship", "workforce"]'  # the data itself is the array
     # No themes reads as nothing, not as "[]".
     Database(workspace_db).execute("update publications set themes = '[]' where id = ?", [pid]).connection.commit()
-    assert '<td class="col-themes type-str"></td>' in (await ds.client.get(f"/{DB}/publications/{pid}")).text
+    assert '<td class="col-themes type-str">&nbsp;</td>' in (await ds.client.get(f"/{DB}/publications/{pid}")).text
 
 
 @pytest.mark.asyncio

@@ -44,7 +44,8 @@ def table_cell(row: sqlite3.Row, value: Any, column: str, table: str | None) -> 
     if column == "url_key" and len(value) > KEY_TAIL:  # the URL folded for matching: rarely read
         return Markup(f'<span class="compact-url" title="{escape(value)}">…{escape(value[-KEY_TAIL:])}</span>')
     if column == "themes" and ((slugs := theme_list(value)) or value.strip() == "[]"):  # CSV, JSON: the array
-        return Markup(escape(", ".join(slugs)))
+        # None as Datasette shows an empty value: an empty string would read as no answer at all.
+        return Markup(escape(", ".join(slugs)) or "&nbsp;")
     if column in CLIPPED and len(value) > CLIP_AT:  # three lines; the whole text in the tooltip
         return Markup(f'<div class="clip" title="{escape(value)}">{escape(value)}</div>')
     return None
